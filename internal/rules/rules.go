@@ -1,0 +1,257 @@
+// Package rules turns a gatewatch spec into Prometheus alerting rule groups:
+// the exact rule text that both the embedded engine and a rendered
+// Prometheus/PrometheusRule evaluate. It also holds the scenarios that prove
+// the rules fire when they should and stay quiet when they should.
+package rules
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// Group is a Prometheus rule group (rulefmt shape).
+type Group struct {
+	Name     string        `yaml:"name" json:"name"`
+	Interval spec.Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
+	Rules    []Rule        `yaml:"rules" json:"rules"`
+}
+
+// Rule is one alerting rule (rulefmt shape).
+type Rule struct {
+	Alert       string            `yaml:"alert" json:"alert"`
+	Expr        string            `yaml:"expr" json:"expr"`
+	For         spec.Duration     `yaml:"for,omitempty" json:"for,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty" json:"annotations,omitempty"`
+}
+
+// File is a Prometheus rule file.
+type File struct {
+	Groups []Group `yaml:"groups" json:"groups"`
+}
+
+// Metric is the Istio standard request counter.
+const Metric = "istio_requests_total"
+
+// Generate returns one rule group per gateway, each holding every enabled
+// alert for it. The group interval is the gateway's scrape interval, so
+// detection latency is dominated by the scrape, not by evaluation.
+func Generate(s *spec.Spec) File {
+	var f File
+	for _, g := range s.Gateways {
+		grp := Group{Name: "gatewatch-" + g.Name, Interval: g.Stats.Interval}
+		for _, a := range s.EnabledAlerts() {
+			grp.Rules = append(grp.Rules, ForAlert(g, a))
+		}
+		f.Groups = append(f.Groups, grp)
+	}
+	return f
+}
+
+// ForAlert builds the rule for one gateway and one alert.
+func ForAlert(g spec.Gateway, a spec.Alert) Rule {
+	r := Rule{
+		Alert: a.Name,
+		Expr:  Expr(g, a),
+		For:   a.For,
+		Labels: map[string]string{
+			"severity": a.Severity,
+			"gateway":  g.Name,
+			// namespace is what the prometheus-operator's AlertmanagerConfig
+			// matcher keys on (it adds namespace="<its namespace>" to every
+			// route), and static targets have no namespace target label.
+			"namespace": g.Namespace,
+			"workload":  g.Workload,
+		},
+		Annotations: annotations(g, a),
+	}
+	for k, v := range a.Labels {
+		r.Labels[k] = v
+	}
+	return r
+}
+
+// Selector returns the label matchers (inside braces) for the requests an
+// alert counts at gateway g. reporter="source" keeps only what the gateway
+// itself reports: backend sidecars report the same requests again with
+// reporter="destination" and source_workload=<gateway>, so without it an
+// upstream 421 is counted twice.
+func Selector(g spec.Gateway, a spec.Alert) string {
+	m := []string{
+		`reporter="source"`,
+		fmt.Sprintf("source_workload_namespace=%q", g.Namespace),
+		fmt.Sprintf("source_workload=%q", g.Workload),
+	}
+	switch a.Kind {
+	case spec.KindMisdirectedRequest:
+		m = append(m, `response_code="421"`)
+	case spec.KindResponseCode:
+		m = append(m, matcher("response_code", a.ResponseCode))
+	case spec.KindResponseFlags:
+		m = append(m, matcher("response_flags", a.ResponseFlags))
+	}
+	return strings.Join(m, ", ")
+}
+
+var plainValue = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+func matcher(name, re string) string {
+	if plainValue.MatchString(re) {
+		return fmt.Sprintf("%s=%q", name, re)
+	}
+	return fmt.Sprintf("%s=~%q", name, re)
+}
+
+// groupBy returns the aggregation labels for the alert's granularity.
+func groupBy(a spec.Alert) string {
+	if a.Per == "gateway" {
+		return "sum"
+	}
+	// pod for Kubernetes targets, instance for static ones (and to tell pods
+	// that reuse a name apart).
+	return "sum by (pod, instance)"
+}
+
+// Expr returns the PromQL expression of an alert at a gateway.
+func Expr(g spec.Gateway, a spec.Alert) string {
+	if a.Kind == spec.KindErrorRatio {
+		return ratioExpr(g, a)
+	}
+	return countExpr(g, a)
+}
+
+// countExpr counts matching responses in the window, first-421-safe.
+//
+// Why not the runbook's `sum(increase(X[5m])) > 0`: Envoy creates the
+// response_code="421" series lazily, at value 1, when the first 421 is
+// served. increase() needs two samples and measures change between them, so a
+// series whose first sample is already 1 has an increase of 0: the first 421
+// a gateway (or a new gateway pod, or a restarted one after the window) ever
+// serves never fires (prometheus/prometheus#1673).
+//
+// The expression therefore adds a "new series" term: a series that exists
+// now but had no sample one window ago (`X unless X offset W`) is counted at
+// its full value, since every request it counts happened within the window.
+// Absence one window ago only means "it started at 0" if we were looking
+// then, so the term is guarded, per target (job, instance), by either
+//   - `up offset W == 1`: the target was scraped successfully one window ago
+//     and the series was not there, so it appeared since; or
+//   - `envoy_server_uptime < W`: this Envoy started less than a window ago,
+//     so all its counts are recent (a brand-new pod, or a restarted one).
+// An evaluator that starts with no history and finds an old 421 series on an
+// old Envoy has neither, and stays quiet. Series that existed one window ago
+// are counted by increase(), which also handles counter resets. Both terms
+// drop __name__ (the +0 on the first), so `or` pairs them on identical label
+// sets and a series is never counted twice.
+func countExpr(g spec.Gateway, a spec.Alert) string {
+	sel := Metric + "{" + Selector(g, a) + "}"
+	w := a.Window.String()
+	secs := strconv.FormatFloat(a.Window.D().Seconds(), 'f', -1, 64)
+	return fmt.Sprintf(`%s (
+    (
+      (%s unless %s offset %s)
+      and on (job, instance)
+      (up offset %s == 1 or envoy_server_uptime < %s)
+    ) + 0
+  or
+    increase(%s[%s])
+) > %s`, groupBy(a), sel, sel, w, w, secs, sel, w, formatFloat(a.Threshold))
+}
+
+func ratioExpr(g spec.Gateway, a spec.Alert) string {
+	all := spec.Alert{Kind: spec.KindErrorRatio}
+	base := Metric + "{" + Selector(g, all) + "}"
+	errs := Metric + "{" + Selector(g, all) + ", " + matcher("response_code", a.ResponseCode) + "}"
+	w := a.Window.String()
+	return fmt.Sprintf(`%s (rate(%s[%s]))
+/
+%s (rate(%s[%s]))
+> %s`, groupBy(a), errs, w, groupBy(a), base, w, formatFloat(a.Threshold))
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// RunbookExpr is the original runbook's expression, kept to prove what it misses.
+func RunbookExpr(g spec.Gateway, window spec.Duration) string {
+	return fmt.Sprintf(`sum(increase(%s{source_workload_namespace=%q, source_workload=%q, response_code="421"}[%s])) > 0`,
+		Metric, g.Namespace, g.Workload, window)
+}
+
+func annotations(g spec.Gateway, a spec.Alert) map[string]string {
+	where := fmt.Sprintf("gateway %s (workload %s) in namespace %s", g.Name, g.Workload, g.Namespace)
+	pod := "{{ with $labels.pod }}, pod {{ . }}{{ end }}"
+	count := `{{ $value | printf "%.0f" }}`
+	var ann map[string]string
+	switch a.Kind {
+	case spec.KindMisdirectedRequest:
+		ann = map[string]string{
+			"summary": fmt.Sprintf("Gateway %s returned HTTP 421 Misdirected Request", g.Name),
+			"description": fmt.Sprintf("%s misdirected request(s) (HTTP 421) served by %s%s in the last %s. "+
+				"Usually a client reused an HTTP/2 connection opened for another host whose certificate also covers this one; "+
+				"`gatewatch explain` shows the hosts involved and the fix.", count, where, pod, a.Window),
+			"count": count,
+		}
+	case spec.KindResponseCode:
+		ann = map[string]string{
+			"summary":     fmt.Sprintf("Gateway %s returned HTTP %s", g.Name, a.ResponseCode),
+			"description": fmt.Sprintf("%s response(s) with code %s served by %s%s in the last %s.", count, a.ResponseCode, where, pod, a.Window),
+			"count":       count,
+		}
+	case spec.KindResponseFlags:
+		ann = map[string]string{
+			"summary":     fmt.Sprintf("Gateway %s served responses with Envoy flags %s", g.Name, a.ResponseFlags),
+			"description": fmt.Sprintf("%s response(s) with response_flags %s served by %s%s in the last %s.", count, a.ResponseFlags, where, pod, a.Window),
+			"count":       count,
+		}
+	case spec.KindErrorRatio:
+		ann = map[string]string{
+			"summary": fmt.Sprintf("Gateway %s: more than %s of responses match %s", g.Name, percent(a.Threshold), a.ResponseCode),
+			"description": fmt.Sprintf("{{ $value | humanizePercentage }} of responses served by %s%s matched response_code %s over the last %s (threshold %s).",
+				where, pod, a.ResponseCode, a.Window, percent(a.Threshold)),
+			"ratio": "{{ $value | humanizePercentage }}",
+		}
+	}
+	ann["window"] = a.Window.String()
+	if a.RunbookURL != "" {
+		ann["runbook_url"] = a.RunbookURL
+	}
+	for k, v := range a.Annotations {
+		ann[k] = v
+	}
+	return ann
+}
+
+func percent(f float64) string {
+	return strconv.FormatFloat(math.Round(f*10000)/100, 'f', -1, 64) + "%"
+}
+
+// Validate parses every rule expression with the real PromQL parser.
+func (f File) Validate() error {
+	p := parser.NewParser(parser.Options{})
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if _, err := p.ParseExpr(r.Expr); err != nil {
+				return fmt.Errorf("group %s, alert %s: %w", g.Name, r.Alert, err)
+			}
+		}
+	}
+	return nil
+}
+
+// SortedKeys returns the keys of m in order (for stable output).
+func SortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

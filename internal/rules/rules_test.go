@@ -1,0 +1,119 @@
+package rules
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+func exampleSpec(t *testing.T) *spec.Spec {
+	t.Helper()
+	s, err := spec.Load("../../examples/gatewatch.yaml")
+	require.NoError(t, err)
+	return s
+}
+
+// TestScenarios runs every scenario against the generated rule with the real
+// PromQL engine and alerting-rule state machine.
+func TestScenarios(t *testing.T) {
+	s := exampleSpec(t)
+	for _, per := range []string{"pod", "gateway"} {
+		for _, a := range []spec.Alert{
+			{Kind: spec.KindMisdirectedRequest, Name: "GatewayMisdirectedRequest421"},
+			{Kind: spec.KindResponseFlags, Name: "GatewayNoRoute", ResponseFlags: "NR"},
+			{Kind: spec.KindResponseCode, Name: "Gateway5xx", ResponseCode: "5.."},
+		} {
+			a.Window, a.Severity, a.Per = spec.DefaultWindow, "warning", per
+			g := s.Gateways[0]
+			scs, ok := Scenarios(g, a)
+			require.True(t, ok)
+			rule := ForAlert(g, a)
+			for _, sc := range scs {
+				t.Run(per+"/"+a.Name+"/"+sc.Name, func(t *testing.T) {
+					res := Run(context.Background(), sc, rule, g.Stats.Interval.D())
+					require.NoError(t, res.Err)
+					require.Len(t, res.Outcomes, len(sc.Checks))
+					for _, o := range res.Outcomes {
+						require.Equal(t, o.Want, o.Got, "at %s: %s", o.At, sc.Doc)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestRunbookMissesFirst421 proves the difference: the runbook's
+// sum(increase(...[5m])) > 0 stays silent on the first 421 a gateway serves,
+// where the generated rule fires.
+func TestRunbookMissesFirst421(t *testing.T) {
+	s := exampleSpec(t)
+	g, a := s.Gateways[0], s.Alerts[0]
+	scs, _ := Scenarios(g, a)
+	var first Scenario
+	for _, sc := range scs {
+		if sc.Name == "first-ever" {
+			first = sc
+		}
+	}
+	require.NotEmpty(t, first.Series)
+	runbook := Rule{Alert: "RunbookRule", Expr: RunbookExpr(g, a.Window)}
+	rb := Run(context.Background(), first, runbook, g.Stats.Interval.D())
+	require.NoError(t, rb.Err)
+	ours := Run(context.Background(), first, ForAlert(g, a), g.Stats.Interval.D())
+	require.NoError(t, ours.Err)
+	require.True(t, ours.Passed())
+	var firingChecks int
+	for i, o := range ours.Outcomes {
+		if len(o.Want) == 0 {
+			continue
+		}
+		firingChecks++
+		require.NotEmpty(t, o.Got, "gatewatch rule must fire at %s", o.At)
+		require.Empty(t, rb.Outcomes[i].Got, "runbook rule unexpectedly fired at %s", o.At)
+	}
+	require.Equal(t, 1, firingChecks)
+}
+
+func TestGeneratedExpressionsParse(t *testing.T) {
+	s := exampleSpec(t)
+	for i := range s.Alerts {
+		s.Alerts[i].Enabled = nil
+	}
+	f := Generate(s)
+	require.NoError(t, f.Validate())
+	require.Len(t, f.Groups, 1)
+	require.Len(t, f.Groups[0].Rules, 3)
+	r := f.Groups[0].Rules[0]
+	require.Equal(t, "GatewayMisdirectedRequest421", r.Alert)
+	for _, want := range []string{`reporter="source"`, `source_workload_namespace="istio-ingress"`, `source_workload="istio-ingressgateway"`, `response_code="421"`, "offset 5m", "envoy_server_uptime < 300"} {
+		require.Contains(t, r.Expr, want)
+	}
+	require.Equal(t, "istio-ingress", r.Labels["namespace"])
+	require.Equal(t, "https://runbooks.example.com/gateway-421", r.Annotations["runbook_url"])
+	p := parser.NewParser(parser.Options{})
+	_, err := p.ParseExpr(f.Groups[0].Rules[2].Expr)
+	require.NoError(t, err)
+	require.True(t, strings.Contains(f.Groups[0].Rules[2].Expr, `response_code=~"5.."`))
+}
+
+func TestNotation(t *testing.T) {
+	for _, tc := range []struct {
+		in   steps
+		want string
+	}{
+		{cat(fill(3, ""), fill(4, "1")), "_x3 1x3"},
+		{ramp(4, 0, 15), "0+15x3"},
+		{steps{"5", "stale", "stale", "", "1"}, "5 stale stale _ 1"},
+		{steps{"1"}, "1"},
+		{cat(fill(2, "3"), fill(2, "4")), "3x1 4x1"},
+	} {
+		require.Equal(t, tc.want, tc.in.notation())
+	}
+	_ = time.Second
+}

@@ -1,0 +1,305 @@
+package rules
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// Scenario is a story of scraped series and the alerts that must (or must
+// not) be firing at given times. Series use promtool's expanding notation so
+// the same scenario runs in the embedded PromQL engine and in
+// `promtool test rules`.
+type Scenario struct {
+	Name string
+	// Doc says what the scenario proves.
+	Doc      string
+	Interval time.Duration
+	Series   []Series
+	Checks   []Check
+}
+
+// Series is one input series: labels in PromQL notation and values in
+// promtool's expanding notation.
+type Series struct {
+	Labels string
+	Values string
+}
+
+// Check is the expected set of firing alerts at one time.
+type Check struct {
+	At     time.Duration
+	Firing []Expect
+}
+
+// Expect is one firing alert: the pod it is for and how many requests it counts.
+type Expect struct {
+	Pod      string
+	Instance string
+	Count    int
+}
+
+// target is one scraped Envoy (a gateway pod or a backend sidecar).
+type target struct {
+	pod, instance string
+}
+
+func (t target) base(job, ns string) string {
+	return fmt.Sprintf(`job=%q, namespace=%q, pod=%q, instance=%q, container="istio-proxy"`, job, ns, t.pod, t.instance)
+}
+
+// steps is a per-scrape list of values: "" for no sample, "stale" for a
+// staleness marker, otherwise a number.
+type steps []string
+
+func fill(n int, v string) steps {
+	s := make(steps, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
+}
+
+func ramp(n int, start, inc float64) steps {
+	s := make(steps, n)
+	for i := range s {
+		s[i] = strconv.FormatFloat(start+inc*float64(i), 'f', -1, 64)
+	}
+	return s
+}
+
+func cat(parts ...steps) steps {
+	var s steps
+	for _, p := range parts {
+		s = append(s, p...)
+	}
+	return s
+}
+
+// notation compresses steps into promtool's expanding notation: "_x3" is
+// three missing samples, "1x3" is four samples of 1, "0+15x3" counts up.
+func (s steps) notation() string {
+	var out []string
+	for i := 0; i < len(s); {
+		j := i + 1
+		switch s[i] {
+		case "", "stale":
+			for j < len(s) && s[j] == s[i] {
+				j++
+			}
+			tok := "_"
+			if s[i] == "stale" {
+				tok = "stale"
+			}
+			if tok == "_" && j-i > 1 {
+				out = append(out, fmt.Sprintf("_x%d", j-i))
+			} else {
+				for k := i; k < j; k++ {
+					out = append(out, tok)
+				}
+			}
+		default:
+			a, _ := strconv.ParseFloat(s[i], 64)
+			inc := 0.0
+			if j < len(s) && s[j] != "" && s[j] != "stale" {
+				b, _ := strconv.ParseFloat(s[j], 64)
+				inc = b - a
+			}
+			for j < len(s) && s[j] != "" && s[j] != "stale" {
+				c, _ := strconv.ParseFloat(s[j], 64)
+				if c != a+inc*float64(j-i) {
+					break
+				}
+				j++
+			}
+			switch {
+			case j-i == 1:
+				out = append(out, s[i])
+			case inc == 0:
+				out = append(out, fmt.Sprintf("%sx%d", s[i], j-i-1))
+			default:
+				out = append(out, fmt.Sprintf("%s%+gx%d", s[i], inc, j-i-1))
+			}
+		}
+		i = j
+	}
+	return strings.Join(out, " ")
+}
+
+// sampleValue returns a concrete label value matching the alert's regex,
+// so scenarios for response-code and response-flags alerts use real codes.
+func sampleValue(a spec.Alert) (code, flags string, ok bool) {
+	switch a.Kind {
+	case spec.KindMisdirectedRequest:
+		return "421", "-", true
+	case spec.KindResponseCode:
+		re := regexp.MustCompile("^(?:" + a.ResponseCode + ")$")
+		for c := 100; c < 600; c++ {
+			if re.MatchString(strconv.Itoa(c)) {
+				return strconv.Itoa(c), "-", true
+			}
+		}
+	case spec.KindResponseFlags:
+		re := regexp.MustCompile("^(?:" + a.ResponseFlags + ")$")
+		// Envoy's response flags (access log short names).
+		for _, f := range []string{"NR", "UH", "UF", "UO", "URX", "UC", "UT", "UR", "LH", "LR", "DC", "DI", "FI", "RL", "UAEX", "RLSE", "IH", "SI", "DPE", "UPE", "UMSDR", "OM", "DF"} {
+			if re.MatchString(f) {
+				code := "503"
+				if f == "NR" {
+					code = "404"
+				}
+				return code, f, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// Scenarios returns the scenarios for one count alert at one gateway, sized
+// to the gateway's scrape interval and the alert's window. Error-ratio alerts
+// have none (ok is false).
+func Scenarios(g spec.Gateway, a spec.Alert) (out []Scenario, ok bool) {
+	code, flags, ok := sampleValue(a)
+	if !ok {
+		return nil, false
+	}
+	iv := g.Stats.Interval.D()
+	n := int((a.Window.D() + iv - 1) / iv) // scrapes per window
+	total := 4 * n
+	job := "gateway-envoy-stats"
+	ns := g.Namespace
+	podA := target{pod: g.Workload + "-7d9f8b6c4d-x2l9q", instance: "10.0.0.11:15090"}
+	podB := target{pod: g.Workload + "-7d9f8b6c4d-k8m3z", instance: "10.0.0.12:15090"}
+	backend := target{pod: "web-5c7b9d8f6-q4w2e", instance: "10.0.1.21:15090"}
+	ivSecs := iv.Seconds()
+	day := 86400.0
+
+	req := func(t target, reporter, rc, rf string) string {
+		return fmt.Sprintf(`%s{%s, reporter=%q, source_workload=%q, source_workload_namespace=%q, destination_workload="web", destination_workload_namespace="shop", destination_service="web.shop.svc.cluster.local", request_protocol="http", response_code=%q, response_flags=%q, connection_security_policy="unknown"}`,
+			Metric, t.base(job, ns), reporter, g.Workload, g.Namespace, rc, rf)
+	}
+	hit := func(t target) string { return req(t, "source", code, flags) }
+	ok200 := func(t target) string { return req(t, "source", "200", "-") }
+	up := func(t target) string { return fmt.Sprintf("up{%s}", t.base(job, ns)) }
+	uptime := func(t target) string { return fmt.Sprintf("envoy_server_uptime{%s}", t.base(job, ns)) }
+	at := func(step int) time.Duration { return time.Duration(step) * iv }
+	// A healthy, long-running gateway pod with steady 200 traffic.
+	healthy := func(t target) []Series {
+		return []Series{
+			{up(t), fill(total, "1").notation()},
+			{uptime(t), ramp(total, 10*day, ivSecs).notation()},
+			{ok200(t), ramp(total, 1000, 7).notation()},
+		}
+	}
+	fire := func(t target, count int) Expect { return Expect{Pod: t.pod, Instance: t.instance, Count: count} }
+
+	out = append(out, Scenario{
+		Name: "first-ever",
+		Doc:  "the first matching response a gateway ever serves: the series appears at 1",
+		Series: append(healthy(podA),
+			Series{hit(podA), cat(fill(2*n, ""), fill(2*n, "1")).notation()}),
+		Checks: []Check{
+			{At: at(2*n - 1)},
+			{At: at(2*n + 1), Firing: []Expect{fire(podA, 1)}},
+			{At: at(3*n + 2)},
+		},
+	})
+	out = append(out, Scenario{
+		Name: "later",
+		Doc:  "a later response on a series that already exists",
+		Series: append(healthy(podA),
+			Series{hit(podA), cat(fill(2*n, "3"), fill(2*n, "4")).notation()}),
+		Checks: []Check{
+			{At: at(2*n - 1)},
+			{At: at(2*n + 2), Firing: []Expect{fire(podA, 1)}},
+			{At: at(3*n + 2)},
+		},
+	})
+	out = append(out, Scenario{
+		Name: "counter-reset",
+		Doc:  "the gateway restarts (counters reset, series go stale) and serves one within the window",
+		Series: []Series{
+			{up(podA), cat(fill(2*n+1, "1"), fill(2, "0"), fill(total-2*n-3, "1")).notation()},
+			{uptime(podA), cat(ramp(2*n+1, 10*day, ivSecs), fill(2, ""), ramp(total-2*n-3, ivSecs, ivSecs)).notation()},
+			{ok200(podA), cat(ramp(2*n+1, 1000, 7), fill(2, "stale"), ramp(total-2*n-3, 7, 7)).notation()},
+			{hit(podA), cat(fill(2*n+1, "5"), fill(2, "stale"), fill(2, ""), fill(total-2*n-5, "1")).notation()},
+		},
+		Checks: []Check{
+			{At: at(2*n - 1)},
+			{At: at(2*n + 6), Firing: []Expect{fire(podA, 1)}},
+			{At: at(3*n + 8)},
+		},
+	})
+	out = append(out, Scenario{
+		Name: "new-pod",
+		Doc:  "a brand-new gateway pod serves its first one",
+		Series: append(healthy(podA),
+			Series{up(podB), cat(fill(2*n, ""), fill(2*n, "1")).notation()},
+			Series{uptime(podB), cat(fill(2*n, ""), ramp(2*n, 5, ivSecs)).notation()},
+			Series{ok200(podB), cat(fill(2*n, ""), ramp(2*n, 3, 3)).notation()},
+			Series{hit(podB), cat(fill(2*n+4, ""), fill(2*n-4, "1")).notation()},
+		),
+		Checks: []Check{
+			{At: at(2*n + 3)},
+			{At: at(2*n + 5), Firing: []Expect{fire(podB, 1)}},
+			{At: at(3*n + 6)},
+		},
+	})
+	out = append(out, Scenario{
+		Name: "fresh-evaluator",
+		Doc:  "the evaluator starts with no history and finds an old series on a long-running gateway",
+		Series: append(healthy(podA),
+			Series{hit(podA), fill(total, "7").notation()}),
+		Checks: []Check{{At: at(1)}, {At: at(n / 2)}, {At: at(n + 1)}},
+	})
+	out = append(out, Scenario{
+		Name: "steady",
+		Doc:  "an old, unchanging counter with full history",
+		Series: append(healthy(podA),
+			Series{hit(podA), fill(total, "7").notation()}),
+		Checks: []Check{{At: at(2 * n)}, {At: at(3 * n)}, {At: at(4*n - 1)}},
+	})
+	out = append(out, Scenario{
+		Name: "destination-copy",
+		Doc:  `a backend sidecar reports requests from the gateway (reporter="destination"); the gateway served none`,
+		Series: append(healthy(podA),
+			Series{up(backend), fill(total, "1").notation()},
+			Series{req(backend, "destination", code, flags), cat(fill(2*n, ""), fill(2*n, "1")).notation()}),
+		Checks: []Check{{At: at(2*n + 1)}, {At: at(2*n + 4)}},
+	})
+	out = append(out, Scenario{
+		Name: "upstream-counted-once",
+		Doc:  "an upstream-produced response is reported by the gateway and by the backend; it counts once",
+		Series: append(healthy(podA),
+			Series{up(backend), fill(total, "1").notation()},
+			Series{hit(podA), cat(fill(2*n, "2"), fill(2*n, "3")).notation()},
+			Series{req(backend, "destination", code, flags), cat(fill(2*n, "2"), fill(2*n, "3")).notation()}),
+		Checks: []Check{
+			{At: at(2*n + 2), Firing: []Expect{fire(podA, 1)}},
+		},
+	})
+	for i := range out {
+		out[i].Interval = iv
+		if a.Per == "gateway" {
+			for c := range out[i].Checks {
+				for e := range out[i].Checks[c].Firing {
+					out[i].Checks[c].Firing[e].Pod, out[i].Checks[c].Firing[e].Instance = "", ""
+				}
+			}
+		}
+	}
+	return out, true
+}
+
+// MaxAt is the last check time of the scenario.
+func (sc Scenario) MaxAt() time.Duration {
+	var m time.Duration
+	for _, c := range sc.Checks {
+		m = max(m, c.At)
+	}
+	return m
+}

@@ -1,0 +1,162 @@
+package spec
+
+import "fmt"
+
+// defaultAlertName is the alertname each kind gets when none is given.
+var defaultAlertName = map[string]string{
+	KindMisdirectedRequest: "GatewayMisdirectedRequest421",
+	KindResponseCode:       "GatewayResponseCode",
+	KindResponseFlags:      "GatewayResponseFlags",
+	KindErrorRatio:         "GatewayErrorRatio",
+}
+
+// applyDefaults fills every empty field with its documented default. Fields
+// that were written in the file keep their value even when it is zero, so
+// validate can reject "window: 0s" instead of silently replacing it.
+func (s *Spec) applyDefaults(idx lineIndex) {
+	for i := range s.Gateways {
+		g := &s.Gateways[i]
+		if g.Workload == "" {
+			g.Workload = g.Name
+		}
+		if g.Stats.Port.IsZero() {
+			g.Stats.Port = Port{Name: DefaultStatsPortName}
+		}
+		if g.Stats.Path == "" {
+			g.Stats.Path = DefaultStatsPath
+		}
+		if !idx.has(fmt.Sprintf("gateways[%d].stats.interval", i)) {
+			g.Stats.Interval = DefaultScrapeInterval
+		}
+		if !idx.has(fmt.Sprintf("gateways[%d].stats.timeout", i)) {
+			g.Stats.Timeout = min(DefaultScrapeTimeout, g.Stats.Interval)
+		}
+	}
+
+	has421 := false
+	for i := range s.Alerts {
+		a := &s.Alerts[i]
+		a.path = fmt.Sprintf("alerts[%d]", i)
+		if a.Kind == "" {
+			a.Kind = KindMisdirectedRequest
+		}
+		if a.Kind == KindMisdirectedRequest {
+			has421 = true
+		}
+		a.applyDefaults(idx.has(a.path + ".window"))
+	}
+	if !has421 {
+		// The 421 alert is on by default: it is what gatewatch is for.
+		a := Alert{Kind: KindMisdirectedRequest, path: "alerts"}
+		a.applyDefaults(false)
+		s.Alerts = append([]Alert{a}, s.Alerts...)
+	}
+
+	m := &s.Mattermost
+	if m.Username == "" {
+		m.Username = "gatewatch"
+	}
+
+	r := &s.Routing
+	if len(r.GroupBy) == 0 {
+		r.GroupBy = []string{"alertname", "namespace", "gateway"}
+	}
+	if r.GroupWait == 0 && !idx.has("routing.group_wait") {
+		r.GroupWait = DefaultGroupWait
+	}
+	if r.GroupInterval == 0 {
+		r.GroupInterval = DefaultGroupInterval
+	}
+	if r.RepeatInterval == 0 {
+		r.RepeatInterval = DefaultRepeatInterval
+	}
+	if r.DefaultReceiver == "" {
+		r.DefaultReceiver = "null"
+	}
+	if len(r.Alerts) == 0 {
+		for _, a := range s.Alerts {
+			if a.IsEnabled() {
+				r.Alerts = append(r.Alerts, a.Name)
+			}
+		}
+	}
+
+	c := &s.Cluster
+	if c.MonitoringNamespace == "" {
+		c.MonitoringNamespace = "monitoring"
+	}
+	if c.Prometheus.Namespace == "" {
+		c.Prometheus.Namespace = c.MonitoringNamespace
+	}
+	if c.Prometheus.PodSelector == "" {
+		c.Prometheus.PodSelector = "app.kubernetes.io/name=prometheus"
+	}
+	if c.Alertmanager.Namespace == "" {
+		c.Alertmanager.Namespace = c.MonitoringNamespace
+	}
+	if c.Alertmanager.PodSelector == "" {
+		c.Alertmanager.PodSelector = "app.kubernetes.io/name=alertmanager"
+	}
+	if c.Alertmanager.Version == "" {
+		c.Alertmanager.Version = DefaultAMVersion
+	}
+	if c.Alertmanager.SecretName == "" {
+		c.Alertmanager.SecretName = DefaultSecretName
+	}
+	if c.DNS.Namespace == "" {
+		c.DNS.Namespace = "kube-system"
+	}
+	if c.DNS.PodSelector == "" {
+		c.DNS.PodSelector = "k8s-app=kube-dns"
+	}
+	w := &c.WebhookPath
+	if w.Via == "" {
+		w.Via = ViaGateway
+	}
+	if w.Via == ViaGateway {
+		if w.Gateway.Namespace == "" && len(s.Gateways) > 0 {
+			w.Gateway.Namespace = s.Gateways[0].Namespace
+		}
+		if w.Gateway.PodSelector == "" && len(s.Gateways) > 0 {
+			w.Gateway.PodSelector = s.Gateways[0].Selector
+		}
+		if w.Gateway.Port == 0 {
+			w.Gateway.Port = 443
+		}
+		if w.Gateway.TargetPort == 0 {
+			w.Gateway.TargetPort = 8443
+		}
+	}
+	if w.Port == 0 {
+		w.Port = 443
+	}
+}
+
+// EnabledAlerts returns the alerts that are on, in file order.
+func (s *Spec) EnabledAlerts() []Alert {
+	var out []Alert
+	for _, a := range s.Alerts {
+		if a.IsEnabled() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (a *Alert) applyDefaults(windowWritten bool) {
+	if a.Name == "" {
+		a.Name = defaultAlertName[a.Kind]
+	}
+	if a.Kind == KindErrorRatio && a.ResponseCode == "" {
+		a.ResponseCode = "5.."
+	}
+	if !windowWritten {
+		a.Window = DefaultWindow
+	}
+	if a.Severity == "" {
+		a.Severity = DefaultSeverity
+	}
+	if a.Per == "" {
+		a.Per = "pod"
+	}
+}

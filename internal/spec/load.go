@@ -1,0 +1,191 @@
+package spec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is one problem in a spec file, with its position.
+type Error struct {
+	File string
+	Line int
+	// Path is the field, e.g. gateways[0].stats.interval; empty for syntax errors.
+	Path string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+	} else {
+		b.WriteString("<spec>")
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Load reads, decodes, defaults and validates the spec at path. The returned
+// error joins every problem found (errors.Join of *Error).
+func Load(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read spec: %w", err)
+	}
+	s, err := Parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	s.resolvePaths(filepath.Dir(path))
+	return s, nil
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// Parse decodes and validates spec bytes; file is used in error positions.
+func Parse(data []byte, file string) (*Spec, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlErrors(file, err)
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return nil, &Error{File: file, Line: 1, Msg: "the spec is empty: it needs at least a gateways list"}
+	}
+	var s Spec
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlErrors(file, err)
+	}
+	var extra Spec
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, &Error{File: file, Msg: "the spec must be a single YAML document"}
+	}
+	s.File = file
+	idx := indexLines(root.Content[0])
+	v := &validator{file: file, lines: idx}
+	s.applyDefaults(idx)
+	s.validate(v)
+	if len(v.errs) > 0 {
+		return nil, errors.Join(v.errs...)
+	}
+	return &s, nil
+}
+
+// yamlErrors turns yaml.v3 errors ("line 3: field x not found in type
+// spec.Stats") into positioned *Error values, one per problem.
+func yamlErrors(file string, err error) error {
+	var msgs []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	var errs []error
+	for _, m := range msgs {
+		e := &Error{File: file, Msg: m}
+		if sm := yamlLine.FindStringSubmatch(m); sm != nil {
+			e.Line, _ = strconv.Atoi(sm[1])
+			e.Msg = friendlyYAML(sm[2])
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+var (
+	unknownField = regexp.MustCompile(`^field (\S+) not found in type spec\.(\w+)$`)
+	cannotDecode = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (.*)$")
+)
+
+func friendlyYAML(m string) string {
+	if sm := unknownField.FindStringSubmatch(m); sm != nil {
+		return fmt.Sprintf("unknown key %q in %s (see docs/spec.md for the keys it takes)", sm[1], strings.ToLower(sm[2]))
+	}
+	if sm := cannotDecode.FindStringSubmatch(m); sm != nil {
+		want := sm[3]
+		switch {
+		case strings.HasPrefix(want, "[]"):
+			want = "a list"
+		case strings.HasPrefix(want, "map["):
+			want = "a mapping of keys to values"
+		case strings.HasPrefix(want, "spec."):
+			want = "a mapping"
+		case strings.HasPrefix(want, "*"):
+			want = strings.TrimPrefix(want, "*")
+		}
+		return fmt.Sprintf("wrong type: got %s %q, want %s", sm[1], sm[2], want)
+	}
+	return m
+}
+
+// lineIndex maps a field path (gateways[0].stats.interval) to its line.
+type lineIndex map[string]int
+
+func indexLines(n *yaml.Node) lineIndex {
+	idx := lineIndex{"": n.Line}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, val := n.Content[i], n.Content[i+1]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				idx[p] = k.Line
+				walk(val, p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				idx[p] = c.Line
+				walk(c, p)
+			}
+		}
+	}
+	walk(n, "")
+	return idx
+}
+
+// has reports whether the key at path was written in the file.
+func (l lineIndex) has(path string) bool { _, ok := l[path]; return ok }
+
+// line returns the line of path, or of its nearest written parent.
+func (l lineIndex) line(path string) int {
+	for {
+		if n, ok := l[path]; ok {
+			return n
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			return l[""]
+		}
+		path = path[:i]
+	}
+}
+
+func (s *Spec) resolvePaths(dir string) {
+	if f := s.Mattermost.WebhookURLFile; f != "" && !filepath.IsAbs(f) {
+		s.Mattermost.WebhookURLFile = filepath.Join(dir, f)
+	}
+}

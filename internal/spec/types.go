@@ -1,0 +1,246 @@
+// Package spec defines gatewatch.yaml: the one file a platform engineer writes.
+// It loads the file strictly (unknown keys are errors), fills in documented
+// defaults and validates every field, reporting all problems at once with
+// file:line positions.
+package spec
+
+import (
+	"time"
+)
+
+// Spec is the whole gatewatch.yaml.
+type Spec struct {
+	// Gateways are the Istio/Envoy gateways to watch. At least one.
+	Gateways []Gateway `yaml:"gateways"`
+	// Alerts are the alerts evaluated for every gateway. When the key is
+	// absent the misdirected-request (421) alert is the only one; when it is
+	// present the 421 alert is still added unless an entry of kind
+	// misdirected-request turns it off.
+	Alerts []Alert `yaml:"alerts"`
+	// Mattermost is where alerts are delivered.
+	Mattermost Mattermost `yaml:"mattermost"`
+	// Routing is the Alertmanager route tree gatewatch renders and runs.
+	Routing Routing `yaml:"routing"`
+	// Cluster holds facts about the cluster that render and doctor need.
+	Cluster Cluster `yaml:"cluster"`
+
+	// File is the path the spec was loaded from ("" when built in code).
+	File string `yaml:"-"`
+}
+
+// Gateway is one Istio ingress (or egress) gateway deployment.
+type Gateway struct {
+	// Name identifies the gateway in alerts (label "gateway") and object names.
+	Name string `yaml:"name"`
+	// Namespace the gateway pods run in (source_workload_namespace).
+	Namespace string `yaml:"namespace"`
+	// Workload is the istio source_workload value, usually the Deployment name.
+	// Default: the gateway name.
+	Workload string `yaml:"workload"`
+	// Selector is a Kubernetes label selector (kubectl syntax) for the gateway
+	// pods, e.g. "app=istio-ingressgateway,istio=ingressgateway".
+	Selector string `yaml:"selector"`
+	// Stats says where Envoy's Prometheus endpoint is.
+	Stats Stats `yaml:"stats"`
+	// StaticTargets are host:port addresses of Envoy stats endpoints outside
+	// Kubernetes. They are scraped in addition to discovered pods.
+	StaticTargets []string `yaml:"static_targets"`
+}
+
+// Stats describes the Envoy stats endpoint of a gateway pod.
+type Stats struct {
+	// Port is the container port name or number. Default "http-envoy-prom"
+	// (Istio's name for 15090).
+	Port Port `yaml:"port"`
+	// Path of the Prometheus text endpoint. Default "/stats/prometheus".
+	Path string `yaml:"path"`
+	// Interval between scrapes. Default 15s.
+	Interval Duration `yaml:"interval"`
+	// Timeout of one scrape. Default 10s; must not exceed Interval.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Alert kinds.
+const (
+	// KindMisdirectedRequest counts HTTP 421 responses.
+	KindMisdirectedRequest = "misdirected-request"
+	// KindResponseCode counts responses whose response_code matches a regex.
+	KindResponseCode = "response-code"
+	// KindResponseFlags counts responses whose Envoy response_flags match a
+	// regex (NR no route, UH no healthy upstream, UF upstream connect failure).
+	KindResponseFlags = "response-flags"
+	// KindErrorRatio is the share of responses whose response_code matches a
+	// regex, e.g. 5xx over all.
+	KindErrorRatio = "error-ratio"
+)
+
+// Alert is one alert evaluated for every gateway. Every kind is the same
+// object; the kind decides which requests are counted.
+type Alert struct {
+	// Name is the alertname. Default per kind, e.g. GatewayMisdirectedRequest421.
+	Name string `yaml:"name"`
+	// Kind: misdirected-request (default), response-code, response-flags, error-ratio.
+	Kind string `yaml:"kind"`
+	// Enabled turns the alert off when false. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// ResponseCode is a regex on response_code (response-code, error-ratio).
+	// Default "5.." for error-ratio.
+	ResponseCode string `yaml:"response_code"`
+	// ResponseFlags is a regex on response_flags (response-flags).
+	ResponseFlags string `yaml:"response_flags"`
+	// Threshold: counts fire above it (default 0); ratios fire above it
+	// (required, 0 < threshold < 1).
+	Threshold float64 `yaml:"threshold"`
+	// Window counted over. Default 5m.
+	Window Duration `yaml:"window"`
+	// For is how long the condition must hold before the alert fires. Default 0s.
+	For Duration `yaml:"for"`
+	// Severity label. Default warning.
+	Severity string `yaml:"severity"`
+	// Per is "pod" (one alert per gateway pod, default) or "gateway".
+	Per string `yaml:"per"`
+	// Labels are extra alert labels.
+	Labels map[string]string `yaml:"labels"`
+	// Annotations are extra alert annotations; they override the generated ones.
+	Annotations map[string]string `yaml:"annotations"`
+	// RunbookURL becomes the runbook_url annotation.
+	RunbookURL string `yaml:"runbook_url"`
+
+	path string // position in the file, for errors
+}
+
+// IsEnabled reports whether the alert is on.
+func (a Alert) IsEnabled() bool { return a.Enabled == nil || *a.Enabled }
+
+// Mattermost is the incoming webhook alerts are posted to.
+type Mattermost struct {
+	// WebhookURL is the incoming webhook URL. A secret: it prints as <secret>.
+	WebhookURL Secret `yaml:"webhook_url"`
+	// WebhookURLFile is a file holding the URL, re-read on every use so
+	// rotation works. Exactly one of webhook_url and webhook_url_file.
+	WebhookURLFile string `yaml:"webhook_url_file"`
+	// Channel overrides the webhook's default channel.
+	Channel string `yaml:"channel"`
+	// Username shown as the poster. Default "gatewatch".
+	Username string `yaml:"username"`
+	// IconURL shown as the poster's avatar.
+	IconURL string `yaml:"icon_url"`
+	// IconEmoji, e.g. ":rotating_light:".
+	IconEmoji string `yaml:"icon_emoji"`
+	// MentionCritical is added to critical alerts, e.g. "@here" or "@channel".
+	MentionCritical string `yaml:"mention_critical"`
+	// SendResolved also posts when an alert clears. Default true.
+	SendResolved *bool `yaml:"send_resolved"`
+}
+
+// ShouldSendResolved reports whether resolved notifications are sent.
+func (m Mattermost) ShouldSendResolved() bool { return m.SendResolved == nil || *m.SendResolved }
+
+// Routing is the Alertmanager route tree.
+type Routing struct {
+	// GroupBy labels. Default [alertname, namespace, gateway].
+	GroupBy []string `yaml:"group_by"`
+	// GroupWait before the first notification of a group. Default 30s.
+	GroupWait Duration `yaml:"group_wait"`
+	// GroupInterval between notifications about new alerts in a group. Default 5m.
+	GroupInterval Duration `yaml:"group_interval"`
+	// RepeatInterval before a still-firing group is sent again. Default 4h.
+	RepeatInterval Duration `yaml:"repeat_interval"`
+	// Alerts are the alertnames sent to Mattermost. Default: every enabled alert.
+	Alerts []string `yaml:"alerts"`
+	// DefaultReceiver for everything else. Default "null" (drop).
+	DefaultReceiver string `yaml:"default_receiver"`
+	// Watchdog routes alertname=Watchdog to the null receiver. Default true.
+	Watchdog *bool `yaml:"watchdog"`
+}
+
+// RoutesWatchdog reports whether a Watchdog → null route is rendered.
+func (r Routing) RoutesWatchdog() bool { return r.Watchdog == nil || *r.Watchdog }
+
+// Cluster holds the facts about the cluster's monitoring stack.
+type Cluster struct {
+	// MonitoringNamespace holds the PrometheusRule. Default "monitoring".
+	MonitoringNamespace string `yaml:"monitoring_namespace"`
+	// SelectorLabels are put on every rendered custom resource so Prometheus
+	// and the operator select them, e.g. {release: kube-prometheus-stack}.
+	SelectorLabels map[string]string `yaml:"selector_labels"`
+	// Prometheus is the Prometheus server that scrapes the gateways.
+	Prometheus Workload `yaml:"prometheus"`
+	// Alertmanager is the Alertmanager that delivers to Mattermost.
+	Alertmanager Alertmanager `yaml:"alertmanager"`
+	// WebhookPath is how Alertmanager reaches the Mattermost host.
+	WebhookPath WebhookPath `yaml:"webhook_path"`
+	// DNS is the cluster DNS (kube-dns / CoreDNS) pods.
+	DNS Workload `yaml:"dns"`
+}
+
+// Workload names pods by namespace and label selector.
+type Workload struct {
+	Namespace   string `yaml:"namespace"`
+	PodSelector string `yaml:"pod_selector"`
+}
+
+// Alertmanager describes the Alertmanager deployment.
+type Alertmanager struct {
+	Workload `yaml:",inline"`
+	// Version of Alertmanager; >= 0.30 gets mattermost_configs, older slack_configs.
+	// Default 0.31.1.
+	Version string `yaml:"version"`
+	// SecretName holds the webhook URL in the key "webhook-url". Default
+	// "gatewatch-mattermost".
+	SecretName string `yaml:"secret_name"`
+}
+
+// Webhook path kinds.
+const (
+	ViaGateway = "gateway"
+	ViaDirect  = "direct"
+)
+
+// WebhookPath is how Alertmanager's traffic reaches Mattermost.
+type WebhookPath struct {
+	// Via is "gateway" (the Mattermost host is served through an in-cluster
+	// gateway, default) or "direct" (egress to CIDRs).
+	Via string `yaml:"via"`
+	// Gateway is the in-cluster gateway the webhook traffic goes through.
+	// Default: the first gateway's namespace and selector.
+	Gateway GatewayPeer `yaml:"gateway"`
+	// CIDRs the Mattermost host resolves to (via: direct).
+	CIDRs []string `yaml:"cidrs"`
+	// Port of the Mattermost host (via: direct). Default 443.
+	Port int `yaml:"port"`
+}
+
+// GatewayPeer is the in-cluster gateway on the webhook path.
+type GatewayPeer struct {
+	Namespace   string `yaml:"namespace"`
+	PodSelector string `yaml:"pod_selector"`
+	// Port is the Service port clients dial. Default 443.
+	Port int `yaml:"port"`
+	// TargetPort is the pod port behind it, which is what NetworkPolicy sees
+	// after the Service translation. Default 8443 (Istio's gateway charts map
+	// 443 → 8443 so Envoy runs unprivileged).
+	TargetPort int `yaml:"target_port"`
+}
+
+// Defaults used when a field is empty; documented in docs/spec.md.
+const (
+	DefaultStatsPortName   = "http-envoy-prom"
+	DefaultStatsPortNumber = 15090
+	DefaultStatsPath       = "/stats/prometheus"
+	DefaultSeverity        = "warning"
+	DefaultAMVersion       = "0.31.1"
+	DefaultSecretName      = "gatewatch-mattermost"
+	// SecretKey is the key in the Secret that holds the webhook URL.
+	SecretKey = "webhook-url"
+)
+
+// Default durations.
+var (
+	DefaultScrapeInterval = Duration(15 * time.Second)
+	DefaultScrapeTimeout  = Duration(10 * time.Second)
+	DefaultWindow         = Duration(5 * time.Minute)
+	DefaultGroupWait      = Duration(30 * time.Second)
+	DefaultGroupInterval  = Duration(5 * time.Minute)
+	DefaultRepeatInterval = Duration(4 * time.Hour)
+)

@@ -1,0 +1,325 @@
+package spec
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/common/model"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+type validator struct {
+	file  string
+	lines lineIndex
+	errs  []error
+}
+
+func (v *validator) errorf(path, format string, args ...any) {
+	v.errs = append(v.errs, &Error{File: v.file, Line: v.lines.line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+var alertNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+func (s *Spec) validate(v *validator) {
+	if len(s.Gateways) == 0 {
+		v.errorf("gateways", "at least one gateway is required (name, namespace, selector)")
+	}
+	names := map[string]bool{}
+	for i, g := range s.Gateways {
+		p := fmt.Sprintf("gateways[%d]", i)
+		g.validate(v, p)
+		if names[g.Name] {
+			v.errorf(p+".name", "duplicate gateway name %q", g.Name)
+		}
+		names[g.Name] = true
+	}
+
+	alertNames := map[string]bool{}
+	for _, a := range s.Alerts {
+		a.validate(v)
+		if alertNames[a.Name] {
+			v.errorf(a.path+".name", "duplicate alert name %q", a.Name)
+		}
+		alertNames[a.Name] = true
+	}
+
+	s.Mattermost.validate(v)
+	s.Routing.validate(v, s)
+	s.Cluster.validate(v)
+}
+
+func (g Gateway) validate(v *validator, p string) {
+	if g.Name == "" {
+		v.errorf(p+".name", "a gateway needs a name")
+	} else if errs := validation.IsDNS1123Label(g.Name); len(errs) > 0 {
+		v.errorf(p+".name", "%q is not a valid name: %s", g.Name, strings.Join(errs, "; "))
+	}
+	if g.Namespace == "" {
+		v.errorf(p+".namespace", "a gateway needs the namespace its pods run in")
+	} else if errs := validation.IsDNS1123Label(g.Namespace); len(errs) > 0 {
+		v.errorf(p+".namespace", "%q is not a valid namespace: %s", g.Namespace, strings.Join(errs, "; "))
+	}
+	if g.Selector == "" && len(g.StaticTargets) == 0 {
+		v.errorf(p+".selector", "a gateway needs a pod label selector (e.g. app=istio-ingressgateway) or static_targets")
+	}
+	validateSelector(v, p+".selector", g.Selector)
+	if g.Stats.Port.Name != "" {
+		if errs := validation.IsValidPortName(g.Stats.Port.Name); len(errs) > 0 {
+			v.errorf(p+".stats.port", "%q is not a valid port name: %s", g.Stats.Port.Name, strings.Join(errs, "; "))
+		}
+	}
+	if !strings.HasPrefix(g.Stats.Path, "/") {
+		v.errorf(p+".stats.path", "path %q must start with /", g.Stats.Path)
+	}
+	if g.Stats.Interval <= 0 {
+		v.errorf(p+".stats.interval", "interval must be positive")
+	}
+	if g.Stats.Timeout <= 0 {
+		v.errorf(p+".stats.timeout", "timeout must be positive")
+	} else if g.Stats.Timeout > g.Stats.Interval && g.Stats.Interval > 0 {
+		v.errorf(p+".stats.timeout", "timeout %s is longer than the interval %s (Prometheus rejects that)", g.Stats.Timeout, g.Stats.Interval)
+	}
+	for j, t := range g.StaticTargets {
+		tp := fmt.Sprintf("%s.static_targets[%d]", p, j)
+		host, port, err := net.SplitHostPort(t)
+		if err != nil || host == "" {
+			v.errorf(tp, "%q is not host:port", t)
+			continue
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			v.errorf(tp, "%q has no valid port number", t)
+		}
+	}
+}
+
+func validateSelector(v *validator, path, sel string) {
+	if sel == "" {
+		return
+	}
+	if _, err := labels.Parse(sel); err != nil {
+		v.errorf(path, "invalid label selector %q: %v", sel, err)
+	}
+}
+
+var validKinds = []string{KindMisdirectedRequest, KindResponseCode, KindResponseFlags, KindErrorRatio}
+
+func (a Alert) validate(v *validator) {
+	p := a.path
+	if !slices.Contains(validKinds, a.Kind) {
+		v.errorf(p+".kind", "unknown kind %q: use one of %s", a.Kind, strings.Join(validKinds, ", "))
+		return
+	}
+	if !alertNameRE.MatchString(a.Name) {
+		v.errorf(p+".name", "alert name %q must match %s", a.Name, alertNameRE)
+	}
+	if a.Window <= 0 {
+		v.errorf(p+".window", "window must be positive (e.g. 5m)")
+	}
+	if a.For < 0 {
+		v.errorf(p+".for", "for must not be negative")
+	}
+	switch a.Kind {
+	case KindMisdirectedRequest:
+		if a.ResponseCode != "" || a.ResponseFlags != "" {
+			v.errorf(p, "kind misdirected-request always counts response_code 421; use kind response-code for other codes")
+		}
+	case KindResponseCode, KindErrorRatio:
+		if a.ResponseCode == "" {
+			v.errorf(p+".response_code", "kind %s needs response_code (a regex such as 5.. or 404)", a.Kind)
+		}
+	case KindResponseFlags:
+		if a.ResponseFlags == "" {
+			v.errorf(p+".response_flags", "kind response-flags needs response_flags (a regex such as NR or UH|UF)")
+		}
+	}
+	for _, re := range []struct{ key, val string }{{"response_code", a.ResponseCode}, {"response_flags", a.ResponseFlags}} {
+		if re.val == "" {
+			continue
+		}
+		if _, err := regexp.Compile("^(?:" + re.val + ")$"); err != nil {
+			v.errorf(p+"."+re.key, "invalid regex %q: %v", re.val, err)
+		}
+	}
+	if a.Kind == KindErrorRatio {
+		if a.Threshold <= 0 || a.Threshold >= 1 {
+			v.errorf(p+".threshold", "kind error-ratio needs a threshold between 0 and 1 (e.g. 0.05 for 5%%)")
+		}
+	} else if a.Threshold < 0 {
+		v.errorf(p+".threshold", "threshold must not be negative")
+	}
+	switch a.Severity {
+	case "info", "warning", "critical":
+	default:
+		v.errorf(p+".severity", "severity %q: use info, warning or critical", a.Severity)
+	}
+	if a.Per != "pod" && a.Per != "gateway" {
+		v.errorf(p+".per", "per %q: use pod or gateway", a.Per)
+	}
+	for k := range a.Labels {
+		if !model.LabelName(k).IsValidLegacy() {
+			v.errorf(p+".labels."+k, "%q is not a valid label name", k)
+		}
+		if reservedLabels[k] {
+			v.errorf(p+".labels."+k, "label %q is set by gatewatch and cannot be overridden", k)
+		}
+	}
+	if a.RunbookURL != "" {
+		if u, err := url.Parse(a.RunbookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.errorf(p+".runbook_url", "runbook_url must be an http(s) URL")
+		}
+	}
+}
+
+// reservedLabels are set on every alert by the generated rules.
+var reservedLabels = map[string]bool{"alertname": true, "severity": true, "gateway": true, "namespace": true, "workload": true}
+
+func (m Mattermost) validate(v *validator) {
+	if m.WebhookURL != "" && m.WebhookURLFile != "" {
+		v.errorf("mattermost.webhook_url_file", "give webhook_url or webhook_url_file, not both")
+	}
+	if m.WebhookURL != "" {
+		// The URL is a secret: the message never includes it.
+		u, err := url.Parse(m.WebhookURL.Reveal())
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.errorf("mattermost.webhook_url", "webhook_url must be an http(s) URL such as https://mattermost.example.com/hooks/<id> (value not shown: it is a secret)")
+		}
+	}
+	if m.IconURL != "" {
+		if u, err := url.Parse(m.IconURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			v.errorf("mattermost.icon_url", "icon_url must be an http(s) URL")
+		}
+	}
+	if m.MentionCritical != "" && !strings.HasPrefix(m.MentionCritical, "@") {
+		v.errorf("mattermost.mention_critical", "mention %q must start with @ (e.g. @here, @channel, @oncall)", m.MentionCritical)
+	}
+}
+
+func (r Routing) validate(v *validator, s *Spec) {
+	for i, l := range r.GroupBy {
+		if l != "..." && !model.LabelName(l).IsValidLegacy() {
+			v.errorf(fmt.Sprintf("routing.group_by[%d]", i), "%q is not a valid label name", l)
+		}
+	}
+	if r.GroupWait < 0 {
+		v.errorf("routing.group_wait", "group_wait must not be negative")
+	}
+	if r.GroupInterval <= 0 {
+		v.errorf("routing.group_interval", "group_interval must be positive")
+	}
+	if r.RepeatInterval <= 0 {
+		v.errorf("routing.repeat_interval", "repeat_interval must be positive")
+	}
+	enabled := map[string]bool{}
+	for _, a := range s.EnabledAlerts() {
+		enabled[a.Name] = true
+	}
+	for i, n := range r.Alerts {
+		if !enabled[n] {
+			v.errorf(fmt.Sprintf("routing.alerts[%d]", i), "alert %q is not an enabled alert of this spec", n)
+		}
+	}
+	if r.DefaultReceiver != "null" && r.DefaultReceiver != "mattermost" {
+		v.errorf("routing.default_receiver", "default_receiver %q: use null (drop) or mattermost", r.DefaultReceiver)
+	}
+}
+
+func (c Cluster) validate(v *validator) {
+	for _, ns := range []struct{ path, val string }{
+		{"cluster.monitoring_namespace", c.MonitoringNamespace},
+		{"cluster.prometheus.namespace", c.Prometheus.Namespace},
+		{"cluster.alertmanager.namespace", c.Alertmanager.Namespace},
+		{"cluster.dns.namespace", c.DNS.Namespace},
+		{"cluster.webhook_path.gateway.namespace", c.WebhookPath.Gateway.Namespace},
+	} {
+		if ns.val == "" {
+			continue
+		}
+		if errs := validation.IsDNS1123Label(ns.val); len(errs) > 0 {
+			v.errorf(ns.path, "%q is not a valid namespace: %s", ns.val, strings.Join(errs, "; "))
+		}
+	}
+	for k, val := range c.SelectorLabels {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			v.errorf("cluster.selector_labels."+k, "%q is not a valid label key: %s", k, strings.Join(errs, "; "))
+		}
+		if errs := validation.IsValidLabelValue(val); len(errs) > 0 {
+			v.errorf("cluster.selector_labels."+k, "%q is not a valid label value: %s", val, strings.Join(errs, "; "))
+		}
+	}
+	validateSelector(v, "cluster.prometheus.pod_selector", c.Prometheus.PodSelector)
+	validateSelector(v, "cluster.alertmanager.pod_selector", c.Alertmanager.PodSelector)
+	validateSelector(v, "cluster.dns.pod_selector", c.DNS.PodSelector)
+	if _, err := ParseVersion(c.Alertmanager.Version); err != nil {
+		v.errorf("cluster.alertmanager.version", "%v", err)
+	}
+	if errs := validation.IsDNS1123Subdomain(c.Alertmanager.SecretName); len(errs) > 0 {
+		v.errorf("cluster.alertmanager.secret_name", "%q is not a valid Secret name: %s", c.Alertmanager.SecretName, strings.Join(errs, "; "))
+	}
+	w := c.WebhookPath
+	switch w.Via {
+	case ViaGateway:
+		if w.Gateway.Namespace == "" || w.Gateway.PodSelector == "" {
+			v.errorf("cluster.webhook_path.gateway", "via gateway needs the gateway's namespace and pod_selector")
+		}
+		validateSelector(v, "cluster.webhook_path.gateway.pod_selector", w.Gateway.PodSelector)
+		for _, pp := range []struct {
+			key string
+			n   int
+		}{{"port", w.Gateway.Port}, {"target_port", w.Gateway.TargetPort}} {
+			if pp.n < 1 || pp.n > 65535 {
+				v.errorf("cluster.webhook_path.gateway."+pp.key, "port %d is out of range 1-65535", pp.n)
+			}
+		}
+	case ViaDirect:
+		if len(w.CIDRs) == 0 {
+			v.errorf("cluster.webhook_path.cidrs", "via direct needs the CIDRs the Mattermost host resolves to (e.g. 203.0.113.10/32)")
+		}
+	default:
+		v.errorf("cluster.webhook_path.via", "via %q: use gateway or direct", w.Via)
+	}
+	for i, cidr := range w.CIDRs {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			v.errorf(fmt.Sprintf("cluster.webhook_path.cidrs[%d]", i), "%q is not a CIDR (e.g. 203.0.113.10/32)", cidr)
+		}
+	}
+	if w.Port < 1 || w.Port > 65535 {
+		v.errorf("cluster.webhook_path.port", "port %d is out of range 1-65535", w.Port)
+	}
+}
+
+// Version is a major.minor.patch release number.
+type Version struct{ Major, Minor, Patch int }
+
+// ParseVersion parses "0.28.1" or "v0.28.1".
+func ParseVersion(s string) (Version, error) {
+	parts := strings.Split(strings.TrimPrefix(s, "v"), ".")
+	if len(parts) < 2 || len(parts) > 3 {
+		return Version{}, fmt.Errorf("version %q: want major.minor[.patch] such as 0.28.1", s)
+	}
+	var n [3]int
+	for i, p := range parts {
+		x, err := strconv.Atoi(p)
+		if err != nil || x < 0 {
+			return Version{}, fmt.Errorf("version %q: want major.minor[.patch] such as 0.28.1", s)
+		}
+		n[i] = x
+	}
+	return Version{n[0], n[1], n[2]}, nil
+}
+
+// AtLeast reports whether v >= major.minor.
+func (v Version) AtLeast(major, minor int) bool {
+	return v.Major > major || v.Major == major && v.Minor >= minor
+}
+
+// MattermostNative reports whether the Alertmanager has mattermost_configs (>= 0.30).
+func (c Cluster) MattermostNative() bool {
+	v, err := ParseVersion(c.Alertmanager.Version)
+	return err == nil && v.AtLeast(0, 30)
+}

@@ -146,6 +146,7 @@ func Expr(g spec.Gateway, a spec.Alert) string {
 //     and the series was not there, so it appeared since; or
 //   - `envoy_server_uptime < W`: this Envoy started less than a window ago,
 //     so all its counts are recent (a brand-new pod, or a restarted one).
+//
 // An evaluator that starts with no history and finds an old 421 series on an
 // old Envoy has neither, and stays quiet. Series that existed one window ago
 // are counted by increase(), which also handles counter resets. Both terms

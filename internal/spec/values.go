@@ -112,3 +112,6 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Reveal returns the secret value.
 func (s Secret) Reveal() string { return string(s) }
+
+// MarshalJSON writes the duration in Prometheus form.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }

@@ -1,0 +1,98 @@
+package render
+
+import (
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatewatch/gatewatch/internal/rules"
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// helmValues is the subset of kube-prometheus-stack's values.yaml gatewatch
+// sets. Chart values are the durable path: editing the Secret the operator
+// generates from them is overwritten on the next reconcile.
+type helmValues struct {
+	Prometheus                   helmPrometheus        `json:"prometheus"`
+	AdditionalPrometheusRulesMap map[string]rules.File `json:"additionalPrometheusRulesMap"`
+	Alertmanager                 helmAlertmanager      `json:"alertmanager"`
+}
+
+type helmPrometheus struct {
+	AdditionalPodMonitors []helmPodMonitor `json:"additionalPodMonitors,omitempty"`
+	PrometheusSpec        *helmPromSpec    `json:"prometheusSpec,omitempty"`
+}
+
+type helmPromSpec struct {
+	AdditionalScrapeConfigs []scrapeConfig `json:"additionalScrapeConfigs,omitempty"`
+}
+
+type helmPodMonitor struct {
+	Name                string                            `json:"name"`
+	AdditionalLabels    map[string]string                 `json:"additionalLabels,omitempty"`
+	Selector            metav1.LabelSelector              `json:"selector"`
+	NamespaceSelector   monitoringv1.NamespaceSelector    `json:"namespaceSelector"`
+	PodMetricsEndpoints []monitoringv1.PodMetricsEndpoint `json:"podMetricsEndpoints"`
+}
+
+type helmAlertmanager struct {
+	Config           amConfig `json:"config"`
+	AlertmanagerSpec struct {
+		// Secrets are mounted at /etc/alertmanager/secrets/NAME/.
+		Secrets []string `json:"secrets"`
+	} `json:"alertmanagerSpec"`
+}
+
+const helmHeader = `# kube-prometheus-stack values: pass with -f (helm upgrade ... -f values.yaml).
+# alertmanager.config replaces the chart's default route and receivers; it
+# keeps the "null" default receiver and the Watchdog route.
+`
+
+// helm renders kube-prometheus-stack values, the placeholder Secret the
+// values mount, and the NetworkPolicies.
+func helm(s *spec.Spec) ([]File, error) {
+	var v helmValues
+	for _, g := range s.Gateways {
+		if g.Selector != "" {
+			pm, err := podMonitor(s, g)
+			if err != nil {
+				return nil, err
+			}
+			v.Prometheus.AdditionalPodMonitors = append(v.Prometheus.AdditionalPodMonitors, helmPodMonitor{
+				Name: pm.Name, AdditionalLabels: pm.Labels, Selector: pm.Spec.Selector,
+				NamespaceSelector: pm.Spec.NamespaceSelector, PodMetricsEndpoints: pm.Spec.PodMetricsEndpoints,
+			})
+		}
+	}
+	jobs, err := scrapeJobs(s)
+	if err != nil {
+		return nil, err
+	}
+	var static []scrapeConfig
+	for _, j := range jobs {
+		if len(j.StaticConfigs) > 0 {
+			static = append(static, j)
+		}
+	}
+	if len(static) > 0 {
+		v.Prometheus.PrometheusSpec = &helmPromSpec{AdditionalScrapeConfigs: static}
+	}
+	v.AdditionalPrometheusRulesMap = map[string]rules.File{"gatewatch": rules.Generate(s)}
+	v.Alertmanager.Config = alertmanagerConfig(s)
+	v.Alertmanager.AlertmanagerSpec.Secrets = []string{s.Cluster.Alertmanager.SecretName}
+
+	values, err := file("values.yaml", helmHeader, v)
+	if err != nil {
+		return nil, err
+	}
+	ns := s.Cluster.Alertmanager.Namespace
+	sec := placeholderSecret(s, ns)
+	secret, err := file("secret-"+ns+"-"+sec.Name+".yaml", secretHeader(s, ns), sec)
+	if err != nil {
+		return nil, err
+	}
+	np, err := networkPolicies(s)
+	if err != nil {
+		return nil, err
+	}
+	return append([]File{values, secret}, np...), nil
+}

@@ -1,0 +1,203 @@
+package render
+
+import (
+	"fmt"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/gatewatch/gatewatch/internal/rules"
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// SecretPlaceholder is the value rendered Secrets carry instead of the URL.
+const SecretPlaceholder = "https://mattermost.example.com/hooks/REPLACE-WITH-YOUR-WEBHOOK-ID"
+
+func ptr[T any](v T) *T { return &v }
+
+// operator renders prometheus-operator custom resources: a PodMonitor per
+// gateway (plus a ScrapeConfig for static targets), one PrometheusRule, an
+// AlertmanagerConfig and its Secret per gateway namespace, and the
+// NetworkPolicies.
+func operator(s *spec.Spec) ([]File, error) {
+	var files []File
+	for _, g := range s.Gateways {
+		if g.Selector != "" {
+			pm, err := podMonitor(s, g)
+			if err != nil {
+				return nil, err
+			}
+			f, err := file(fmt.Sprintf("podmonitor-%s-%s.yaml", g.Namespace, pm.Name), "", pm)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, f)
+		}
+		if len(g.StaticTargets) > 0 {
+			sc := scrapeConfigCR(s, g)
+			f, err := file(fmt.Sprintf("scrapeconfig-%s-%s.yaml", sc.Namespace, sc.Name), "", sc)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, f)
+		}
+	}
+	pr := prometheusRule(s)
+	f, err := file(fmt.Sprintf("prometheusrule-%s-%s.yaml", pr.Namespace, pr.Name), "", pr)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, f)
+	for _, ns := range alertmanagerConfigNamespaces(s) {
+		sec := placeholderSecret(s, ns)
+		f, err := file(fmt.Sprintf("secret-%s-%s.yaml", ns, sec.Name), secretHeader(s, ns), sec)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+		amc := alertmanagerConfigCR(s, ns)
+		f, err = file(fmt.Sprintf("alertmanagerconfig-%s-%s.yaml", ns, amc.Name), amcHeader, amc)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	np, err := networkPolicies(s)
+	if err != nil {
+		return nil, err
+	}
+	return append(files, np...), nil
+}
+
+// podMonitor is the runbook's dedicated PodMonitor: the platform's broad,
+// annotation-based monitor misses gateway pods.
+func podMonitor(s *spec.Spec, g spec.Gateway) (*monitoringv1.PodMonitor, error) {
+	sel, err := selector(g.Selector)
+	if err != nil {
+		return nil, err
+	}
+	ep := monitoringv1.PodMetricsEndpoint{
+		Path:          g.Stats.Path,
+		Interval:      monitoringv1.Duration(g.Stats.Interval.String()),
+		ScrapeTimeout: monitoringv1.Duration(g.Stats.Timeout.String()),
+		Scheme:        ptr(monitoringv1.Scheme("http")),
+	}
+	if g.Stats.Port.Name != "" {
+		ep.Port = ptr(g.Stats.Port.Name)
+	} else {
+		ep.PortNumber = ptr(int32(g.Stats.Port.Number))
+	}
+	return &monitoringv1.PodMonitor{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "PodMonitor"},
+		ObjectMeta: metav1.ObjectMeta{Name: "gatewatch-" + g.Name, Namespace: g.Namespace, Labels: managedLabels(s, true)},
+		Spec: monitoringv1.PodMonitorSpec{
+			Selector:            *sel,
+			NamespaceSelector:   monitoringv1.NamespaceSelector{MatchNames: []string{g.Namespace}},
+			PodMetricsEndpoints: []monitoringv1.PodMetricsEndpoint{ep},
+		},
+	}, nil
+}
+
+func scrapeConfigCR(s *spec.Spec, g spec.Gateway) *monitoringv1alpha1.ScrapeConfig {
+	var targets []monitoringv1alpha1.Target
+	for _, t := range g.StaticTargets {
+		targets = append(targets, monitoringv1alpha1.Target(t))
+	}
+	return &monitoringv1alpha1.ScrapeConfig{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1alpha1", Kind: "ScrapeConfig"},
+		ObjectMeta: metav1.ObjectMeta{Name: "gatewatch-" + g.Name + "-static", Namespace: s.Cluster.MonitoringNamespace, Labels: managedLabels(s, true)},
+		Spec: monitoringv1alpha1.ScrapeConfigSpec{
+			StaticConfigs:  []monitoringv1alpha1.StaticConfig{{Targets: targets, Labels: map[string]string{"gateway": g.Name}}},
+			MetricsPath:    ptr(g.Stats.Path),
+			ScrapeInterval: ptr(monitoringv1.Duration(g.Stats.Interval.String())),
+			ScrapeTimeout:  ptr(monitoringv1.Duration(g.Stats.Timeout.String())),
+		},
+	}
+}
+
+func prometheusRule(s *spec.Spec) *monitoringv1.PrometheusRule {
+	var groups []monitoringv1.RuleGroup
+	for _, g := range rules.Generate(s).Groups {
+		rg := monitoringv1.RuleGroup{Name: g.Name, Interval: ptr(monitoringv1.Duration(g.Interval.String()))}
+		for _, r := range g.Rules {
+			mr := monitoringv1.Rule{Alert: r.Alert, Expr: intstr.FromString(r.Expr), Labels: r.Labels, Annotations: r.Annotations}
+			mr.For = ptr(monitoringv1.Duration(r.For.String()))
+			rg.Rules = append(rg.Rules, mr)
+		}
+		groups = append(groups, rg)
+	}
+	return &monitoringv1.PrometheusRule{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "PrometheusRule"},
+		ObjectMeta: metav1.ObjectMeta{Name: "gatewatch", Namespace: s.Cluster.MonitoringNamespace, Labels: managedLabels(s, true)},
+		Spec:       monitoringv1.PrometheusRuleSpec{Groups: groups},
+	}
+}
+
+func secretHeader(s *spec.Spec, ns string) string {
+	return fmt.Sprintf(`# Placeholder: gatewatch never writes the webhook URL. Create the real Secret
+# instead of applying this one, e.g.
+#   kubectl -n %s create secret generic %s --from-file=%s=./webhook-url
+# (or manage it with your secrets tooling: External Secrets, Sealed Secrets, SOPS).
+`, ns, s.Cluster.Alertmanager.SecretName, spec.SecretKey)
+}
+
+func placeholderSecret(s *spec.Spec, ns string) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: s.Cluster.Alertmanager.SecretName, Namespace: ns, Labels: managedLabels(s, false)},
+		Type:       corev1.SecretTypeOpaque,
+		StringData: map[string]string{spec.SecretKey: SecretPlaceholder},
+	}
+}
+
+const amcHeader = `# The operator adds a namespace="<this namespace>" matcher to every route of an
+# AlertmanagerConfig; the gatewatch rules set namespace to the gateway's
+# namespace, so this object lives there. AlertmanagerConfig (v1alpha1) has no
+# Mattermost receiver: slackConfigs speak Mattermost's Slack-compatible
+# webhook. The "null" default receiver and the Watchdog route belong to the
+# Alertmanager's base configuration (kube-prometheus-stack has both).
+`
+
+func alertmanagerConfigCR(s *spec.Spec, ns string) *monitoringv1alpha1.AlertmanagerConfig {
+	m, r := s.Mattermost, s.Routing
+	slack := monitoringv1alpha1.SlackConfig{
+		SendResolved: ptr(m.ShouldSendResolved()),
+		APIURL: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: s.Cluster.Alertmanager.SecretName},
+			Key:                  spec.SecretKey,
+		},
+		Username: ptr(m.Username),
+		Color:    ptr(ColorTemplate),
+		Title:    ptr(TitleTemplate),
+		Text:     ptr(TextTemplate(m)),
+		IconURL:  m.IconURL,
+	}
+	if m.Channel != "" {
+		slack.Channel = ptr(m.Channel)
+	}
+	if m.IconEmoji != "" {
+		slack.IconEmoji = ptr(m.IconEmoji)
+	}
+	matcher := monitoringv1alpha1.Matcher{Name: "alertname", Value: r.Alerts[0], MatchType: monitoringv1alpha1.MatchEqual}
+	if len(r.Alerts) > 1 {
+		matcher = monitoringv1alpha1.Matcher{Name: "alertname", Value: joinAlternatives(r.Alerts), MatchType: monitoringv1alpha1.MatchRegexp}
+	}
+	return &monitoringv1alpha1.AlertmanagerConfig{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1alpha1", Kind: "AlertmanagerConfig"},
+		ObjectMeta: metav1.ObjectMeta{Name: "gatewatch-mattermost", Namespace: ns, Labels: managedLabels(s, true)},
+		Spec: monitoringv1alpha1.AlertmanagerConfigSpec{
+			Route: &monitoringv1alpha1.Route{
+				Receiver:       ReceiverName,
+				GroupBy:        r.GroupBy,
+				GroupWait:      ptr(monitoringv1.NonEmptyDuration(r.GroupWait.String())),
+				GroupInterval:  ptr(monitoringv1.NonEmptyDuration(r.GroupInterval.String())),
+				RepeatInterval: ptr(monitoringv1.NonEmptyDuration(r.RepeatInterval.String())),
+				Matchers:       []monitoringv1alpha1.Matcher{matcher},
+			},
+			Receivers: []monitoringv1alpha1.Receiver{{Name: ReceiverName, SlackConfigs: []monitoringv1alpha1.SlackConfig{slack}}},
+		},
+	}
+}

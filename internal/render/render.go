@@ -1,0 +1,173 @@
+// Package render compiles a gatewatch spec into the manifests and config
+// files of an existing monitoring stack: prometheus-operator custom
+// resources (operator), plain Prometheus and Alertmanager files
+// (prometheus), or kube-prometheus-stack Helm values (helm). Every object is
+// built from typed structs and emitted in a stable order. The Mattermost
+// webhook URL is never written: outputs reference a Secret or a file.
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// Targets that Render accepts.
+const (
+	TargetOperator   = "operator"
+	TargetPrometheus = "prometheus"
+	TargetHelm       = "helm"
+	TargetStandalone = "standalone"
+)
+
+// Targets lists every target in help order.
+var Targets = []string{TargetOperator, TargetPrometheus, TargetHelm, TargetStandalone}
+
+// File is one rendered output: a Kubernetes object or a config file.
+type File struct {
+	// Name is the file name used with -o DIR.
+	Name string
+	// Header is a comment block written before the content (may be empty).
+	Header string
+	// Content is the YAML document.
+	Content []byte
+}
+
+// ErrNotAvailable is returned for a target this version cannot render yet.
+var ErrNotAvailable = errors.New("target not available in this version")
+
+// Render compiles the spec for one target.
+func Render(s *spec.Spec, target string) ([]File, error) {
+	switch target {
+	case TargetOperator:
+		return operator(s)
+	case TargetPrometheus:
+		return prometheus(s)
+	case TargetHelm:
+		return helm(s)
+	case TargetStandalone:
+		return nil, fmt.Errorf("--target standalone (manifests that deploy gatewatch itself) comes with the embedded engine: %w", ErrNotAvailable)
+	default:
+		return nil, fmt.Errorf("unknown target %q: use one of %s", target, strings.Join(Targets, ", "))
+	}
+}
+
+// marshal renders v as YAML through its JSON tags (Kubernetes conventions)
+// and drops the empty fields Kubernetes types always emit.
+func marshal(v any) ([]byte, error) {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range strings.SplitAfter(string(b), "\n") {
+		switch strings.TrimSpace(l) {
+		case "creationTimestamp: null", "status: {}":
+			continue
+		}
+		out = append(out, l)
+	}
+	return []byte(strings.Join(out, "")), nil
+}
+
+func file(name, header string, v any) (File, error) {
+	b, err := marshal(v)
+	if err != nil {
+		return File{}, fmt.Errorf("render %s: %w", name, err)
+	}
+	return File{Name: name, Header: header, Content: b}, nil
+}
+
+// Write emits the files as one multi-document YAML stream, each preceded by
+// a "# Source: NAME" line (as helm template does).
+func Write(w io.Writer, files []File) error {
+	var buf bytes.Buffer
+	for i, f := range files {
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		fmt.Fprintf(&buf, "# Source: %s\n", f.Name)
+		buf.WriteString(f.Header)
+		buf.Write(f.Content)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// WriteDir writes one file per output into dir, all or nothing: every file
+// is first written to a temporary name, and only when all succeeded are they
+// renamed into place. Existing files with other names are left alone.
+func WriteDir(dir string, files []File) (err error) {
+	names := map[string]bool{}
+	for _, f := range files {
+		if names[f.Name] || f.Name != filepath.Base(f.Name) {
+			return fmt.Errorf("render: bad or duplicate output name %q", f.Name)
+		}
+		names[f.Name] = true
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create output directory: %w", err)
+	}
+	tmp, err := os.MkdirTemp(dir, ".gatewatch-render-")
+	if err != nil {
+		return fmt.Errorf("write to output directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	for _, f := range files {
+		var buf bytes.Buffer
+		buf.WriteString(f.Header)
+		buf.Write(f.Content)
+		if err := os.WriteFile(filepath.Join(tmp, f.Name), buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", f.Name, err)
+		}
+	}
+	for _, f := range files {
+		if err := os.Rename(filepath.Join(tmp, f.Name), filepath.Join(dir, f.Name)); err != nil {
+			return fmt.Errorf("move %s into place: %w", f.Name, err)
+		}
+	}
+	return nil
+}
+
+// Names returns the output file names, for messages.
+func Names(files []File) []string {
+	var out []string
+	for _, f := range files {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+// managedLabels are put on every rendered Kubernetes object.
+func managedLabels(s *spec.Spec, withSelector bool) map[string]string {
+	l := map[string]string{"app.kubernetes.io/managed-by": "gatewatch"}
+	if withSelector {
+		for k, v := range s.Cluster.SelectorLabels {
+			l[k] = v
+		}
+	}
+	return l
+}
+
+// alertmanagerConfigNamespaces are the namespaces that need an
+// AlertmanagerConfig: the operator only routes alerts whose namespace label
+// equals the AlertmanagerConfig's namespace, and the rules set namespace to
+// the gateway's namespace.
+func alertmanagerConfigNamespaces(s *spec.Spec) []string {
+	var out []string
+	for _, g := range s.Gateways {
+		if !slices.Contains(out, g.Namespace) {
+			out = append(out, g.Namespace)
+		}
+	}
+	return out
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -71,8 +72,15 @@ func Parse(data []byte, file string) (*Spec, error) {
 	var s Spec
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	var errs []error
 	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlErrors(file, err)
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, yamlErrors(file, err)
+		}
+		// Type errors leave the rest decoded: keep going so that every
+		// problem in the file is reported at once.
+		errs = append(errs, yamlErrors(file, err))
 	}
 	var extra Spec
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -80,13 +88,54 @@ func Parse(data []byte, file string) (*Spec, error) {
 	}
 	s.File = file
 	idx := indexLines(root.Content[0])
-	v := &validator{file: file, lines: idx}
+	v := &validator{file: file, lines: idx, skipLines: errorLines(errs)}
 	s.applyDefaults(idx)
 	s.validate(v)
-	if len(v.errs) > 0 {
-		return nil, errors.Join(v.errs...)
+	errs = append(errs, v.errs...)
+	if len(errs) > 0 {
+		return nil, sortByLine(errs)
 	}
 	return &s, nil
+}
+
+// sortByLine flattens joined errors and orders them as they appear in the file.
+func sortByLine(errs []error) error {
+	var flat []error
+	for _, err := range errs {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			flat = append(flat, j.Unwrap()...)
+		} else {
+			flat = append(flat, err)
+		}
+	}
+	line := func(err error) int {
+		var se *Error
+		if errors.As(err, &se) {
+			return se.Line
+		}
+		return 0
+	}
+	slices.SortStableFunc(flat, func(a, b error) int { return line(a) - line(b) })
+	return errors.Join(flat...)
+}
+
+// errorLines returns the lines that already have a decoding error, so that
+// validation does not report the same field again (a bad duration decodes as
+// zero and would also be "must be positive").
+func errorLines(errs []error) map[int]bool {
+	lines := map[int]bool{}
+	for _, err := range errs {
+		var joined interface{ Unwrap() []error }
+		if errors.As(err, &joined) {
+			for _, e := range joined.Unwrap() {
+				var se *Error
+				if errors.As(e, &se) {
+					lines[se.Line] = true
+				}
+			}
+		}
+	}
+	return lines
 }
 
 // yamlErrors turns yaml.v3 errors ("line 3: field x not found in type

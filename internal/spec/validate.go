@@ -15,13 +15,18 @@ import (
 )
 
 type validator struct {
-	file  string
-	lines lineIndex
-	errs  []error
+	file      string
+	lines     lineIndex
+	skipLines map[int]bool
+	errs      []error
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
-	v.errs = append(v.errs, &Error{File: v.file, Line: v.lines.line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+	line := v.lines.line(path)
+	if v.skipLines[line] && v.lines.has(path) {
+		return
+	}
+	v.errs = append(v.errs, &Error{File: v.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 var alertNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -264,10 +269,13 @@ func (c Cluster) validate(v *validator) {
 	w := c.WebhookPath
 	switch w.Via {
 	case ViaGateway:
-		if w.Gateway.Namespace == "" || w.Gateway.PodSelector == "" {
+		if (w.Gateway.Namespace == "" || w.Gateway.PodSelector == "") && len(v.errs) == 0 {
 			v.errorf("cluster.webhook_path.gateway", "via gateway needs the gateway's namespace and pod_selector")
 		}
-		validateSelector(v, "cluster.webhook_path.gateway.pod_selector", w.Gateway.PodSelector)
+		if v.lines.has("cluster.webhook_path.gateway.pod_selector") {
+			// When defaulted it is the first gateway's selector, checked there.
+			validateSelector(v, "cluster.webhook_path.gateway.pod_selector", w.Gateway.PodSelector)
+		}
 		for _, pp := range []struct {
 			key string
 			n   int

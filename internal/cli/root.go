@@ -1,0 +1,98 @@
+// Package cli wires gatewatch's subcommands: flags → options → the domain
+// packages. One file per subcommand; shared setup (spec loading, output
+// format) lives here.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// Exit codes, as kubectl/promtool use them.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the command ran and found a problem (invalid spec, failed scenario)
+	exitUsage   = 2 // the command could not run as asked
+)
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func fail(code int, err error) error { return &exitError{code: code, err: err} }
+
+// Main runs gatewatch with args and returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintln(stderr, "Error:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "Error:", err)
+	return exitUsage
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "gatewatch",
+		Short: "Catch misdirected requests (HTTP 421) at Istio/Envoy gateways and tell Mattermost",
+		Long: `gatewatch watches Istio/Envoy gateways for misdirected requests (HTTP 421)
+and other bad responses, delivers the alert to Mattermost, and explains why
+it happened. One spec file (gatewatch.yaml) drives everything:
+
+  gatewatch check  -c gatewatch.yaml                    validate the spec
+  gatewatch test   -c gatewatch.yaml                    prove the alert rules
+  gatewatch render -c gatewatch.yaml --target operator  manifests for your stack`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newVersionCmd(), newCheckCmd(), newTestCmd(), newRenderCmd())
+	return root
+}
+
+// specFlag adds the -c/--config flag every spec-driven command takes.
+func specFlag(cmd *cobra.Command, path *string) {
+	cmd.Flags().StringVarP(path, "config", "c", "gatewatch.yaml", "path to the gatewatch spec")
+}
+
+// loadSpec loads the spec; problems in it are exit code 1.
+func loadSpec(path string) (*spec.Spec, error) {
+	s, err := spec.Load(path)
+	if err != nil {
+		return nil, fail(exitFailure, err)
+	}
+	return s, nil
+}
+
+// outputFlag adds -o text|json.
+func outputFlag(cmd *cobra.Command, format *string) {
+	cmd.Flags().StringVarP(format, "output", "o", "text", "output format: text or json")
+}
+
+func checkFormat(format string) error {
+	if format != "text" && format != "json" {
+		return fail(exitUsage, fmt.Errorf("unknown output format %q: use text or json", format))
+	}
+	return nil
+}

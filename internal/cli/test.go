@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatewatch/gatewatch/internal/rules"
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// scenarioRow is one line of the `gatewatch test` table.
+type scenarioRow struct {
+	Gateway  string   `json:"gateway"`
+	Alert    string   `json:"alert"`
+	Scenario string   `json:"scenario"`
+	Doc      string   `json:"description"`
+	Checks   int      `json:"checks"`
+	Passed   bool     `json:"passed"`
+	Failures []string `json:"failures,omitempty"`
+	// Runbook is what the runbook's original rule did on the same series
+	// (421 alerts only).
+	Runbook string `json:"runbook_rule,omitempty"`
+}
+
+func newTestCmd() *cobra.Command {
+	var path, format string
+	cmd := &cobra.Command{
+		Use:   "test",
+		Short: "Run the rule scenarios (first 421, restart, new pod, …) against the generated rules",
+		Long: `Runs every scenario (first 421 ever, later 421, counter reset, new pod,
+evaluator start without history, steady counter, reporter=destination copies)
+against the rules generated from the spec, on the real Prometheus TSDB, PromQL
+engine and alerting-rule state machine. For the 421 alert it also shows what
+the runbook's original rule, sum(increase(...[5m])) > 0, did on the same series.`,
+		Example: `  gatewatch test -c gatewatch.yaml
+  gatewatch test -c gatewatch.yaml -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			s, err := loadSpec(path)
+			if err != nil {
+				return err
+			}
+			rows, skipped := runScenarios(cmd, s)
+			out := cmd.OutOrStdout()
+			if format == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rows); err != nil {
+					return err
+				}
+			} else {
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "GATEWAY\tALERT\tSCENARIO\tCHECKS\tRESULT\tRUNBOOK RULE")
+				for _, r := range rows {
+					res := "PASS"
+					if !r.Passed {
+						res = "FAIL"
+					}
+					rb := r.Runbook
+					if rb == "" {
+						rb = "-"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", r.Gateway, r.Alert, r.Scenario, r.Checks, res, rb)
+				}
+				tw.Flush()
+				for _, r := range rows {
+					for _, f := range r.Failures {
+						fmt.Fprintf(out, "FAIL %s/%s/%s: %s\n", r.Gateway, r.Alert, r.Scenario, f)
+					}
+				}
+				for _, sk := range skipped {
+					fmt.Fprintf(out, "note: %s\n", sk)
+				}
+			}
+			failed := 0
+			for _, r := range rows {
+				if !r.Passed {
+					failed++
+				}
+			}
+			if format == "text" {
+				fmt.Fprintf(out, "%d passed, %d failed\n", len(rows)-failed, failed)
+			}
+			if failed > 0 {
+				return fail(exitFailure, fmt.Errorf("%d scenario(s) failed", failed))
+			}
+			return nil
+		},
+	}
+	specFlag(cmd, &path)
+	outputFlag(cmd, &format)
+	return cmd
+}
+
+func runScenarios(cmd *cobra.Command, s *spec.Spec) (rows []scenarioRow, skipped []string) {
+	ctx := cmd.Context()
+	for _, g := range s.Gateways {
+		for _, a := range s.EnabledAlerts() {
+			scs, ok := rules.Scenarios(g, a)
+			if !ok {
+				skipped = append(skipped, fmt.Sprintf("%s/%s: no scenarios for kind %s", g.Name, a.Name, a.Kind))
+				continue
+			}
+			rule := rules.ForAlert(g, a)
+			for _, sc := range scs {
+				res := rules.Run(ctx, sc, rule, g.Stats.Interval.D())
+				row := scenarioRow{Gateway: g.Name, Alert: a.Name, Scenario: sc.Name, Doc: sc.Doc, Checks: len(sc.Checks), Passed: res.Passed()}
+				if res.Err != nil {
+					row.Failures = append(row.Failures, res.Err.Error())
+				}
+				for _, o := range res.Failed() {
+					row.Failures = append(row.Failures, fmt.Sprintf("at %s want firing [%s], got [%s]", o.At, strings.Join(o.Want, " "), strings.Join(o.Got, " ")))
+				}
+				if a.Kind == spec.KindMisdirectedRequest {
+					row.Runbook = runbookVerdict(cmd, g, a, sc)
+				}
+				rows = append(rows, row)
+			}
+		}
+	}
+	return rows, skipped
+}
+
+// runbookVerdict runs the runbook's original rule on the scenario and says
+// how it compares with what should happen.
+func runbookVerdict(cmd *cobra.Command, g spec.Gateway, a spec.Alert, sc rules.Scenario) string {
+	rb := rules.Run(cmd.Context(), sc, rules.Rule{Alert: "RunbookRule", Expr: rules.RunbookExpr(g, a.Window)}, g.Stats.Interval.D())
+	if rb.Err != nil {
+		return "error: " + rb.Err.Error()
+	}
+	for i, o := range rb.Outcomes {
+		want := 0
+		for _, e := range sc.Checks[i].Firing {
+			want += e.Count
+		}
+		got := 0
+		for _, v := range o.Got {
+			n, _ := strconv.Atoi(v)
+			got += n
+		}
+		switch {
+		case want > 0 && got == 0:
+			return fmt.Sprintf("misses it (silent at %s)", o.At)
+		case want == 0 && got > 0:
+			return fmt.Sprintf("false alarm at %s", o.At)
+		case want != got:
+			return fmt.Sprintf("counts %d, not %d (at %s)", got, want, o.At)
+		}
+	}
+	return "same"
+}

@@ -8,7 +8,9 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
 
+	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
@@ -28,7 +30,7 @@ type scenarioRow struct {
 }
 
 func newTestCmd() *cobra.Command {
-	var path, format string
+	var path, format, promtoolDir string
 	cmd := &cobra.Command{
 		Use:   "test",
 		Short: "Run the rule scenarios (first 421, restart, new pod, …) against the generated rules",
@@ -47,6 +49,9 @@ the runbook's original rule, sum(increase(...[5m])) > 0, did on the same series.
 			s, err := loadSpec(path)
 			if err != nil {
 				return err
+			}
+			if promtoolDir != "" {
+				return writePromtool(cmd, s, promtoolDir)
 			}
 			rows, skipped := runScenarios(cmd, s)
 			out := cmd.OutOrStdout()
@@ -97,7 +102,43 @@ the runbook's original rule, sum(increase(...[5m])) > 0, did on the same series.
 	}
 	specFlag(cmd, &path)
 	outputFlag(cmd, &format)
+	cmd.Flags().StringVar(&promtoolDir, "write-promtool", "", "instead of running, write the rule file and the scenarios as `promtool test rules` files into this directory")
 	return cmd
+}
+
+// writePromtool writes the rules and the scenarios for promtool, so the same
+// cases run in `promtool test rules DIR/*.test.yml`.
+func writePromtool(cmd *cobra.Command, s *spec.Spec, dir string) error {
+	tests, err := rules.PromtoolTests(s, render.RulesFileName)
+	if err != nil {
+		return fail(exitFailure, err)
+	}
+	rf, err := render.Render(s, render.TargetPrometheus)
+	if err != nil {
+		return fail(exitFailure, err)
+	}
+	var files []render.File
+	for _, f := range rf {
+		if f.Name == render.RulesFileName {
+			files = append(files, f)
+		}
+	}
+	for _, g := range s.Gateways {
+		t, ok := tests[g.Name]
+		if !ok {
+			continue
+		}
+		b, err := yaml.Marshal(t)
+		if err != nil {
+			return err
+		}
+		files = append(files, render.File{Name: g.Name + ".test.yml", Header: "# promtool test rules " + g.Name + ".test.yml\n", Content: b})
+	}
+	if err := render.WriteDir(dir, files); err != nil {
+		return fail(exitFailure, err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s to %s; run: promtool test rules %s/*.test.yml\n", strings.Join(render.Names(files), ", "), dir, dir)
+	return nil
 }
 
 func runScenarios(cmd *cobra.Command, s *spec.Spec) (rows []scenarioRow, skipped []string) {

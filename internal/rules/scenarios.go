@@ -169,7 +169,9 @@ func Scenarios(g spec.Gateway, a spec.Alert) (out []Scenario, ok bool) {
 	}
 	iv := g.Stats.Interval.D()
 	n := int((a.Window.D() + iv - 1) / iv) // scrapes per window
-	total := 4 * n
+	// An alert with `for` fires that much later: every check moves by it.
+	forSteps := int((a.For.D() + iv - 1) / iv)
+	total := 4*n + forSteps
 	job := "gateway-envoy-stats"
 	ns := g.Namespace
 	podA := target{pod: g.Workload + "-7d9f8b6c4d-x2l9q", instance: "10.0.0.11:15090"}
@@ -284,6 +286,9 @@ func Scenarios(g spec.Gateway, a spec.Alert) (out []Scenario, ok bool) {
 	})
 	for i := range out {
 		out[i].Interval = iv
+		for c := range out[i].Checks {
+			out[i].Checks[c].At += at(forSteps)
+		}
 		if a.Per == "gateway" {
 			for c := range out[i].Checks {
 				for e := range out[i].Checks[c].Firing {

@@ -128,6 +128,8 @@ func (a Alert) validate(v *validator) {
 	}
 	if a.For < 0 {
 		v.errorf(p+".for", "for must not be negative")
+	} else if a.For >= a.Window && a.Window > 0 && a.Kind != KindErrorRatio {
+		v.errorf(p+".for", "for %s is not shorter than the window %s: a single request is counted for one window only, so the alert would never fire on it", a.For, a.Window)
 	}
 	switch a.Kind {
 	case KindMisdirectedRequest:

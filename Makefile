@@ -1,0 +1,35 @@
+# gatewatch — run `make help` for the targets.
+GO       ?= go
+TOOLS    ?= $(CURDIR)/.cache/bin
+export GATEWATCH_TOOLS_DIR := $(TOOLS)
+
+.PHONY: help build test test-unit test-integration tools lint bench update-golden demo
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## Build bin/gatewatch
+	$(GO) build -o bin/gatewatch ./cmd/gatewatch
+
+tools: ## Build the pinned promtool and amtool into .cache/bin (once)
+	./scripts/tools.sh
+
+test: tools ## Run every test, including the real promtool/amtool checks
+	$(GO) test -count=1 ./...
+
+test-unit: ## Run the tests that need no external tools
+	$(GO) test -short ./...
+
+test-integration: tools ## Run only the integration tests (real promtool/amtool)
+	$(GO) test -count=1 ./test/...
+
+lint: ## gofmt, go vet, go mod tidy must leave no diff
+	@test -z "$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))" || { gofmt -l $$(git ls-files -co --exclude-standard '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	$(GO) mod tidy && git diff --exit-code -- go.mod go.sum
+
+bench: ## Run the benchmarks and write BENCHMARKS.md
+	./scripts/bench.sh
+
+update-golden: ## Rewrite the golden files from the current code
+	$(GO) test ./internal/render/ ./internal/cli/ -update

@@ -1,0 +1,108 @@
+package rules
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/url"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/template"
+
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// PromtoolTest is a `promtool test rules` file.
+type PromtoolTest struct {
+	RuleFiles          []string       `json:"rule_files"`
+	EvaluationInterval string         `json:"evaluation_interval"`
+	Tests              []promtoolCase `json:"tests"`
+}
+
+type promtoolCase struct {
+	Name          string              `json:"name"`
+	Interval      string              `json:"interval"`
+	InputSeries   []promtoolSeries    `json:"input_series"`
+	AlertRuleTest []promtoolAlertTest `json:"alert_rule_test"`
+}
+
+type promtoolSeries struct {
+	Series string `json:"series"`
+	Values string `json:"values"`
+}
+
+type promtoolAlertTest struct {
+	EvalTime  string             `json:"eval_time"`
+	Alertname string             `json:"alertname"`
+	ExpAlerts []promtoolExpAlert `json:"exp_alerts"`
+}
+
+type promtoolExpAlert struct {
+	ExpLabels      map[string]string `json:"exp_labels"`
+	ExpAnnotations map[string]string `json:"exp_annotations,omitempty"`
+}
+
+// PromtoolTests returns one `promtool test rules` file per gateway holding
+// every scenario of every count alert, against the rule file ruleFile. The
+// expected labels and annotations are derived from the scenario (pod and
+// count) and the rule's templates, expanded with Prometheus's own template
+// engine, so promtool checks exactly what the embedded runner checks.
+func PromtoolTests(s *spec.Spec, ruleFile string) (map[string]PromtoolTest, error) {
+	out := map[string]PromtoolTest{}
+	for _, g := range s.Gateways {
+		f := PromtoolTest{RuleFiles: []string{ruleFile}, EvaluationInterval: g.Stats.Interval.String()}
+		for _, a := range s.EnabledAlerts() {
+			scs, ok := Scenarios(g, a)
+			if !ok {
+				continue
+			}
+			rule := ForAlert(g, a)
+			for _, sc := range scs {
+				tc := promtoolCase{Name: g.Name + "/" + a.Name + "/" + sc.Name, Interval: spec.Duration(sc.Interval).String()}
+				for _, se := range sc.Series {
+					tc.InputSeries = append(tc.InputSeries, promtoolSeries{Series: se.Labels, Values: se.Values})
+				}
+				for _, c := range sc.Checks {
+					at := promtoolAlertTest{EvalTime: spec.Duration(c.At).String(), Alertname: a.Name, ExpAlerts: []promtoolExpAlert{}}
+					for _, e := range c.Firing {
+						lbls := map[string]string{}
+						if e.Pod != "" {
+							lbls["pod"], lbls["instance"] = e.Pod, e.Instance
+						}
+						ann, err := expandAnnotations(rule, lbls, float64(e.Count))
+						if err != nil {
+							return nil, err
+						}
+						exp := maps.Clone(lbls)
+						maps.Copy(exp, rule.Labels)
+						at.ExpAlerts = append(at.ExpAlerts, promtoolExpAlert{ExpLabels: exp, ExpAnnotations: ann})
+					}
+					tc.AlertRuleTest = append(tc.AlertRuleTest, at)
+				}
+				f.Tests = append(f.Tests, tc)
+			}
+		}
+		if len(f.Tests) > 0 {
+			out[g.Name] = f
+		}
+	}
+	return out, nil
+}
+
+// expandAnnotations expands the rule's annotation templates as Prometheus
+// does for an alert with the given expression labels and value.
+func expandAnnotations(r Rule, lbls map[string]string, value float64) (map[string]string, error) {
+	defs := "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
+	data := template.AlertTemplateData(lbls, nil, "", promql.Sample{F: value})
+	out := map[string]string{}
+	for k, v := range r.Annotations {
+		exp := template.NewTemplateExpander(context.Background(), defs+v, "__alert_"+r.Alert, data, model.Time(0), nil, &url.URL{}, nil)
+		res, err := exp.Expand()
+		if err != nil {
+			return nil, fmt.Errorf("expand annotation %s of %s: %w", k, r.Alert, err)
+		}
+		out[k] = res
+	}
+	return out, nil
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the real Prometheus and Alertmanager tools the integration tests run,
+# from the module versions pinned in ../shared/DESIGN.md, into .cache/bin.
+# Idempotent: a tool is rebuilt only when its pinned version changes.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="${GATEWATCH_TOOLS_DIR:-$root/.cache/bin}"
+mkdir -p "$bin"
+
+PROMETHEUS_VERSION=v0.316.0   # Prometheus 3.16: promtool
+AMTOOL_VERSION=v0.35.0        # amtool
+
+build() { # name module version
+  local name=$1 mod=$2 ver=$3
+  if [ -x "$bin/$name" ] && [ "$(cat "$bin/$name.version" 2>/dev/null)" = "$mod@$ver" ]; then
+    return 0
+  fi
+  echo "tools: building $name from $mod@$ver (first run takes a few minutes)" >&2
+  local start=$SECONDS
+  GOBIN="$bin" GOFLAGS=-buildvcs=false go install \
+    -ldflags "-X github.com/prometheus/common/version.Version=${ver#v}" "$mod@$ver"
+  echo "$mod@$ver" > "$bin/$name.version"
+  echo "tools: $name built in $((SECONDS - start))s" >&2
+}
+
+build promtool github.com/prometheus/prometheus/cmd/promtool "$PROMETHEUS_VERSION"
+build amtool github.com/prometheus/alertmanager/cmd/amtool "$AMTOOL_VERSION"

@@ -191,7 +191,6 @@ func TestPromtoolTestRulesCatchesRunbookRule(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-
 // alertmanagerConfigs returns every Alertmanager configuration a target
 // renders, as alertmanager.yml documents.
 func alertmanagerConfigs(t *testing.T, path string) map[string][]byte {

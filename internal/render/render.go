@@ -130,10 +130,40 @@ func WriteDir(dir string, files []File) (err error) {
 			return fmt.Errorf("write %s: %w", f.Name, err)
 		}
 	}
+	// Move the files into place, keeping what they replace so a failure
+	// part-way restores the directory as it was.
+	type moved struct{ dst, backup string }
+	var done []moved
+	rollback := func() {
+		for i := len(done) - 1; i >= 0; i-- {
+			_ = os.Remove(done[i].dst)
+			if done[i].backup != "" {
+				_ = os.Rename(done[i].backup, done[i].dst)
+			}
+		}
+	}
 	for _, f := range files {
-		if err := os.Rename(filepath.Join(tmp, f.Name), filepath.Join(dir, f.Name)); err != nil {
+		dst := filepath.Join(dir, f.Name)
+		m := moved{dst: dst}
+		if fi, err := os.Lstat(dst); err == nil {
+			if !fi.Mode().IsRegular() {
+				rollback()
+				return fmt.Errorf("write %s: %s exists and is not a regular file", f.Name, dst)
+			}
+			m.backup = filepath.Join(tmp, ".old-"+f.Name)
+			if err := os.Rename(dst, m.backup); err != nil {
+				rollback()
+				return fmt.Errorf("replace %s: %w", f.Name, err)
+			}
+		}
+		if err := os.Rename(filepath.Join(tmp, f.Name), dst); err != nil {
+			if m.backup != "" {
+				_ = os.Rename(m.backup, dst)
+			}
+			rollback()
 			return fmt.Errorf("move %s into place: %w", f.Name, err)
 		}
+		done = append(done, m)
 	}
 	return nil
 }

@@ -1,0 +1,128 @@
+package render
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var goldenSpecs = map[string]string{
+	"example": "../../examples/gatewatch.yaml",
+	"full":    "testdata/full.yaml",
+}
+
+// TestGolden renders every spec for every target and compares with
+// testdata/<spec>-<target>.golden.yaml (go test ./internal/render -update).
+func TestGolden(t *testing.T) {
+	for name, path := range goldenSpecs {
+		for _, target := range []string{TargetOperator, TargetPrometheus, TargetHelm} {
+			t.Run(name+"/"+target, func(t *testing.T) {
+				s, err := spec.Load(path)
+				require.NoError(t, err)
+				files, err := Render(s, target)
+				require.NoError(t, err)
+				var buf bytes.Buffer
+				require.NoError(t, Write(&buf, files))
+				golden := filepath.Join("testdata", name+"-"+target+".golden.yaml")
+				if *update {
+					require.NoError(t, os.WriteFile(golden, buf.Bytes(), 0o644))
+				}
+				want, err := os.ReadFile(golden)
+				require.NoError(t, err, "run make update-golden")
+				require.Equal(t, string(want), buf.String())
+			})
+		}
+	}
+}
+
+// TestStableOutput renders twice and expects identical bytes (map ordering
+// must never leak into the output).
+func TestStableOutput(t *testing.T) {
+	s, err := spec.Load(goldenSpecs["full"])
+	require.NoError(t, err)
+	for _, target := range []string{TargetOperator, TargetPrometheus, TargetHelm} {
+		var first string
+		for i := 0; i < 5; i++ {
+			files, err := Render(s, target)
+			require.NoError(t, err)
+			var buf bytes.Buffer
+			require.NoError(t, Write(&buf, files))
+			if i == 0 {
+				first = buf.String()
+			}
+			require.Equal(t, first, buf.String())
+		}
+	}
+}
+
+func TestAlertmanagerReceiverByVersion(t *testing.T) {
+	for _, tc := range []struct {
+		version, want, notWant string
+	}{
+		{"0.28.1", "slack_configs:", "mattermost_configs:"},
+		{"0.29.0", "slack_configs:", "mattermost_configs:"},
+		{"0.30.0", "mattermost_configs:", "slack_configs:"},
+		{"v0.31.1", "mattermost_configs:", "slack_configs:"},
+		{"1.0", "mattermost_configs:", "slack_configs:"},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			s, err := spec.Load(goldenSpecs["example"])
+			require.NoError(t, err)
+			s.Cluster.Alertmanager.Version = tc.version
+			files, err := Render(s, TargetPrometheus)
+			require.NoError(t, err)
+			var am string
+			for _, f := range files {
+				if f.Name == "alertmanager.yml" {
+					am = string(f.Content)
+				}
+			}
+			require.Contains(t, am, tc.want)
+			require.NotContains(t, am, tc.notWant)
+			require.Contains(t, am, "/etc/alertmanager/secrets/gatewatch-mattermost/webhook-url")
+		})
+	}
+}
+
+// TestWriteDirAllOrNothing: a failing write leaves the directory untouched.
+func TestWriteDirAllOrNothing(t *testing.T) {
+	dir := t.TempDir()
+	files := []File{{Name: "a.yaml", Content: []byte("a: 1\n")}, {Name: "a.yaml", Content: []byte("b: 2\n")}}
+	require.Error(t, WriteDir(dir, files))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, entries)
+
+	// A file in the way of one output: nothing is written.
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "b.yaml"), 0o755))
+	files = []File{{Name: "a.yaml", Content: []byte("a: 1\n")}, {Name: "b.yaml", Content: []byte("b: 2\n")}}
+	err = WriteDir(dir, files)
+	require.Error(t, err)
+	_, statErr := os.Stat(filepath.Join(dir, "a.yaml"))
+	require.True(t, os.IsNotExist(statErr), "a.yaml must not be written when b.yaml fails")
+
+	ok := t.TempDir()
+	require.NoError(t, WriteDir(filepath.Join(ok, "new"), files))
+	b, err := os.ReadFile(filepath.Join(ok, "new", "b.yaml"))
+	require.NoError(t, err)
+	require.Equal(t, "b: 2\n", string(b))
+}
+
+func TestStandaloneNotAvailable(t *testing.T) {
+	s, err := spec.Load(goldenSpecs["example"])
+	require.NoError(t, err)
+	_, err = Render(s, TargetStandalone)
+	require.ErrorIs(t, err, ErrNotAvailable)
+	_, err = Render(s, "kustomize")
+	require.ErrorContains(t, err, `unknown target "kustomize"`)
+	require.True(t, strings.Contains(err.Error(), "operator, prometheus, helm"))
+}

@@ -1,0 +1,117 @@
+package spec
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+const minimal = `gateways:
+  - name: gw
+    namespace: istio-ingress
+    selector: app=istio-ingressgateway
+`
+
+func TestDefaults(t *testing.T) {
+	s, err := Parse([]byte(minimal), "g.yaml")
+	require.NoError(t, err)
+	g := s.Gateways[0]
+	require.Equal(t, "gw", g.Workload)
+	require.Equal(t, Port{Name: "http-envoy-prom"}, g.Stats.Port)
+	require.Equal(t, "/stats/prometheus", g.Stats.Path)
+	require.Equal(t, 15*time.Second, g.Stats.Interval.D())
+	require.Equal(t, 10*time.Second, g.Stats.Timeout.D())
+	require.Len(t, s.Alerts, 1, "the 421 alert is on by default")
+	a := s.Alerts[0]
+	require.Equal(t, KindMisdirectedRequest, a.Kind)
+	require.Equal(t, "GatewayMisdirectedRequest421", a.Name)
+	require.Equal(t, 5*time.Minute, a.Window.D())
+	require.Equal(t, "warning", a.Severity)
+	require.True(t, a.IsEnabled())
+	require.Equal(t, []string{"GatewayMisdirectedRequest421"}, s.Routing.Alerts)
+	require.Equal(t, []string{"alertname", "namespace", "gateway"}, s.Routing.GroupBy)
+	require.Equal(t, "null", s.Routing.DefaultReceiver)
+	require.True(t, s.Routing.RoutesWatchdog())
+	require.True(t, s.Mattermost.ShouldSendResolved())
+	require.Equal(t, ViaGateway, s.Cluster.WebhookPath.Via)
+	require.Equal(t, "istio-ingress", s.Cluster.WebhookPath.Gateway.Namespace)
+	require.Equal(t, 8443, s.Cluster.WebhookPath.Gateway.TargetPort)
+	require.Equal(t, DefaultAMVersion, s.Cluster.Alertmanager.Version)
+	require.True(t, s.Cluster.MattermostNative(), "0.31.1 has mattermost_configs")
+}
+
+func TestShortIntervalDefaultsTimeout(t *testing.T) {
+	s, err := Parse([]byte(minimal+"    stats:\n      interval: 5s\n"), "g.yaml")
+	require.NoError(t, err)
+	require.Equal(t, 5*time.Second, s.Gateways[0].Stats.Timeout.D())
+}
+
+func Test421CanBeTurnedOffAndOtherAlertsAdded(t *testing.T) {
+	s, err := Parse([]byte(minimal+"alerts:\n  - kind: response-flags\n    response_flags: NR\n    name: NoRoute\n"), "g.yaml")
+	require.NoError(t, err)
+	require.Len(t, s.EnabledAlerts(), 2, "adding an alert keeps the 421 one")
+	require.Equal(t, KindMisdirectedRequest, s.Alerts[0].Kind)
+
+	s, err = Parse([]byte(minimal+"alerts:\n  - kind: misdirected-request\n    enabled: false\n  - kind: response-code\n    response_code: \"503\"\n"), "g.yaml")
+	require.NoError(t, err)
+	require.Len(t, s.EnabledAlerts(), 1)
+	require.Equal(t, "GatewayResponseCode", s.EnabledAlerts()[0].Name)
+	require.Equal(t, []string{"GatewayResponseCode"}, s.Routing.Alerts)
+}
+
+func TestErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown key", minimal + "    sidecar: true\n", []string{`g.yaml:5: unknown key "sidecar" in gateway`}},
+		{"wrong type", minimal + "    static_targets: 5\n", []string{"g.yaml:5: wrong type"}},
+		{"bad duration", minimal + "    stats:\n      interval: fast\n", []string{`g.yaml:6: bad duration "fast"`}},
+		{"invalid selector", strings.Replace(minimal, "app=istio-ingressgateway", `"app in (a,"`, 1), []string{"g.yaml:4: gateways[0].selector: invalid label selector"}},
+		{"not http url", minimal + "mattermost:\n  webhook_url: mattermost.example.com/hooks/x\n", []string{"g.yaml:6: mattermost.webhook_url: webhook_url must be an http(s) URL"}},
+		{"url and file", minimal + "mattermost:\n  webhook_url: https://m/hooks/x\n  webhook_url_file: f\n", []string{"g.yaml:7: mattermost.webhook_url_file: give webhook_url or webhook_url_file, not both"}},
+		{"zero window", minimal + "alerts:\n  - window: 0s\n", []string{"g.yaml:6: alerts[0].window: window must be positive"}},
+		{"negative window", minimal + "alerts:\n  - window: -1m\n", []string{`g.yaml:6: bad duration "-1m"`}},
+		{"empty gateways", "gateways: []\n", []string{"g.yaml:1: gateways: at least one gateway is required"}},
+		{"timeout over interval", minimal + "    stats:\n      interval: 10s\n      timeout: 20s\n", []string{"g.yaml:7: gateways[0].stats.timeout: timeout 20s is longer than the interval 10s"}},
+		{"for not shorter than window", minimal + "alerts:\n  - for: 5m\n", []string{"g.yaml:6: alerts[0].for: for 5m is not shorter than the window 5m"}},
+		{"routing unknown alert", minimal + "routing:\n  alerts: [Nope]\n", []string{`g.yaml:6: routing.alerts[0]: alert "Nope" is not an enabled alert`}},
+		{"direct without cidrs", minimal + "cluster:\n  webhook_path:\n    via: direct\n", []string{"cluster.webhook_path.cidrs: via direct needs the CIDRs"}},
+		{"bad cidr", minimal + "cluster:\n  webhook_path:\n    via: direct\n    cidrs: [10.0.0.0/33]\n", []string{`g.yaml:8: cluster.webhook_path.cidrs[0]: "10.0.0.0/33" is not a CIDR`}},
+		{"reserved label", minimal + "alerts:\n  - labels: {namespace: x}\n", []string{`alerts[0].labels.namespace: label "namespace" is set by gatewatch`}},
+		{"two documents", minimal + "---\n" + minimal, []string{"single YAML document"}},
+		{"several at once", "gateways:\n  - name: Bad_Name\n    namespace: ok\n    selector: a=b\n    stats: {interval: x, timeout: y}\n", []string{"g.yaml:2: gateways[0].name", `g.yaml:5: bad duration "x"`, `g.yaml:5: bad duration "y"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml), "g.yaml")
+			require.Error(t, err)
+			for _, w := range tc.want {
+				require.Contains(t, err.Error(), w)
+			}
+			var se *Error
+			require.True(t, errors.As(err, &se), "errors are *spec.Error")
+		})
+	}
+}
+
+func TestSecretMasks(t *testing.T) {
+	s := Secret("https://m.example.com/hooks/abc123")
+	require.Equal(t, "<secret>", s.String())
+	require.Equal(t, "https://m.example.com/hooks/abc123", s.Reveal())
+	b, err := s.MarshalJSON()
+	require.NoError(t, err)
+	var got string
+	require.NoError(t, json.Unmarshal(b, &got))
+	require.Equal(t, "<secret>", got)
+	require.Equal(t, "", Secret("").String())
+}
+
+func TestWebhookFileResolvesRelativeToSpec(t *testing.T) {
+	s, err := Load("../../examples/gatewatch.yaml")
+	require.NoError(t, err)
+	require.True(t, strings.HasSuffix(s.Mattermost.WebhookURLFile, "examples/mattermost-webhook-url"))
+}

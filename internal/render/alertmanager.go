@@ -28,26 +28,17 @@ type amRoute struct {
 }
 
 type amReceiver struct {
-	Name             string           `json:"name"`
-	SlackConfigs     []amSlack        `json:"slack_configs,omitempty"`
-	MattermostConfig []amMattermostCf `json:"mattermost_configs,omitempty"`
+	Name              string         `json:"name"`
+	SlackConfigs      []amChatConfig `json:"slack_configs,omitempty"`
+	MattermostConfigs []amChatConfig `json:"mattermost_configs,omitempty"`
 }
 
-type amSlack struct {
-	SendResolved bool   `json:"send_resolved"`
-	APIURLFile   string `json:"api_url_file"`
-	Channel      string `json:"channel,omitempty"`
-	Username     string `json:"username,omitempty"`
-	IconURL      string `json:"icon_url,omitempty"`
-	IconEmoji    string `json:"icon_emoji,omitempty"`
-	Color        string `json:"color"`
-	Title        string `json:"title"`
-	Text         string `json:"text"`
-}
-
-type amMattermostCf struct {
+// amChatConfig is a slack_configs or mattermost_configs entry: the same
+// fields, except the name of the URL file key.
+type amChatConfig struct {
 	SendResolved   bool   `json:"send_resolved"`
-	WebhookURLFile string `json:"webhook_url_file"`
+	APIURLFile     string `json:"api_url_file,omitempty"`     // slack_configs
+	WebhookURLFile string `json:"webhook_url_file,omitempty"` // mattermost_configs
 	Channel        string `json:"channel,omitempty"`
 	Username       string `json:"username,omitempty"`
 	IconURL        string `json:"icon_url,omitempty"`
@@ -101,19 +92,18 @@ func alertmanagerConfig(s *spec.Spec) amConfig {
 		routes = append(routes, amRoute{Receiver: "null", Matchers: []string{`alertname="Watchdog"`}})
 	}
 	m := s.Mattermost
+	chat := amChatConfig{
+		SendResolved: m.ShouldSendResolved(),
+		Channel:      m.Channel, Username: m.Username, IconURL: m.IconURL, IconEmoji: m.IconEmoji,
+		Color: ColorTemplate, Title: TitleTemplate, Text: TextTemplate(m),
+	}
 	recv := amReceiver{Name: ReceiverName}
 	if s.Cluster.MattermostNative() {
-		recv.MattermostConfig = []amMattermostCf{{
-			SendResolved: m.ShouldSendResolved(), WebhookURLFile: SecretMountPath(s),
-			Channel: m.Channel, Username: m.Username, IconURL: m.IconURL, IconEmoji: m.IconEmoji,
-			Color: ColorTemplate, Title: TitleTemplate, Text: TextTemplate(m),
-		}}
+		chat.WebhookURLFile = SecretMountPath(s)
+		recv.MattermostConfigs = []amChatConfig{chat}
 	} else {
-		recv.SlackConfigs = []amSlack{{
-			SendResolved: m.ShouldSendResolved(), APIURLFile: SecretMountPath(s),
-			Channel: m.Channel, Username: m.Username, IconURL: m.IconURL, IconEmoji: m.IconEmoji,
-			Color: ColorTemplate, Title: TitleTemplate, Text: TextTemplate(m),
-		}}
+		chat.APIURLFile = SecretMountPath(s)
+		recv.SlackConfigs = []amChatConfig{chat}
 	}
 	return amConfig{
 		Route:     amRoute{Receiver: r.DefaultReceiver, GroupBy: r.GroupBy, Routes: routes},

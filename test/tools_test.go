@@ -280,6 +280,9 @@ func TestAmtoolCheckConfig(t *testing.T) {
 				s, err := spec.Load(path)
 				require.NoError(t, err)
 				want := 2
+				if s.Cluster.MattermostNative() && target != "operator" {
+					want = 3 // plus mattermost-critical, which posts with priority "important"
+				}
 				if target == "operator" {
 					ns := map[string]bool{}
 					for _, g := range s.Gateways {
@@ -310,6 +313,20 @@ func TestAmtoolRoutes(t *testing.T) {
 				out, code := run(t, amtool, append([]string{"config", "routes", "test", "--config.file=" + p, "--verify.receivers=" + want}, alert...)...)
 				require.Equal(t, 0, code, out)
 				require.Equal(t, want, strings.TrimSpace(out))
+
+				// Critical alerts: with mattermost_configs they go to the receiver
+				// that sets priority "important".
+				s, err := spec.Load(path)
+				require.NoError(t, err)
+				wantCritical := want
+				if s.Cluster.MattermostNative() && target != "operator" {
+					wantCritical = render.ReceiverCritical
+				}
+				critical := append([]string{}, alert...)
+				critical[4] = "severity=critical"
+				out, code = run(t, amtool, append([]string{"config", "routes", "test", "--config.file=" + p, "--verify.receivers=" + wantCritical}, critical...)...)
+				require.Equal(t, 0, code, out)
+				require.Equal(t, wantCritical, strings.TrimSpace(out))
 
 				out, code = run(t, amtool, "config", "routes", "test", "--config.file="+p, "--verify.receivers=null", "alertname=Watchdog", "severity=none")
 				require.Equal(t, 0, code, out)

@@ -29,23 +29,63 @@ type amRoute struct {
 
 type amReceiver struct {
 	Name              string         `json:"name"`
-	SlackConfigs      []amChatConfig `json:"slack_configs,omitempty"`
-	MattermostConfigs []amChatConfig `json:"mattermost_configs,omitempty"`
+	SlackConfigs      []amSlack      `json:"slack_configs,omitempty"`
+	MattermostConfigs []amMattermost `json:"mattermost_configs,omitempty"`
 }
 
-// amChatConfig is a slack_configs or mattermost_configs entry: the same
-// fields, except the name of the URL file key.
-type amChatConfig struct {
-	SendResolved   bool   `json:"send_resolved"`
-	APIURLFile     string `json:"api_url_file,omitempty"`     // slack_configs
-	WebhookURLFile string `json:"webhook_url_file,omitempty"` // mattermost_configs
-	Channel        string `json:"channel,omitempty"`
-	Username       string `json:"username,omitempty"`
-	IconURL        string `json:"icon_url,omitempty"`
-	IconEmoji      string `json:"icon_emoji,omitempty"`
-	Color          string `json:"color"`
-	Title          string `json:"title"`
-	Text           string `json:"text"`
+type amField struct {
+	Title string `json:"title"`
+	Value string `json:"value"`
+	Short bool   `json:"short"`
+}
+
+// amSlack is a slack_configs entry: Mattermost's Slack-compatible webhook.
+// Slack configs have no top-level message text, so the critical mention goes
+// into the attachment pretext.
+type amSlack struct {
+	SendResolved bool      `json:"send_resolved"`
+	APIURLFile   string    `json:"api_url_file"`
+	Channel      string    `json:"channel,omitempty"`
+	Username     string    `json:"username,omitempty"`
+	IconURL      string    `json:"icon_url,omitempty"`
+	IconEmoji    string    `json:"icon_emoji,omitempty"`
+	Color        string    `json:"color"`
+	Pretext      string    `json:"pretext,omitempty"`
+	Title        string    `json:"title"`
+	TitleLink    string    `json:"title_link"`
+	Text         string    `json:"text"`
+	Fields       []amField `json:"fields"`
+	Footer       string    `json:"footer"`
+}
+
+type amAttachment struct {
+	Fallback  string    `json:"fallback"`
+	Color     string    `json:"color"`
+	Title     string    `json:"title"`
+	TitleLink string    `json:"title_link"`
+	Text      string    `json:"text"`
+	Fields    []amField `json:"fields"`
+	Footer    string    `json:"footer"`
+}
+
+// amMattermost is a mattermost_configs entry (Alertmanager >= 0.30).
+type amMattermost struct {
+	SendResolved   bool           `json:"send_resolved"`
+	WebhookURLFile string         `json:"webhook_url_file"`
+	Channel        string         `json:"channel,omitempty"`
+	Username       string         `json:"username,omitempty"`
+	IconURL        string         `json:"icon_url,omitempty"`
+	IconEmoji      string         `json:"icon_emoji,omitempty"`
+	Text           string         `json:"text,omitempty"`
+	Attachments    []amAttachment `json:"attachments"`
+	Props          struct {
+		Card string `json:"card"`
+	} `json:"props"`
+	Priority *amPriority `json:"priority,omitempty"`
+}
+
+type amPriority struct {
+	Priority string `json:"priority"`
 }
 
 // ReceiverName is the Alertmanager receiver that posts to Mattermost.
@@ -74,6 +114,23 @@ func joinAlternatives(names []string) string {
 	return strings.Join(quoted, "|")
 }
 
+// ReceiverCritical is the receiver for critical alerts when Alertmanager
+// has mattermost_configs: it posts with priority "important". It is a
+// separate receiver because the priority key cannot be templated away (an
+// empty priority.priority is a 400 from Mattermost).
+const ReceiverCritical = "mattermost-critical"
+
+// FooterTemplate names the sender of Alertmanager-delivered messages.
+const FooterTemplate = `Sent by Alertmanager{{ with .ExternalURL }} · {{ . }}{{ end }}`
+
+func fieldsFor() []amField {
+	var out []amField
+	for _, f := range FieldTemplates {
+		out = append(out, amField{Title: f.Title, Value: f.Value, Short: true})
+	}
+	return out
+}
+
 // alertmanagerConfig builds alertmanager.yml: a "null" default receiver, the
 // spec's alerts to Mattermost (mattermost_configs on Alertmanager >= 0.30,
 // slack_configs below), and Watchdog to "null".
@@ -87,26 +144,47 @@ func alertmanagerConfig(s *spec.Spec) amConfig {
 		GroupInterval:  r.GroupInterval.String(),
 		RepeatInterval: r.RepeatInterval.String(),
 	}
-	routes := []amRoute{mm}
+	m := s.Mattermost
+	receivers := []amReceiver{{Name: "null"}}
+	var routes []amRoute
+	if s.Cluster.MattermostNative() {
+		cfg := func(critical bool) amMattermost {
+			c := amMattermost{
+				SendResolved: m.ShouldSendResolved(), WebhookURLFile: SecretMountPath(s),
+				Channel: m.Channel, Username: m.Username, IconURL: m.IconURL, IconEmoji: m.IconEmoji,
+				Text: MentionTemplate(m),
+				Attachments: []amAttachment{{
+					Fallback: TitleTemplate, Color: ColorTemplate, Title: TitleTemplate, TitleLink: TitleLinkTemplate,
+					Text: BodyTemplate, Fields: fieldsFor(), Footer: FooterTemplate,
+				}},
+			}
+			c.Props.Card = CardTemplate
+			if critical {
+				c.Priority = &amPriority{Priority: "important"}
+			}
+			return c
+		}
+		critical := mm
+		critical.Receiver = ReceiverCritical
+		critical.Matchers = []string{`severity="critical"`, alertnameMatcher(r.Alerts)}
+		routes = append(routes, critical, mm)
+		receivers = append(receivers,
+			amReceiver{Name: ReceiverName, MattermostConfigs: []amMattermost{cfg(false)}},
+			amReceiver{Name: ReceiverCritical, MattermostConfigs: []amMattermost{cfg(true)}})
+	} else {
+		routes = append(routes, mm)
+		receivers = append(receivers, amReceiver{Name: ReceiverName, SlackConfigs: []amSlack{{
+			SendResolved: m.ShouldSendResolved(), APIURLFile: SecretMountPath(s),
+			Channel: m.Channel, Username: m.Username, IconURL: m.IconURL, IconEmoji: m.IconEmoji,
+			Color: ColorTemplate, Pretext: MentionTemplate(m), Title: TitleTemplate, TitleLink: TitleLinkTemplate,
+			Text: BodyTemplate, Fields: fieldsFor(), Footer: FooterTemplate,
+		}}})
+	}
 	if r.RoutesWatchdog() {
 		routes = append(routes, amRoute{Receiver: "null", Matchers: []string{`alertname="Watchdog"`}})
 	}
-	m := s.Mattermost
-	chat := amChatConfig{
-		SendResolved: m.ShouldSendResolved(),
-		Channel:      m.Channel, Username: m.Username, IconURL: m.IconURL, IconEmoji: m.IconEmoji,
-		Color: ColorTemplate, Title: TitleTemplate, Text: TextTemplate(m),
-	}
-	recv := amReceiver{Name: ReceiverName}
-	if s.Cluster.MattermostNative() {
-		chat.WebhookURLFile = SecretMountPath(s)
-		recv.MattermostConfigs = []amChatConfig{chat}
-	} else {
-		chat.APIURLFile = SecretMountPath(s)
-		recv.SlackConfigs = []amChatConfig{chat}
-	}
 	return amConfig{
 		Route:     amRoute{Receiver: r.DefaultReceiver, GroupBy: r.GroupBy, Routes: routes},
-		Receivers: []amReceiver{{Name: "null"}, recv},
+		Receivers: receivers,
 	}
 }

@@ -169,11 +169,19 @@ func alertmanagerConfigCR(s *spec.Spec, ns string) *monitoringv1alpha1.Alertmana
 			LocalObjectReference: corev1.LocalObjectReference{Name: s.Cluster.Alertmanager.SecretName},
 			Key:                  spec.SecretKey,
 		},
-		Username: ptr(m.Username),
-		Color:    ptr(ColorTemplate),
-		Title:    ptr(TitleTemplate),
-		Text:     ptr(TextTemplate(m)),
-		IconURL:  m.IconURL,
+		Username:  ptr(m.Username),
+		Color:     ptr(ColorTemplate),
+		Title:     ptr(TitleTemplate),
+		TitleLink: TitleLinkTemplate,
+		Text:      ptr(BodyTemplate),
+		Footer:    ptr(FooterTemplate),
+		IconURL:   m.IconURL,
+	}
+	if mention := MentionTemplate(m); mention != "" {
+		slack.Pretext = ptr(mention)
+	}
+	for _, f := range FieldTemplates {
+		slack.Fields = append(slack.Fields, monitoringv1alpha1.SlackField{Title: f.Title, Value: f.Value})
 	}
 	if m.Channel != "" {
 		slack.Channel = ptr(m.Channel)

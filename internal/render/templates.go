@@ -7,33 +7,66 @@ import (
 )
 
 // Message templates for Alertmanager's slack_configs / mattermost_configs.
-// They are the runbook's templates, corrected for Mattermost:
+// They give the layout gatewatch's own notifier (internal/mattermost) builds,
+// and a test renders both for the same alerts and compares them. They are
+// the runbook's templates, corrected for Mattermost:
 //   - Mattermost Markdown (**bold**), not Slack mrkdwn (*bold* is not bold
 //     in Mattermost and mrkdwn_in is ignored);
 //   - the labels come from the alerts, which keep namespace, gateway and pod
 //     (the runbook's sum() dropped them, so *Namespace:* was always empty).
 
-// TitleTemplate is the message title.
+// TitleTemplate is the attachment title.
 const TitleTemplate = `[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} — {{ .CommonLabels.gateway }} ({{ .CommonLabels.namespace }})`
+
+// TitleLinkTemplate links the title to the first alert's graph.
+const TitleLinkTemplate = `{{ (index .Alerts 0).GeneratorURL }}`
 
 // ColorTemplate picks the attachment color from state and severity.
 const ColorTemplate = `{{ if eq .Status "resolved" }}good{{ else if eq .CommonLabels.severity "critical" }}danger{{ else }}warning{{ end }}`
 
-// textTemplate is the message body; %s is the mention for critical alerts.
-const textTemplate = `{{ if and (eq .Status "firing") (eq .CommonLabels.severity "critical") }}%s {{ end }}**Severity:** {{ .CommonLabels.severity }} · **Gateway:** {{ .CommonLabels.gateway }} · **Namespace:** {{ .CommonLabels.namespace }}
-{{ range .Alerts -}}
+// BodyTemplate is the attachment text: one entry per alert with its links,
+// then a silence link for the group.
+const BodyTemplate = `{{ range .Alerts -}}
 - {{ if eq .Status "resolved" }}~~{{ .Annotations.summary }}~~ (resolved){{ else }}**{{ .Annotations.summary }}**{{ end }}{{ with .Labels.pod }} · pod ` + "`{{ . }}`" + `{{ end }}
   {{ .Annotations.description }}
-  {{ with .Annotations.runbook_url }}[Runbook]({{ . }}) · {{ end }}[Graph]({{ .GeneratorURL }})
-{{ end }}`
+  {{ with .GeneratorURL }}[Graph]({{ . }}){{ end }}{{ with .Annotations.runbook_url }} · [Runbook]({{ . }}){{ end }}
+{{ end }}{{ if .ExternalURL }}[Silence]({{ template "__alert_silence_link" . }}){{ end }}`
 
-// mentionPrefix is the part of textTemplate that mentions on critical alerts.
-const mentionPrefix = `{{ if and (eq .Status "firing") (eq .CommonLabels.severity "critical") }}%s {{ end }}`
+// mentionTemplate is the mention for critical firing groups; %s is the
+// spec's mention_critical.
+const mentionTemplate = `{{ if and (eq .Status "firing") (eq .CommonLabels.severity "critical") }}%s{{ end }}`
 
-// TextTemplate returns the body template with the spec's critical mention.
-func TextTemplate(m spec.Mattermost) string {
+// MentionTemplate returns the mention template, or "" without a mention.
+func MentionTemplate(m spec.Mattermost) string {
 	if m.MentionCritical == "" {
-		return strings.TrimPrefix(textTemplate, mentionPrefix)
+		return ""
 	}
-	return strings.Replace(textTemplate, "%s", m.MentionCritical, 1)
+	return strings.Replace(mentionTemplate, "%s", m.MentionCritical, 1)
 }
+
+// FieldTemplate is one attachment field.
+type FieldTemplate struct{ Title, Value string }
+
+// FieldTemplates are the attachment fields (all short).
+var FieldTemplates = []FieldTemplate{
+	{"Severity", `{{ .CommonLabels.severity }}`},
+	{"Gateway", `{{ .CommonLabels.gateway }}`},
+	{"Namespace", `{{ .CommonLabels.namespace }}`},
+	{"Pods", `{{ range $i, $a := .Alerts }}{{ if $i }}, {{ end }}{{ or $a.Labels.pod $a.Labels.instance $a.Labels.gateway }}{{ end }}`},
+	{`{{ or .CommonAnnotations.count_name "Count" }} in window`, `{{ if .CommonAnnotations.count }}{{ .CommonAnnotations.count }}{{ else }}{{ range $i, $a := .Alerts }}{{ if $i }} + {{ end }}{{ or $a.Annotations.count "?" }}{{ end }}{{ end }}`},
+	{"Window", `{{ or .CommonAnnotations.window "?" }}`},
+}
+
+// CardTemplate is props.card: every alert with every label, shown when the
+// post is opened, so the channel line stays short.
+const CardTemplate = `{{ range .Alerts -}}
+#### {{ .Annotations.summary }} ({{ .Status }})
+{{ .Annotations.description }}
+
+Started {{ .StartsAt.UTC.Format "2006-01-02 15:04:05 UTC" }}{{ if eq .Status "resolved" }}, resolved {{ .EndsAt.UTC.Format "2006-01-02 15:04:05 UTC" }}{{ end }}
+
+| Label | Value |
+|---|---|
+{{ range .Labels.SortedPairs }}| {{ .Name }} | {{ .Value }} |
+{{ end }}
+{{ end }}`

@@ -198,19 +198,22 @@ func annotations(g spec.Gateway, a spec.Alert) map[string]string {
 			"description": fmt.Sprintf("%s misdirected request(s) (HTTP 421) served by %s%s in the last %s. "+
 				"Usually a client reused an HTTP/2 connection opened for another host whose certificate also covers this one; "+
 				"`gatewatch explain` shows the hosts involved and the fix.", count, where, pod, a.Window),
-			"count": count,
+			"count":      count,
+			"count_name": "421s",
 		}
 	case spec.KindResponseCode:
 		ann = map[string]string{
 			"summary":     fmt.Sprintf("Gateway %s returned HTTP %s", g.Name, a.ResponseCode),
 			"description": fmt.Sprintf("%s response(s) with code %s served by %s%s in the last %s.", count, a.ResponseCode, where, pod, a.Window),
 			"count":       count,
+			"count_name":  "Responses",
 		}
 	case spec.KindResponseFlags:
 		ann = map[string]string{
 			"summary":     fmt.Sprintf("Gateway %s served responses with Envoy flags %s", g.Name, a.ResponseFlags),
 			"description": fmt.Sprintf("%s response(s) with response_flags %s served by %s%s in the last %s.", count, a.ResponseFlags, where, pod, a.Window),
 			"count":       count,
+			"count_name":  "Responses",
 		}
 	case spec.KindErrorRatio:
 		ann = map[string]string{

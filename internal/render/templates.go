@@ -30,7 +30,11 @@ const BodyTemplate = `{{ range .Alerts -}}
 - {{ if eq .Status "resolved" }}~~{{ .Annotations.summary }}~~ (resolved){{ else }}**{{ .Annotations.summary }}**{{ end }}{{ with .Labels.pod }} · pod ` + "`{{ . }}`" + `{{ end }}
   {{ .Annotations.description }}
   {{ with .GeneratorURL }}[Graph]({{ . }}){{ end }}{{ with .Annotations.runbook_url }} · [Runbook]({{ . }}){{ end }}
-{{ end }}{{ if .ExternalURL }}[Silence]({{ template "__alert_silence_link" . }}){{ end }}`
+{{ end }}{{ if .ExternalURL }}[Silence](` + SilenceURLTemplate + `){{ end }}`
+
+// SilenceURLTemplate opens Alertmanager's new-silence form for the group's
+// common labels (alertname last), as Alertmanager's UI links do.
+const SilenceURLTemplate = `{{ .ExternalURL }}/#/silences/new?filter=%7B{{ range .CommonLabels.SortedPairs }}{{ if ne .Name "alertname" }}{{ .Name }}%3D%22{{ .Value | urlquery }}%22%2C%20{{ end }}{{ end }}alertname%3D%22{{ .CommonLabels.alertname | urlquery }}%22%7D`
 
 // mentionTemplate is the mention for critical firing groups; %s is the
 // spec's mention_critical.

@@ -1,0 +1,199 @@
+package mattermost
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/prometheus/alertmanager/template"
+)
+
+// Options are the message settings from the spec.
+type Options struct {
+	Channel, Username, IconURL, IconEmoji string
+	// MentionCritical (e.g. "@here") is the message text of critical firing groups.
+	MentionCritical string
+	// Footer names the sender, e.g. "Sent by gatewatch".
+	Footer string
+}
+
+// Build turns an alert group into a Mattermost post. The layout is the one
+// render's Alertmanager templates produce (a test renders both and compares):
+// a title with state and count, colour by state and severity, fields for
+// gateway, namespace, pods, count and window, one entry per alert with its
+// links, and props.card holding every alert with every label. A group too
+// large for Mattermost's limits lists fewer alerts and says "and N more".
+func Build(d *template.Data, o Options) Payload {
+	n := len(d.Alerts)
+	p := build(d, o, n)
+	for n > 0 && !fits(p) {
+		n = min(n-1, n*3/4)
+		p = build(d, o, n)
+	}
+	if !fits(p) {
+		// Even one alert is too large (giant annotations): cut the texts.
+		p.Attachments[0].Text = truncateRunes(p.Attachments[0].Text, MaxRunes/2)
+		p.Props.Card = truncateRunes(p.Props.Card, MaxRunes/2)
+	}
+	return p
+}
+
+func fits(p Payload) bool {
+	if utf8.RuneCountInString(p.Text) > MaxRunes || utf8.RuneCountInString(p.Attachments[0].Text) > MaxRunes ||
+		(p.Props != nil && utf8.RuneCountInString(p.Props.Card) > MaxRunes) {
+		return false
+	}
+	b, err := json.Marshal(p)
+	return err == nil && len(b) < MaxBody
+}
+
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}
+
+// build lays out the post listing the first shown alerts.
+func build(d *template.Data, o Options, shown int) Payload {
+	title := Title(d)
+	a := Attachment{
+		Fallback: title,
+		Color:    Color(d),
+		Title:    title,
+		Text:     body(d, shown),
+		Fields:   fields(d),
+		Footer:   o.Footer,
+	}
+	if len(d.Alerts) > 0 && d.Alerts[0].GeneratorURL != "" {
+		a.TitleLink = d.Alerts[0].GeneratorURL
+	}
+	p := Payload{
+		Channel: o.Channel, Username: o.Username, IconURL: o.IconURL, IconEmoji: o.IconEmoji,
+		Attachments: []Attachment{a},
+		Props:       &Props{Card: card(d, shown)},
+	}
+	if critical(d) {
+		p.Text = o.MentionCritical
+		p.Priority = &Priority{Priority: "important"}
+	}
+	return p
+}
+
+func critical(d *template.Data) bool {
+	return d.Status == "firing" && d.CommonLabels["severity"] == "critical"
+}
+
+// Title is "[FIRING:2] GatewayMisdirectedRequest421 — public-ingress (istio-ingress)".
+func Title(d *template.Data) string {
+	state := strings.ToUpper(d.Status)
+	if d.Status == "firing" {
+		state += fmt.Sprintf(":%d", len(d.Alerts.Firing()))
+	}
+	return fmt.Sprintf("[%s] %s — %s (%s)", state, d.CommonLabels["alertname"], d.CommonLabels["gateway"], d.CommonLabels["namespace"])
+}
+
+// Color is good when resolved, danger when critical, warning otherwise.
+func Color(d *template.Data) string {
+	switch {
+	case d.Status == "resolved":
+		return "good"
+	case d.CommonLabels["severity"] == "critical":
+		return "danger"
+	default:
+		return "warning"
+	}
+}
+
+func body(d *template.Data, shown int) string {
+	var b strings.Builder
+	for _, a := range d.Alerts[:shown] {
+		if a.Status == "resolved" {
+			fmt.Fprintf(&b, "- ~~%s~~ (resolved)", a.Annotations["summary"])
+		} else {
+			fmt.Fprintf(&b, "- **%s**", a.Annotations["summary"])
+		}
+		if pod := a.Labels["pod"]; pod != "" {
+			fmt.Fprintf(&b, " · pod `%s`", pod)
+		}
+		fmt.Fprintf(&b, "\n  %s\n  ", a.Annotations["description"])
+		if a.GeneratorURL != "" {
+			fmt.Fprintf(&b, "[Graph](%s)", a.GeneratorURL)
+		}
+		if rb := a.Annotations["runbook_url"]; rb != "" {
+			fmt.Fprintf(&b, " · [Runbook](%s)", rb)
+		}
+		b.WriteString("\n")
+	}
+	if more := len(d.Alerts) - shown; more > 0 {
+		fmt.Fprintf(&b, "- … and %d more (every alert is in the message details)\n", more)
+	}
+	if d.ExternalURL != "" {
+		fmt.Fprintf(&b, "[Silence](%s)", SilenceURL(d))
+	}
+	return b.String()
+}
+
+// SilenceURL opens Alertmanager's new-silence form for the group.
+func SilenceURL(d *template.Data) string {
+	var b strings.Builder
+	b.WriteString(d.ExternalURL + "/#/silences/new?filter=%7B")
+	for _, p := range d.CommonLabels.SortedPairs() {
+		if p.Name != "alertname" {
+			fmt.Fprintf(&b, "%s%%3D%%22%s%%22%%2C%%20", p.Name, url.QueryEscape(p.Value))
+		}
+	}
+	fmt.Fprintf(&b, "alertname%%3D%%22%s%%22%%7D", url.QueryEscape(d.CommonLabels["alertname"]))
+	return b.String()
+}
+
+func fields(d *template.Data) []Field {
+	var pods, counts []string
+	for _, a := range d.Alerts {
+		pods = append(pods, firstNonEmpty(a.Labels["pod"], a.Labels["instance"], a.Labels["gateway"]))
+		counts = append(counts, firstNonEmpty(a.Annotations["count"], "?"))
+	}
+	count := d.CommonAnnotations["count"]
+	if count == "" {
+		count = strings.Join(counts, " + ")
+	}
+	return []Field{
+		{Title: "Severity", Value: d.CommonLabels["severity"], Short: true},
+		{Title: "Gateway", Value: d.CommonLabels["gateway"], Short: true},
+		{Title: "Namespace", Value: d.CommonLabels["namespace"], Short: true},
+		{Title: "Pods", Value: strings.Join(pods, ", "), Short: true},
+		{Title: firstNonEmpty(d.CommonAnnotations["count_name"], "Count") + " in window", Value: count, Short: true},
+		{Title: "Window", Value: firstNonEmpty(d.CommonAnnotations["window"], "?"), Short: true},
+	}
+}
+
+func card(d *template.Data, shown int) string {
+	var b strings.Builder
+	for _, a := range d.Alerts[:shown] {
+		fmt.Fprintf(&b, "#### %s (%s)\n%s\n\nStarted %s", a.Annotations["summary"], a.Status, a.Annotations["description"], a.StartsAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+		if a.Status == "resolved" {
+			fmt.Fprintf(&b, ", resolved %s", a.EndsAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+		}
+		b.WriteString("\n\n| Label | Value |\n|---|---|\n")
+		for _, p := range a.Labels.SortedPairs() {
+			fmt.Fprintf(&b, "| %s | %s |\n", p.Name, p.Value)
+		}
+		b.WriteString("\n")
+	}
+	if more := len(d.Alerts) - shown; more > 0 {
+		fmt.Fprintf(&b, "… and %d more alerts not shown (message size limit).\n", more)
+	}
+	return b.String()
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

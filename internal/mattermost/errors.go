@@ -1,0 +1,142 @@
+package mattermost
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Causes a failed delivery is classified into, in the words the doctor and
+// the logs use.
+const (
+	CauseRefused   = "connection refused"
+	CauseReset     = "connection reset"
+	CauseTimeout   = "timeout"
+	CauseDNS       = "DNS lookup failed"
+	CauseTLS       = "TLS error"
+	CauseHTTP      = "HTTP error"
+	CauseCanceled  = "canceled"
+	CauseConfig    = "configuration"
+	CauseNetwork   = "network error"
+	CauseRateLimit = "rate limited"
+)
+
+// SendError is a failed delivery attempt. It never holds the webhook URL.
+type SendError struct {
+	// Cause is one of the Cause* words.
+	Cause string
+	// Status is the HTTP status, 0 when no answer came.
+	Status int
+	// Message is Mattermost's error message (its JSON "message"), if any.
+	Message string
+	// Retryable says whether another attempt may succeed.
+	Retryable bool
+	// RetryAfter is the server's Retry-After, if any.
+	RetryAfter time.Duration
+	// Err is the underlying error, with the URL removed.
+	Err error
+}
+
+func (e *SendError) Error() string {
+	var b strings.Builder
+	b.WriteString("mattermost webhook: ")
+	if e.Status != 0 {
+		fmt.Fprintf(&b, "HTTP %d", e.Status)
+		if hint := statusHint(e.Status); hint != "" {
+			fmt.Fprintf(&b, " (%s)", hint)
+		}
+		if e.Message != "" {
+			fmt.Fprintf(&b, ": %s", e.Message)
+		}
+	} else {
+		b.WriteString(e.Cause)
+		if e.Err != nil {
+			fmt.Fprintf(&b, ": %v", e.Err)
+		}
+	}
+	return b.String()
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// statusHint says what a Mattermost webhook status usually means.
+func statusHint(code int) string {
+	switch code {
+	case 400:
+		return "bad payload or unknown hook id"
+	case 403:
+		return "channel locked to the hook, or no permission to post there"
+	case 404:
+		return "channel not found"
+	case 413:
+		return "payload too large"
+	case 429:
+		return "rate limited"
+	case 501:
+		return "incoming webhooks are disabled on this server"
+	}
+	if code >= 500 {
+		return "server error"
+	}
+	return ""
+}
+
+// redactedError is a transport error with every form of the URL removed.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redact removes the webhook URL from err: Go's HTTP client puts it in
+// *url.Error, and some errors repeat it in their text.
+func redact(err error, rawURL string) error {
+	if err == nil {
+		return nil
+	}
+	inner := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		inner = ue.Err
+	}
+	msg := inner.Error()
+	if rawURL != "" {
+		msg = strings.ReplaceAll(msg, rawURL, "<secret>")
+		if u, perr := url.Parse(rawURL); perr == nil && u.Path != "" && u.Path != "/" {
+			msg = strings.ReplaceAll(msg, u.Path, "/<secret>")
+		}
+	}
+	return &redactedError{msg: msg, err: inner}
+}
+
+// classify names the cause of a transport error.
+func classify(err error) string {
+	var dnsErr *net.DNSError
+	var netErr net.Error
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var recErr tls.RecordHeaderError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return CauseRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.EPIPE):
+		return CauseReset
+	case errors.As(err, &dnsErr):
+		return CauseDNS
+	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &recErr):
+		return CauseTLS
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return CauseTimeout
+	}
+	return CauseNetwork
+}

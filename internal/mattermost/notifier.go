@@ -1,0 +1,76 @@
+package mattermost
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+
+	"github.com/prometheus/alertmanager/alert"
+	"github.com/prometheus/alertmanager/notify"
+	"github.com/prometheus/alertmanager/template"
+)
+
+// Notifier is an Alertmanager notify.Notifier: one delivery attempt per call,
+// with the verdict (retry or not, and after how long) left to Alertmanager's
+// retry stage, so dedup, retries and the notification log work as they do
+// in Alertmanager.
+type Notifier struct {
+	client *Client
+	opts   Options
+	tmpl   *template.Template
+	logger *slog.Logger
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// NewNotifier wraps a client. tmpl supplies ExternalURL for links; nil uses
+// Alertmanager's default template with no external URL.
+func NewNotifier(c *Client, o Options, tmpl *template.Template, logger *slog.Logger) (*Notifier, error) {
+	if tmpl == nil {
+		t, err := template.FromGlobs(nil)
+		if err != nil {
+			return nil, err
+		}
+		tmpl = t
+	}
+	if tmpl.ExternalURL == nil {
+		tmpl.ExternalURL = &url.URL{}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Notifier{client: c, opts: o, tmpl: tmpl, logger: logger}, nil
+}
+
+// Notify posts the group once and tells Alertmanager whether to retry.
+func (n *Notifier) Notify(ctx context.Context, alerts ...*alert.Alert) notify.NotifyVerdict {
+	data := notify.GetTemplateData(ctx, n.tmpl, alerts, n.logger)
+	err := n.client.Post(ctx, Build(data, n.opts))
+	if err == nil {
+		n.client.metrics.Attempts.WithLabelValues("ok").Inc()
+		n.client.metrics.Sent.Inc()
+		return notify.Success()
+	}
+	var se *SendError
+	if !errors.As(err, &se) {
+		return notify.Unrecoverable(err, notify.DefaultReason)
+	}
+	n.client.metrics.Attempts.WithLabelValues(se.Cause).Inc()
+	reason := notify.DefaultReason
+	switch {
+	case se.Cause == CauseCanceled:
+		reason = notify.ContextCanceledReason
+		if errors.Is(se.Err, context.DeadlineExceeded) {
+			reason = notify.ContextDeadlineExceededReason
+		}
+	case se.Status != 0:
+		reason = notify.GetFailureReasonFromStatusCode(se.Status)
+	}
+	if se.Retryable {
+		return notify.Retry(se.RetryAfter, err, reason)
+	}
+	n.client.metrics.Failed.WithLabelValues(se.Cause).Inc()
+	n.logger.Error("mattermost notification failed, not retrying", "cause", se.Cause, "status", se.Status, "err", err)
+	return notify.Unrecoverable(err, reason)
+}

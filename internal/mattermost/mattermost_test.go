@@ -62,9 +62,9 @@ func sampleData(n int, severity string) *template.Data {
 	for i := 0; i < n; i++ {
 		pod := fmt.Sprintf("istio-ingressgateway-7d9f8b6c4d-%05d", i)
 		d.Alerts = append(d.Alerts, template.Alert{
-			Status:      "firing",
-			Labels:      template.KV{"alertname": "GatewayMisdirectedRequest421", "namespace": "istio-ingress", "gateway": "public-ingress", "severity": severity, "workload": "istio-ingressgateway", "pod": pod, "instance": fmt.Sprintf("10.0.%d.%d:15090", i/250, i%250)},
-			Annotations: template.KV{"window": "5m", "count_name": "421s", "count": fmt.Sprint(i%3 + 1), "summary": "Gateway public-ingress returned HTTP 421 Misdirected Request", "description": fmt.Sprintf("%d misdirected request(s) (HTTP 421) served by gateway public-ingress, pod %s in the last 5m. Usually a client reused an HTTP/2 connection opened for another host whose certificate also covers this one.", i%3+1, pod), "runbook_url": "https://runbooks.example.com/gateway-421"},
+			Status:       "firing",
+			Labels:       template.KV{"alertname": "GatewayMisdirectedRequest421", "namespace": "istio-ingress", "gateway": "public-ingress", "severity": severity, "workload": "istio-ingressgateway", "pod": pod, "instance": fmt.Sprintf("10.0.%d.%d:15090", i/250, i%250)},
+			Annotations:  template.KV{"window": "5m", "count_name": "421s", "count": fmt.Sprint(i%3 + 1), "summary": "Gateway public-ingress returned HTTP 421 Misdirected Request", "description": fmt.Sprintf("%d misdirected request(s) (HTTP 421) served by gateway public-ingress, pod %s in the last 5m. Usually a client reused an HTTP/2 connection opened for another host whose certificate also covers this one.", i%3+1, pod), "runbook_url": "https://runbooks.example.com/gateway-421"},
 			StartsAt:     time.Date(2026, 11, 25, 10, 0, i%60, 0, time.UTC),
 			GeneratorURL: "http://prometheus.example.com:9090/graph?g0.expr=istio_requests_total",
 			Fingerprint:  fmt.Sprintf("%016x", i),

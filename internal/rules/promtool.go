@@ -70,7 +70,7 @@ func PromtoolTests(s *spec.Spec, ruleFile string) (map[string]PromtoolTest, erro
 						if e.Pod != "" {
 							lbls["pod"], lbls["instance"] = e.Pod, e.Instance
 						}
-						ann, err := expandAnnotations(rule, lbls, float64(e.Count))
+						ann, err := ExpandAnnotations(rule, lbls, float64(e.Count))
 						if err != nil {
 							return nil, err
 						}
@@ -90,9 +90,9 @@ func PromtoolTests(s *spec.Spec, ruleFile string) (map[string]PromtoolTest, erro
 	return out, nil
 }
 
-// expandAnnotations expands the rule's annotation templates as Prometheus
+// ExpandAnnotations expands the rule's annotation templates as Prometheus
 // does for an alert with the given expression labels and value.
-func expandAnnotations(r Rule, lbls map[string]string, value float64) (map[string]string, error) {
+func ExpandAnnotations(r Rule, lbls map[string]string, value float64) (map[string]string, error) {
 	defs := "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
 	data := template.AlertTemplateData(lbls, nil, "", promql.Sample{F: value})
 	out := map[string]string{}

@@ -48,7 +48,7 @@ type Post struct {
 
 // Attachment is an accepted attachment.
 type Attachment struct {
-	Fallback, Color, Pretext, AuthorName, AuthorLink, AuthorIcon string
+	Fallback, Color, Pretext, AuthorName, AuthorLink, AuthorIcon   string
 	Title, TitleLink, Text, ImageURL, ThumbURL, Footer, FooterIcon string
 	Fields                                                         []Field
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"time"
 
 	"github.com/prometheus/alertmanager/alert"
 	"github.com/prometheus/alertmanager/notify"
@@ -20,6 +21,18 @@ type Notifier struct {
 	opts   Options
 	tmpl   *template.Template
 	logger *slog.Logger
+	// Observe, if set, is told about every attempt (for the status page).
+	Observe func(Delivery)
+}
+
+// Delivery is one attempt to post a group.
+type Delivery struct {
+	At     time.Time
+	Title  string
+	Alerts int
+	// Answer is "200 ok" or the error.
+	Answer string
+	OK     bool
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -46,7 +59,15 @@ func NewNotifier(c *Client, o Options, tmpl *template.Template, logger *slog.Log
 // Notify posts the group once and tells Alertmanager whether to retry.
 func (n *Notifier) Notify(ctx context.Context, alerts ...*alert.Alert) notify.NotifyVerdict {
 	data := notify.GetTemplateData(ctx, n.tmpl, alerts, n.logger)
-	err := n.client.Post(ctx, Build(data, n.opts))
+	p := Build(data, n.opts)
+	err := n.client.Post(ctx, p)
+	if n.Observe != nil {
+		d := Delivery{At: time.Now(), Title: p.Attachments[0].Title, Alerts: len(alerts), Answer: "200 ok", OK: err == nil}
+		if err != nil {
+			d.Answer = err.Error()
+		}
+		n.Observe(d)
+	}
 	if err == nil {
 		n.client.metrics.Attempts.WithLabelValues("ok").Inc()
 		n.client.metrics.Sent.Inc()

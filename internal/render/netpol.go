@@ -114,8 +114,10 @@ func networkPolicies(s *spec.Spec) ([]File, error) {
 	// Alertmanager → webhook path.
 	web := netpol(s, "gatewatch-alertmanager-egress-webhook", c.Alertmanager.Namespace, amPods, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress})
 	w := c.WebhookPath
-	switch w.Via {
-	case spec.ViaGateway:
+	switch {
+	case w.Via == spec.ViaGateway && w.Gateway.PodSelector == "":
+		// No gateway pods to select (static targets only): nothing to render.
+	case w.Via == spec.ViaGateway:
 		gw, err := selector(w.Gateway.PodSelector)
 		if err != nil {
 			return nil, err
@@ -143,7 +145,7 @@ func networkPolicies(s *spec.Spec) ([]File, error) {
 		if err := add(in); err != nil {
 			return nil, err
 		}
-	case spec.ViaDirect:
+	case w.Via == spec.ViaDirect:
 		var peers []networkingv1.NetworkPolicyPeer
 		for _, cidr := range w.CIDRs {
 			peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})

@@ -16,7 +16,7 @@ import (
 const RulesFileName = "gatewatch-rules.yml"
 
 type promConfig struct {
-	RuleFiles     []string       `json:"rule_files"`
+	RuleFiles     []string       `json:"rule_files,omitempty"`
 	ScrapeConfigs []scrapeConfig `json:"scrape_configs"`
 }
 
@@ -32,7 +32,8 @@ type scrapeConfig struct {
 }
 
 type kubernetesSD struct {
-	Role       string `json:"role"`
+	Role           string `json:"role"`
+	KubeconfigFile string `json:"kubeconfig_file,omitempty"`
 	Namespaces struct {
 		Names []string `json:"names"`
 	} `json:"namespaces"`
@@ -88,6 +89,32 @@ func amHeader(s *spec.Spec) string {
 # The webhook URL is read from %s; put the URL
 # there (e.g. mount the Secret %s), never inline.
 `, s.Cluster.Alertmanager.Version, kind, SecretMountPath(s), s.Cluster.Alertmanager.SecretName)
+}
+
+// ScrapeConfigYAML returns the scrape_configs the prometheus target renders,
+// as a Prometheus configuration document: the embedded engine loads exactly
+// this, so it discovers and relabels as a rendered Prometheus would.
+// kubeconfig, when set, is used by kubernetes_sd instead of in-cluster config.
+func ScrapeConfigYAML(s *spec.Spec, kubeconfig string) ([]byte, error) {
+	jobs, err := scrapeJobs(s)
+	if err != nil {
+		return nil, err
+	}
+	for i := range jobs {
+		for j := range jobs[i].KubernetesSD {
+			jobs[i].KubernetesSD[j].KubeconfigFile = kubeconfig
+		}
+	}
+	return marshal(promConfig{ScrapeConfigs: jobs})
+}
+
+// AlertmanagerConfigYAML returns the Alertmanager configuration render writes
+// for Alertmanager >= 0.30 (mattermost_configs): the embedded engine routes
+// and groups with exactly this route tree.
+func AlertmanagerConfigYAML(s *spec.Spec) ([]byte, error) {
+	native := *s
+	native.Cluster.Alertmanager.Version = "0.31.0"
+	return marshal(alertmanagerConfig(&native))
 }
 
 // scrapeJobs returns one kubernetes_sd job per gateway with a selector, with

@@ -271,7 +271,10 @@ func (c Cluster) validate(v *validator) {
 	w := c.WebhookPath
 	switch w.Via {
 	case ViaGateway:
-		if (w.Gateway.Namespace == "" || w.Gateway.PodSelector == "") && len(v.errs) == 0 {
+		// Only a written webhook_path must be complete: when it is defaulted
+		// from a gateway with static targets only, render skips the webhook
+		// NetworkPolicies (there are no pods to select).
+		if (w.Gateway.Namespace == "" || w.Gateway.PodSelector == "") && v.lines.has("cluster.webhook_path") && len(v.errs) == 0 {
 			v.errorf("cluster.webhook_path.gateway", "via gateway needs the gateway's namespace and pod_selector")
 		}
 		if v.lines.has("cluster.webhook_path.gateway.pod_selector") {

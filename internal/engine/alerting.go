@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/alertmanager/alert"
+	amconfig "github.com/prometheus/alertmanager/config"
+	"github.com/prometheus/alertmanager/dispatch"
+	"github.com/prometheus/alertmanager/eventrecorder"
+	"github.com/prometheus/alertmanager/featurecontrol"
+	"github.com/prometheus/alertmanager/inhibit"
+	"github.com/prometheus/alertmanager/nflog"
+	"github.com/prometheus/alertmanager/notify"
+	"github.com/prometheus/alertmanager/provider/mem"
+	"github.com/prometheus/alertmanager/silence"
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/alertmanager/timeinterval"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	prules "github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/util/strutil"
+
+	"github.com/gatewatch/gatewatch/internal/mattermost"
+	"github.com/gatewatch/gatewatch/internal/render"
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// retentionAM keeps silences and the notification log (Alertmanager's default).
+const retentionAM = 120 * time.Hour
+
+type alertingPart struct {
+	e        *Engine
+	logger   *slog.Logger
+	alerts   *mem.Alerts
+	silences *silence.Silences
+	silencer *silence.Silencer
+	nflog    *nflog.Log
+	builder  *notify.PipelineBuilder
+	dmetrics *dispatch.DispatcherMetrics
+	recorder eventrecorder.Recorder
+
+	mu         sync.Mutex
+	dispatcher *dispatch.Dispatcher
+	inhibitor  *inhibit.Inhibitor
+
+	stopc chan struct{}
+	wg    sync.WaitGroup
+}
+
+type sendResolved bool
+
+func (s sendResolved) SendResolved() bool { return bool(s) }
+
+// newAlerting builds Alertmanager's alert store, silences, notification log
+// (both persisted in the data directory, so a restart neither loses
+// silences nor repeats notifications) and the dispatcher.
+func (e *Engine) newAlerting(s *spec.Spec) (*alertingPart, error) {
+	reg := e.opts.Registry
+	logger := e.logger.With("component", "alertmanager")
+	p := &alertingPart{e: e, logger: logger, recorder: eventrecorder.NopRecorder(), stopc: make(chan struct{})}
+	ff := featurecontrol.NoopFlags{}
+	var err error
+	nflogFile := filepath.Join(e.dataDir, "nflog")
+	p.nflog, err = nflog.New(nflog.Options{SnapshotFile: nflogFile, Retention: retentionAM, Logger: logger.With("part", "nflog"), Metrics: reg})
+	if err != nil {
+		return nil, fmt.Errorf("notification log: %w", err)
+	}
+	silFile := filepath.Join(e.dataDir, "silences")
+	p.silences, err = silence.New(silence.Options{SnapshotFile: silFile, Retention: retentionAM, Logger: logger.With("part", "silences"), Metrics: reg, EventRecorder: p.recorder})
+	if err != nil {
+		return nil, fmt.Errorf("silences: %w", err)
+	}
+	p.wg.Add(2)
+	go func() { defer p.wg.Done(); p.nflog.Maintenance(15*time.Minute, nflogFile, p.stopc, nil) }()
+	go func() { defer p.wg.Done(); p.silences.Maintenance(15*time.Minute, silFile, p.stopc, nil) }()
+	p.silencer = silence.NewSilencer(p.silences, logger, p.recorder)
+	p.alerts, err = mem.NewAlerts(context.Background(), 30*time.Minute, 0, p.silencer, logger, p.recorder, reg, ff)
+	if err != nil {
+		return nil, fmt.Errorf("alert store: %w", err)
+	}
+	p.builder = notify.NewPipelineBuilder(reg, ff, p.recorder)
+	p.dmetrics = dispatch.NewDispatcherMetrics(false, reg, ff)
+	if err := p.apply(s); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// apply builds the route tree from the same Alertmanager configuration
+// render writes, and swaps in a new dispatcher and inhibitor.
+func (p *alertingPart) apply(s *spec.Spec) error {
+	y, err := render.AlertmanagerConfigYAML(s)
+	if err != nil {
+		return err
+	}
+	conf, err := amconfig.Load(string(y))
+	if err != nil {
+		return fmt.Errorf("routing configuration: %w", err)
+	}
+	tmpl, err := template.FromGlobs(nil)
+	if err != nil {
+		return err
+	}
+	tmpl.ExternalURL = p.e.opts.ExternalURL
+
+	client, err := mattermost.NewClient(s.Mattermost,
+		mattermost.WithLogger(p.e.logger.With("component", "mattermost")),
+		mattermost.WithMetrics(p.e.metrics.notifications))
+	if err != nil {
+		return err
+	}
+	n, err := mattermost.NewNotifier(client, mattermost.Options{
+		Channel: s.Mattermost.Channel, Username: s.Mattermost.Username, IconURL: s.Mattermost.IconURL,
+		IconEmoji: s.Mattermost.IconEmoji, MentionCritical: s.Mattermost.MentionCritical, Footer: "Sent by gatewatch",
+	}, tmpl, p.e.logger.With("component", "mattermost"))
+	if err != nil {
+		return err
+	}
+	n.Observe = p.e.deliveries.add
+
+	routes := dispatch.NewRoute(conf.Route, nil)
+	receivers := map[string][]notify.Integration{}
+	for _, rcv := range conf.Receivers {
+		var ints []notify.Integration
+		for i := range rcv.MattermostConfigs {
+			// Every Mattermost receiver posts through gatewatch's notifier,
+			// which sets the priority of critical alerts itself.
+			ints = append(ints, notify.NewIntegration(n, sendResolved(s.Mattermost.ShouldSendResolved()), "mattermost", i, rcv.Name))
+		}
+		receivers[rcv.Name] = ints
+	}
+	intervener := timeinterval.NewIntervener(nil)
+	inhibitor := inhibit.NewInhibitor(p.alerts, conf.InhibitRules, p.logger, p.recorder)
+	pipeline := p.builder.New(receivers, func() time.Duration { return 0 }, inhibitor, p.silencer, intervener, p.nflog, nil)
+	timeout := func(d time.Duration) time.Duration { return max(d, notify.MinTimeout) }
+	d := dispatch.NewDispatcher(p.alerts, routes, pipeline, intervener, timeout, 30*time.Second, nil, p.logger, p.recorder, p.dmetrics, tmpl)
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.inhibitor != nil {
+		p.inhibitor.Stop()
+	}
+	if p.dispatcher != nil {
+		p.dispatcher.Stop()
+	}
+	go inhibitor.Run()
+	inhibitor.WaitForLoading()
+	go d.Run(time.Now())
+	d.WaitForLoading()
+	p.inhibitor, p.dispatcher = inhibitor, d
+	return nil
+}
+
+// notifyFunc hands the rules' alerts to Alertmanager's store, as
+// Prometheus's rules.SendAlerts does for a remote Alertmanager.
+func (p *alertingPart) notifyFunc(externalURL string) prules.NotifyFunc {
+	return func(ctx context.Context, expr string, alerts ...*prules.Alert) {
+		now := time.Now()
+		var out []*alert.Alert
+		for _, a := range alerts {
+			ma := model.Alert{
+				Labels:       model.LabelSet{},
+				Annotations:  model.LabelSet{},
+				StartsAt:     a.FiredAt,
+				GeneratorURL: externalURL + strutil.TableLinkForExpression(expr),
+			}
+			a.Labels.Range(func(l labels.Label) { ma.Labels[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
+			a.Annotations.Range(func(l labels.Label) { ma.Annotations[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
+			if !a.ResolvedAt.IsZero() {
+				ma.EndsAt = a.ResolvedAt
+			} else {
+				ma.EndsAt = a.ValidUntil
+			}
+			out = append(out, alert.New(ma, now, false))
+		}
+		if len(out) == 0 {
+			return
+		}
+		if err := p.alerts.Put(ctx, out...); err != nil {
+			p.logger.Error("store alerts", "err", err, "count", len(out))
+		}
+	}
+}
+
+func (p *alertingPart) stop() {
+	p.mu.Lock()
+	if p.dispatcher != nil {
+		p.dispatcher.Stop()
+	}
+	if p.inhibitor != nil {
+		p.inhibitor.Stop()
+	}
+	p.mu.Unlock()
+	if p.alerts != nil {
+		p.alerts.Close()
+	}
+	close(p.stopc)
+	p.wg.Wait() // final snapshots of silences and the notification log
+}

@@ -1,0 +1,281 @@
+// Package engine is the embedded pipeline behind `gatewatch run` and
+// `gatewatch demo`, built from the real Prometheus and Alertmanager
+// libraries: discovery (static and Kubernetes pods) → scrape manager →
+// a short-lived TSDB → the rules manager running the rule text render emits
+// → Alertmanager's alert store, dispatcher (routing and grouping), inhibitor,
+// silences and notification log → the Mattermost notifier.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/tsdb"
+
+	"github.com/gatewatch/gatewatch/internal/mattermost"
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// DataDir keeps the TSDB, silences and notification log across
+	// restarts. Empty: a temporary directory removed on Close.
+	DataDir string
+	// Kubeconfig for Kubernetes discovery; empty uses in-cluster config.
+	Kubeconfig string
+	// ExternalURL is gatewatch's own URL, used in alert links.
+	ExternalURL *url.URL
+	Logger      *slog.Logger
+	// Registry receives the engine's metrics (and the libraries').
+	Registry *prometheus.Registry
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+	// MattermostRetry bounds the notifier's own retries (the pipeline's
+	// retry stage retries on top within the group interval).
+	HTTPTimeout time.Duration
+}
+
+// Engine runs the whole pipeline for one spec.
+type Engine struct {
+	opts    Options
+	logger  *slog.Logger
+	dataDir string
+	tempDir bool
+
+	db          *tsdb.DB
+	queryEngine *promql.Engine
+
+	mu      sync.RWMutex
+	spec    *spec.Spec
+	scrape  *scrapePart
+	rules   *rulesPart
+	alerts  *alertingPart
+	started bool
+
+	deliveries *ring[mattermost.Delivery]
+	metrics    *engineMetrics
+}
+
+type engineMetrics struct {
+	reloads       *prometheus.CounterVec
+	notifications *mattermost.Metrics
+}
+
+// New prepares an engine; Run starts it.
+func New(s *spec.Spec, o Options) (*Engine, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ExternalURL == nil {
+		o.ExternalURL = &url.URL{Scheme: "http", Host: "127.0.0.1:9421"}
+	}
+	if o.HTTPTimeout == 0 {
+		o.HTTPTimeout = 10 * time.Second
+	}
+	e := &Engine{opts: o, logger: o.Logger, spec: s, deliveries: newRing[mattermost.Delivery](50)}
+	e.metrics = &engineMetrics{
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatewatch_config_reloads_total", Help: "Spec reloads, by result.",
+		}, []string{"result"}),
+		notifications: mattermost.NewMetrics(o.Registry),
+	}
+	o.Registry.MustRegister(e.metrics.reloads)
+
+	e.dataDir = o.DataDir
+	if e.dataDir == "" {
+		d, err := os.MkdirTemp("", "gatewatch-data-")
+		if err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+		e.dataDir, e.tempDir = d, true
+	}
+	if err := os.MkdirAll(e.dataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return e, nil
+}
+
+// retention keeps a little more than the longest rule window plus the
+// lookback the rules use (offset window + 5m lookback).
+func retention(s *spec.Spec) time.Duration {
+	longest := 5 * time.Minute
+	for _, a := range s.EnabledAlerts() {
+		longest = max(longest, a.Window.D())
+	}
+	return 2*longest + 10*time.Minute
+}
+
+// Run starts every part and blocks until ctx is done, then shuts down.
+func (e *Engine) Run(ctx context.Context) error {
+	if err := e.start(ctx); err != nil {
+		e.Close()
+		return err
+	}
+	<-ctx.Done()
+	e.logger.Info("shutting down")
+	e.Close()
+	return nil
+}
+
+// Start starts the engine without blocking (Close stops it).
+func (e *Engine) Start(ctx context.Context) error {
+	if err := e.start(ctx); err != nil {
+		e.Close()
+		return err
+	}
+	return nil
+}
+
+func (e *Engine) start(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.spec
+	opts := tsdb.DefaultOptions()
+	opts.RetentionDuration = retention(s).Milliseconds()
+	db, err := tsdb.Open(filepath.Join(e.dataDir, "tsdb"), e.logger.With("component", "tsdb"), nil, opts, nil)
+	if err != nil {
+		return fmt.Errorf("open TSDB in %s: %w", e.dataDir, err)
+	}
+	e.db = db
+	e.queryEngine = promql.NewEngine(promql.EngineOpts{
+		Logger:               e.logger.With("component", "query engine"),
+		MaxSamples:           50_000_000,
+		Timeout:              2 * time.Minute,
+		LookbackDelta:        5 * time.Minute,
+		EnableAtModifier:     true,
+		EnableNegativeOffset: true,
+	})
+
+	if e.alerts, err = e.newAlerting(s); err != nil {
+		return err
+	}
+	if e.rules, err = e.newRules(ctx, s); err != nil {
+		return err
+	}
+	if e.scrape, err = e.newScrape(ctx, s); err != nil {
+		return err
+	}
+	e.started = true
+	e.logger.Info("engine started", "gateways", len(s.Gateways), "alerts", len(s.EnabledAlerts()), "data_dir", e.dataDir)
+	return nil
+}
+
+// Reload applies a new spec. An invalid spec is rejected and the running
+// one keeps going.
+func (e *Engine) Reload(ctx context.Context, s *spec.Spec) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.started {
+		e.spec = s
+		return nil
+	}
+	if err := e.scrape.apply(s); err != nil {
+		e.metrics.reloads.WithLabelValues("failure").Inc()
+		return fmt.Errorf("reload scrape configuration: %w", err)
+	}
+	if err := e.rules.apply(s); err != nil {
+		e.metrics.reloads.WithLabelValues("failure").Inc()
+		return fmt.Errorf("reload rules: %w", err)
+	}
+	if err := e.alerts.apply(s); err != nil {
+		e.metrics.reloads.WithLabelValues("failure").Inc()
+		return fmt.Errorf("reload routing: %w", err)
+	}
+	e.spec = s
+	e.metrics.reloads.WithLabelValues("success").Inc()
+	e.logger.Info("spec reloaded")
+	return nil
+}
+
+// Close stops everything and releases the data directory if temporary.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.scrape != nil {
+		e.scrape.stop()
+		e.scrape = nil
+	}
+	if e.rules != nil {
+		e.rules.stop()
+		e.rules = nil
+	}
+	if e.alerts != nil {
+		e.alerts.stop()
+		e.alerts = nil
+	}
+	if e.db != nil {
+		if err := e.db.Close(); err != nil {
+			e.logger.Warn("close TSDB", "err", err)
+		}
+		e.db = nil
+	}
+	if e.tempDir {
+		_ = os.RemoveAll(e.dataDir)
+	}
+	e.started = false
+}
+
+// Spec returns the running spec.
+func (e *Engine) Spec() *spec.Spec {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.spec
+}
+
+// Ready reports whether the engine runs.
+func (e *Engine) Ready() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.started
+}
+
+// Deliveries returns recent Mattermost attempts, newest first.
+func (e *Engine) Deliveries() []mattermost.Delivery { return e.deliveries.list() }
+
+// Registry returns the metrics registry.
+func (e *Engine) Registry() *prometheus.Registry { return e.opts.Registry }
+
+var errNotStarted = errors.New("engine not started")
+
+// ring is a small fixed-size list of the latest items.
+type ring[T any] struct {
+	mu    sync.Mutex
+	items []T
+	max   int
+}
+
+func newRing[T any](n int) *ring[T] { return &ring[T]{max: n} }
+
+func (r *ring[T]) add(v T) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.items = append(r.items, v)
+	if len(r.items) > r.max {
+		r.items = r.items[len(r.items)-r.max:]
+	}
+}
+
+func (r *ring[T]) list() []T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]T, len(r.items))
+	for i, v := range r.items {
+		out[len(r.items)-1-i] = v
+	}
+	return out
+}

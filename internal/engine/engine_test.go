@@ -1,0 +1,183 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatewatch/gatewatch/internal/demo"
+	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+func testSpec(t *testing.T, hookURL string, targets ...string) *spec.Spec {
+	t.Helper()
+	y := fmt.Sprintf(`gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    workload: istio-ingressgateway
+    static_targets: [%s]
+    stats: {interval: 1s, timeout: 900ms}
+alerts:
+  - kind: misdirected-request
+    window: 10s
+mattermost:
+  webhook_url: %s
+routing:
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+`, strings.Join(targets, ", "), hookURL)
+	s, err := spec.Parse([]byte(y), "test.yaml")
+	require.NoError(t, err)
+	return s
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func startEngine(t *testing.T, s *spec.Spec, dataDir string, logs *bytes.Buffer) *Engine {
+	t.Helper()
+	e, err := New(s, Options{DataDir: dataDir, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	require.NoError(t, err)
+	require.NoError(t, e.Start(context.Background()))
+	return e
+}
+
+// TestEndToEnd: a simulated gateway serves its first-ever 421; exactly one
+// firing message reaches the strict inbox; after a quiet window, exactly one
+// resolved message; an engine restart on the same data directory sends no
+// duplicate.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: runs for about 40 s")
+	}
+	inbox, err := mmtest.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	defer inbox.Close()
+	hook := inbox.AddHook("e2ehooksecret", "gateway-alerts", true)
+
+	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "istio-ingressgateway-0", nil, nil)
+	require.NoError(t, gw.Start("127.0.0.1:0"))
+	defer gw.Close()
+	gw.Serve(50)
+
+	dataDir := t.TempDir()
+	var logs bytes.Buffer
+	s := testSpec(t, hook, gw.Addr())
+	e := startEngine(t, s, dataDir, &logs)
+
+	waitFor(t, 15*time.Second, "the target to be up", func() bool {
+		ts := e.Targets()
+		return len(ts) == 1 && ts[0].Health == "up"
+	})
+	// Let the engine see the page without any 421 series first.
+	waitFor(t, 10*time.Second, "two scrapes", func() bool {
+		ts := e.Targets()
+		return len(ts) == 1 && time.Since(ts[0].LastScrape) < time.Second
+	})
+	require.Empty(t, e.ActiveAlerts())
+
+	served := time.Now()
+	gw.Misdirect(1)
+	waitFor(t, 20*time.Second, "the firing message", func() bool { return len(inbox.Posts()) >= 1 })
+	latency := time.Since(served)
+	t.Logf("first 421 → Mattermost: %s", latency)
+	posts := inbox.Posts()
+	require.Len(t, posts, 1)
+	require.Equal(t, "[FIRING:1] GatewayMisdirectedRequest421 — public-ingress (istio-ingress)", posts[0].Attachments[0].Title)
+	require.Contains(t, posts[0].Attachments[0].Text, "1 misdirected request(s)")
+
+	// Restart on the same data directory while the alert still fires: the
+	// notification log prevents a duplicate.
+	e.Close()
+	e = startEngine(t, s, dataDir, &logs)
+	defer e.Close()
+	waitFor(t, 15*time.Second, "the alert to fire again after the restart", func() bool {
+		for _, a := range e.ActiveAlerts() {
+			if a.State == "firing" {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(3 * time.Second) // group_wait (1s) + a flush: a duplicate would arrive here
+	require.Len(t, inbox.Posts(), 1, "no duplicate after restart")
+
+	// Quiet for the window: one resolved message.
+	waitFor(t, 40*time.Second, "the resolved message", func() bool { return len(inbox.Posts()) >= 2 })
+	posts = inbox.Posts()
+	require.Len(t, posts, 2)
+	require.Equal(t, "[RESOLVED] GatewayMisdirectedRequest421 — public-ingress (istio-ingress)", posts[1].Attachments[0].Title)
+	require.Equal(t, "good", posts[1].Attachments[0].Color)
+	require.NotContains(t, logs.String(), "e2ehooksecret")
+	require.Empty(t, inbox.Rejected())
+}
+
+// TestTwoPodsLabelledSeparately: 421s on two gateway pods are two alerts,
+// each with its own instance, in one grouped message.
+func TestTwoPodsLabelledSeparately(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	inbox, err := mmtest.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	defer inbox.Close()
+	hook := inbox.AddHook("h", "gateway-alerts", true)
+	a := demo.NewGateway("istio-ingress", "istio-ingressgateway", "a", nil, nil)
+	b := demo.NewGateway("istio-ingress", "istio-ingressgateway", "b", nil, nil)
+	require.NoError(t, a.Start("127.0.0.1:0"))
+	require.NoError(t, b.Start("127.0.0.1:0"))
+	defer a.Close()
+	defer b.Close()
+	var logs bytes.Buffer
+	e := startEngine(t, testSpec(t, hook, a.Addr(), b.Addr()), t.TempDir(), &logs)
+	defer e.Close()
+	waitFor(t, 15*time.Second, "both targets up", func() bool {
+		up := 0
+		for _, tg := range e.Targets() {
+			if tg.Health == "up" {
+				up++
+			}
+		}
+		return up == 2
+	})
+	a.Misdirect(2)
+	b.Misdirect(1)
+	waitFor(t, 20*time.Second, "two firing alerts", func() bool {
+		n := 0
+		for _, al := range e.ActiveAlerts() {
+			if al.State == "firing" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	counts := map[string]string{}
+	for _, al := range e.ActiveAlerts() {
+		counts[al.Labels["instance"]] = al.Annotations["count"]
+	}
+	require.Equal(t, map[string]string{a.Addr(): "2", b.Addr(): "1"}, counts)
+	waitFor(t, 20*time.Second, "a message listing both", func() bool {
+		for _, p := range inbox.Posts() {
+			if strings.Contains(p.Attachments[0].Title, "[FIRING:2]") {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/discovery"
+	_ "github.com/prometheus/prometheus/discovery/kubernetes" // registers kubernetes_sd_configs
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
+	"github.com/prometheus/prometheus/scrape"
+
+	"github.com/gatewatch/gatewatch/internal/render"
+	"github.com/gatewatch/gatewatch/internal/rules"
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// Scrape limits: a target over them is marked down with the reason, and
+// memory stays bounded whatever a target serves.
+const (
+	// BodySizeLimit is the largest stats page accepted (Envoy pages of tens
+	// of MB are normal on busy gateways).
+	BodySizeLimit = 128 << 20
+	// SampleLimit bounds the series kept per scrape after filtering.
+	SampleLimit = 100_000
+)
+
+// keptMetrics are the only series stored: what the rules read. Envoy pages
+// carry tens of thousands of other series.
+var keptMetrics = rules.Metric + "|envoy_server_uptime"
+
+var k8sMetricsOnce sync.Once
+
+type scrapePart struct {
+	e         *Engine
+	discovery *discovery.Manager
+	manager   *scrape.Manager
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+// scrapeConfig loads the scrape_configs render emits for the prometheus
+// target (same discovery and relabeling as the rendered PodMonitor), then
+// adds the engine's limits and series filter.
+func (e *Engine) scrapeConfig(s *spec.Spec) (*promconfig.Config, error) {
+	y, err := render.ScrapeConfigYAML(s, e.opts.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := promconfig.Load(string(y), e.logger)
+	if err != nil {
+		return nil, fmt.Errorf("scrape configuration: %w", err)
+	}
+	for _, sc := range cfg.ScrapeConfigs {
+		sc.BodySizeLimit = BodySizeLimit
+		sc.SampleLimit = SampleLimit
+		sc.MetricRelabelConfigs = append(sc.MetricRelabelConfigs, &relabel.Config{
+			SourceLabels:         model.LabelNames{model.MetricNameLabel},
+			Regex:                relabel.MustNewRegexp(keptMetrics),
+			Action:               relabel.Keep,
+			Separator:            relabel.DefaultRelabelConfig.Separator,
+			Replacement:          relabel.DefaultRelabelConfig.Replacement,
+			NameValidationScheme: model.UTF8Validation,
+		})
+		for _, rc := range sc.MetricRelabelConfigs {
+			if err := rc.Validate(model.UTF8Validation); err != nil {
+				return nil, fmt.Errorf("metric relabeling of %s: %w", sc.JobName, err)
+			}
+		}
+	}
+	return cfg, nil
+}
+
+func (e *Engine) newScrape(ctx context.Context, s *spec.Spec) (*scrapePart, error) {
+	reg := e.opts.Registry
+	k8sMetricsOnce.Do(func() {
+		if err := discovery.RegisterK8sClientMetricsWithPrometheus(reg); err != nil {
+			e.logger.Debug("kubernetes client metrics not registered", "err", err)
+		}
+	})
+	sdMetrics, err := discovery.CreateAndRegisterSDMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("discovery metrics: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	p := &scrapePart{e: e, cancel: cancel, done: make(chan struct{})}
+	p.discovery = discovery.NewManager(ctx, e.logger.With("component", "discovery"), reg, sdMetrics,
+		discovery.Name("scrape"), discovery.Updatert(time.Second))
+	if p.discovery == nil {
+		cancel()
+		return nil, fmt.Errorf("create discovery manager")
+	}
+	p.manager, err = scrape.NewManager(&scrape.Options{DiscoveryReloadInterval: model.Duration(time.Second)},
+		e.logger.With("component", "scrape"), nil, e.db, nil, reg)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("create scrape manager: %w", err)
+	}
+	if err := p.apply(s); err != nil {
+		cancel()
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := p.discovery.Run(); err != nil && ctx.Err() == nil {
+			e.logger.Error("discovery stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := p.manager.Run(p.discovery.SyncCh()); err != nil {
+			e.logger.Error("scrape manager stopped", "err", err)
+		}
+	}()
+	go func() { wg.Wait(); close(p.done) }()
+	return p, nil
+}
+
+func (p *scrapePart) apply(s *spec.Spec) error {
+	cfg, err := p.e.scrapeConfig(s)
+	if err != nil {
+		return err
+	}
+	if err := p.manager.ApplyConfig(cfg); err != nil {
+		return fmt.Errorf("apply scrape configuration: %w", err)
+	}
+	sd := map[string]discovery.Configs{}
+	for _, sc := range cfg.ScrapeConfigs {
+		sd[sc.JobName] = sc.ServiceDiscoveryConfigs
+	}
+	return p.discovery.ApplyConfig(sd)
+}
+
+func (p *scrapePart) stop() {
+	p.manager.Stop()
+	p.cancel()
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.e.logger.Warn("scrape shutdown timed out")
+	}
+}
+
+// Target is one scrape target's state for the status page.
+type Target struct {
+	Job        string
+	URL        string
+	Labels     map[string]string
+	Health     string
+	LastScrape time.Time
+	Duration   time.Duration
+	Error      string
+}
+
+// Targets returns the active targets.
+func (e *Engine) Targets() []Target {
+	e.mu.RLock()
+	p := e.scrape
+	e.mu.RUnlock()
+	if p == nil {
+		return nil
+	}
+	var out []Target
+	for job, ts := range p.manager.TargetsActive() {
+		for _, t := range ts {
+			tg := Target{Job: job, URL: t.URL().String(), Labels: t.Labels(labels.NewBuilder(labels.EmptyLabels())).Map(), Health: string(t.Health()),
+				LastScrape: t.LastScrape(), Duration: t.LastScrapeDuration()}
+			if err := t.LastError(); err != nil {
+				tg.Error = err.Error()
+			}
+			out = append(out, tg)
+		}
+	}
+	return out
+}

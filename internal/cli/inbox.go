@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
 )
 
@@ -36,7 +37,7 @@ Mattermost does. Stops on Ctrl-C.`,
 			srv.OnPost(func(p mmtest.Post) {
 				mu.Lock()
 				defer mu.Unlock()
-				printPost(out, p)
+				demo.PrintPost(out, p)
 			})
 			if urlFile != "" {
 				if err := os.WriteFile(urlFile, []byte(url+"\n"), 0o600); err != nil {
@@ -55,34 +56,4 @@ Mattermost does. Stops on Ctrl-C.`,
 	cmd.Flags().StringVar(&channel, "channel", "town-square", "the webhook's channel")
 	cmd.Flags().StringVar(&urlFile, "write-url", "", "write the webhook URL to this file once listening (for webhook_url_file)")
 	return cmd
-}
-
-func printPost(w interface{ Write([]byte) (int, error) }, p mmtest.Post) {
-	fmt.Fprintf(w, "--- post to ~%s by %s at %s", p.Channel, p.Username, p.Received.Format("15:04:05"))
-	if p.Parts > 1 {
-		fmt.Fprintf(w, " (part %d of %d)", p.Part, p.Parts)
-	}
-	if p.Priority != nil {
-		fmt.Fprintf(w, " [priority %s]", p.Priority.Priority)
-	}
-	fmt.Fprintln(w)
-	if p.Message != "" {
-		fmt.Fprintln(w, p.Message)
-	}
-	for _, a := range p.Attachments {
-		fmt.Fprintf(w, "| %s [%s]\n", a.Title, a.Color)
-		for _, l := range strings.Split(strings.TrimRight(a.Text, "\n"), "\n") {
-			fmt.Fprintf(w, "| %s\n", l)
-		}
-		var fs []string
-		for _, f := range a.Fields {
-			fs = append(fs, f.Title+": "+f.Value)
-		}
-		if len(fs) > 0 {
-			fmt.Fprintf(w, "| %s\n", strings.Join(fs, " · "))
-		}
-		if a.Footer != "" {
-			fmt.Fprintf(w, "| %s\n", a.Footer)
-		}
-	}
 }

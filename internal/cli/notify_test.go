@@ -99,7 +99,9 @@ func TestInboxPrintsPosts(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var inboxOut syncBuffer
 	done := make(chan int)
-	go func() { done <- Main(ctx, []string{"inbox", "--listen", "127.0.0.1:0", "--write-url", urlFile}, &inboxOut, &inboxOut) }()
+	go func() {
+		done <- Main(ctx, []string{"inbox", "--listen", "127.0.0.1:0", "--write-url", urlFile}, &inboxOut, &inboxOut)
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if b, err := os.ReadFile(urlFile); err == nil && len(b) > 0 {

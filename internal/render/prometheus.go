@@ -34,7 +34,7 @@ type scrapeConfig struct {
 type kubernetesSD struct {
 	Role           string `json:"role"`
 	KubeconfigFile string `json:"kubeconfig_file,omitempty"`
-	Namespaces struct {
+	Namespaces     struct {
 		Names []string `json:"names"`
 	} `json:"namespaces"`
 }

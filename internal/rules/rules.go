@@ -153,6 +153,12 @@ func Expr(g spec.Gateway, a spec.Alert) string {
 // drop __name__ (the +0 on the first), so `or` pairs them on identical label
 // sets and a series is never counted twice.
 func countExpr(g spec.Gateway, a spec.Alert) string {
+	return CountQuery(g, a) + " > " + formatFloat(a.Threshold)
+}
+
+// CountQuery is the first-421-safe count of the alert's responses in its
+// window, without the threshold: the alert expression is CountQuery > threshold.
+func CountQuery(g spec.Gateway, a spec.Alert) string {
 	sel := Metric + "{" + Selector(g, a) + "}"
 	w := a.Window.String()
 	secs := strconv.FormatFloat(a.Window.D().Seconds(), 'f', -1, 64)
@@ -164,7 +170,7 @@ func countExpr(g spec.Gateway, a spec.Alert) string {
     ) + 0
   or
     increase(%s[%s])
-) > %s`, groupBy(a), sel, sel, w, w, secs, sel, w, formatFloat(a.Threshold))
+)`, groupBy(a), sel, sel, w, w, secs, sel, w)
 }
 
 func ratioExpr(g spec.Gateway, a spec.Alert) string {

@@ -1,0 +1,219 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	neturl "net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatewatch/gatewatch/internal/engine"
+	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/spec"
+	"github.com/gatewatch/gatewatch/internal/web"
+)
+
+// Options configure the demo.
+type Options struct {
+	// Listen is the status page address.
+	Listen string
+	// ScrapeInterval of the simulated gateway.
+	ScrapeInterval time.Duration
+	// FirstAfter is when the first misdirected request is served.
+	FirstAfter time.Duration
+	// Every is the interval between later ones (0: only on demand).
+	Every time.Duration
+	// Window of the 421 alert (how long until it resolves).
+	Window time.Duration
+	// Pods is the number of simulated gateway pods.
+	Pods int
+	// AccessLog receives the gateway's Istio access log (nil: discarded).
+	AccessLog io.Writer
+	Logger    *slog.Logger
+	Version   string
+	// Ready, if set, is called with the status page URL once everything runs.
+	Ready func(url string)
+}
+
+// Run starts the inbox, the simulated gateway pods, the engine and the
+// status page, prints every message the inbox receives to out, and runs
+// until ctx is done.
+func Run(ctx context.Context, o Options, out io.Writer) error {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Pods < 1 {
+		o.Pods = 1
+	}
+	inbox, err := mmtest.Start("127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer inbox.Close()
+	hook := inbox.AddHook("demo", "gateway-alerts", true)
+	var outMu sync.Mutex
+	var received []web.InboxPost
+	inbox.OnPost(func(p mmtest.Post) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		PrintPost(out, p)
+		for _, a := range p.Attachments {
+			received = append([]web.InboxPost{{At: p.Received, Title: a.Title, Color: a.Color, Text: a.Text}}, received...)
+		}
+	})
+
+	var pods []*Gateway
+	var targets []string
+	for i := 0; i < o.Pods; i++ {
+		g := NewGateway("istio-ingress", "istio-ingressgateway", fmt.Sprintf("istio-ingressgateway-7d9f8b6c4d-%05d", i), nil, o.AccessLog)
+		if err := g.Start("127.0.0.1:0"); err != nil {
+			return err
+		}
+		defer g.Close()
+		pods = append(pods, g)
+		targets = append(targets, `"`+g.Addr()+`"`)
+	}
+
+	s, err := spec.Parse([]byte(fmt.Sprintf(`gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    workload: istio-ingressgateway
+    static_targets: [%s]
+    stats: {interval: %s, timeout: %s}
+alerts:
+  - kind: misdirected-request
+    window: %s
+    runbook_url: https://github.com/gatewatch/gatewatch/blob/main/docs/mattermost.md
+mattermost:
+  webhook_url: %s
+  username: gatewatch
+  channel: gateway-alerts
+routing:
+  group_wait: 5s
+  group_interval: 30s
+`, strings.Join(targets, ", "), spec.Duration(o.ScrapeInterval), spec.Duration(o.ScrapeInterval*9/10), spec.Duration(o.Window), hook)), "demo")
+	if err != nil {
+		return fmt.Errorf("demo spec: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("status page: listen %s: %w", o.Listen, err)
+	}
+	url := "http://" + ln.Addr().String()
+	extURL, err := neturl.Parse(url)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	e, err := engine.New(s, engine.Options{Logger: o.Logger, ExternalURL: extURL})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := e.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	defer e.Close()
+
+	inject := func() {
+		pods[0].Misdirect(1)
+		o.Logger.Info("served a misdirected request")
+	}
+	h := web.Handler(e, web.Options{
+		Inject:  inject,
+		Version: o.Version,
+		Logger:  o.Logger,
+		Inbox: func() []web.InboxPost {
+			outMu.Lock()
+			defer outMu.Unlock()
+			return append([]web.InboxPost(nil), received...)
+		},
+	})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			o.Logger.Error("status page stopped", "err", err)
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+
+	outMu.Lock()
+	fmt.Fprintf(out, "gatewatch demo\n  status page:        %s\n  simulated gateway:  %d pod(s), stats at http://%s/stats/prometheus (scraped every %s)\n  Mattermost inbox:   strict local server, channel ~gateway-alerts\n  first misdirected request (421) in %s", url, len(pods), pods[0].Addr(), o.ScrapeInterval, o.FirstAfter)
+	if o.Every > 0 {
+		fmt.Fprintf(out, ", then every %s", o.Every)
+	}
+	fmt.Fprintf(out, "; serve one now with the page's button or `curl -X POST %s/demo/inject`\n  Ctrl-C stops everything.\n\n", url)
+	outMu.Unlock()
+	if o.Ready != nil {
+		o.Ready(url)
+	}
+
+	traffic := time.NewTicker(time.Second)
+	defer traffic.Stop()
+	first := time.NewTimer(o.FirstAfter)
+	defer first.Stop()
+	var every <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-traffic.C:
+			for _, p := range pods {
+				p.Serve(5)
+			}
+		case <-first.C:
+			inject()
+			if o.Every > 0 {
+				t := time.NewTicker(o.Every)
+				defer t.Stop()
+				every = t.C
+			}
+		case <-every:
+			inject()
+		}
+	}
+}
+
+// PrintPost prints an accepted post as text.
+func PrintPost(w io.Writer, p mmtest.Post) {
+	fmt.Fprintf(w, "--- Mattermost post to ~%s by %s at %s", p.Channel, p.Username, p.Received.Format("15:04:05"))
+	if p.Parts > 1 {
+		fmt.Fprintf(w, " (part %d of %d)", p.Part, p.Parts)
+	}
+	if p.Priority != nil {
+		fmt.Fprintf(w, " [priority %s]", p.Priority.Priority)
+	}
+	fmt.Fprintln(w)
+	if p.Message != "" {
+		fmt.Fprintln(w, p.Message)
+	}
+	for _, a := range p.Attachments {
+		fmt.Fprintf(w, "| %s [%s]\n", a.Title, a.Color)
+		for _, l := range strings.Split(strings.TrimRight(a.Text, "\n"), "\n") {
+			fmt.Fprintf(w, "| %s\n", l)
+		}
+		var fs []string
+		for _, f := range a.Fields {
+			fs = append(fs, f.Title+": "+f.Value)
+		}
+		if len(fs) > 0 {
+			fmt.Fprintf(w, "| %s\n", strings.Join(fs, " · "))
+		}
+		if a.Footer != "" {
+			fmt.Fprintf(w, "| %s\n", a.Footer)
+		}
+	}
+	fmt.Fprintln(w)
+}

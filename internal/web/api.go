@@ -1,0 +1,177 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// The read-only Prometheus HTTP API subset (/api/v1/query, /api/v1/query_range)
+// so Grafana or `promtool query` can point at gatewatch. Response shapes
+// follow https://prometheus.io/docs/prometheus/latest/querying/api/.
+
+type apiResponse struct {
+	Status    string `json:"status"`
+	Data      any    `json:"data,omitempty"`
+	ErrorType string `json:"errorType,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+type queryData struct {
+	ResultType string `json:"resultType"`
+	Result     any    `json:"result"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func apiError(w http.ResponseWriter, status int, typ string, err error) {
+	writeJSON(w, status, apiResponse{Status: "error", ErrorType: typ, Error: err.Error()})
+}
+
+// parseTime accepts RFC 3339 or Unix seconds (with fractions), as Prometheus does.
+func parseTime(s string, def time.Time) (time.Time, error) {
+	if s == "" {
+		return def, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("cannot parse %q to a valid timestamp", s)
+}
+
+func parseStep(s string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f <= 0 {
+			return 0, fmt.Errorf("zero or negative query resolution step widths are not accepted")
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("cannot parse %q to a valid duration", s)
+	}
+	return d, nil
+}
+
+func (s *server) apiQuery(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		apiError(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+	ts, err := parseTime(r.Form.Get("time"), time.Now())
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+	v, err := s.b.Query(r.Context(), r.Form.Get("query"), ts)
+	if err != nil {
+		apiError(w, http.StatusUnprocessableEntity, "execution", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: queryData{ResultType: string(v.Type()), Result: jsonValue(v)}})
+}
+
+func (s *server) apiQueryRange(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		apiError(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+	start, err := parseTime(r.Form.Get("start"), time.Time{})
+	if err == nil && start.IsZero() {
+		err = fmt.Errorf("missing start")
+	}
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+	end, err := parseTime(r.Form.Get("end"), time.Time{})
+	if err == nil && end.IsZero() {
+		err = fmt.Errorf("missing end")
+	}
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+	step, err := parseStep(r.Form.Get("step"))
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+	if end.Before(start) {
+		apiError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("end timestamp must not be before start time"))
+		return
+	}
+	if end.Sub(start)/step > 11000 {
+		apiError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("exceeded maximum resolution of 11,000 points per timeseries"))
+		return
+	}
+	v, err := s.b.QueryRange(r.Context(), r.Form.Get("query"), start, end, step)
+	if err != nil {
+		apiError(w, http.StatusUnprocessableEntity, "execution", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: queryData{ResultType: string(v.Type()), Result: jsonValue(v)}})
+}
+
+func (s *server) apiBuildInfo(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: map[string]string{"version": s.o.Version, "application": "gatewatch"}})
+}
+
+func sampleValue(t int64, f float64) [2]any {
+	return [2]any{float64(t) / 1000, formatFloat(f)}
+}
+
+func formatFloat(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "+Inf"
+	case math.IsInf(f, -1):
+		return "-Inf"
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+func metricMap(l labels.Labels) map[string]string { return l.Map() }
+
+func jsonValue(v parser.Value) any {
+	switch x := v.(type) {
+	case promql.Vector:
+		out := make([]map[string]any, 0, len(x))
+		for _, s := range x {
+			out = append(out, map[string]any{"metric": metricMap(s.Metric), "value": sampleValue(s.T, s.F)})
+		}
+		return out
+	case promql.Matrix:
+		out := make([]map[string]any, 0, len(x))
+		for _, s := range x {
+			vals := make([][2]any, 0, len(s.Floats))
+			for _, p := range s.Floats {
+				vals = append(vals, sampleValue(p.T, p.F))
+			}
+			out = append(out, map[string]any{"metric": metricMap(s.Metric), "values": vals})
+		}
+		return out
+	case promql.Scalar:
+		return sampleValue(x.T, x.V)
+	case promql.String:
+		return [2]any{float64(x.T) / 1000, x.V}
+	}
+	return nil
+}

@@ -1,0 +1,260 @@
+// Package web serves gatewatch's status page (server-rendered HTML with
+// inline SVG charts, no JavaScript build), its JSON status, a read-only
+// Prometheus-compatible query API, /metrics, health and reload endpoints.
+package web
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/gatewatch/gatewatch/internal/engine"
+	"github.com/gatewatch/gatewatch/internal/mattermost"
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// Backend is what the page shows: the engine's state.
+type Backend interface {
+	Spec() *spec.Spec
+	Ready() bool
+	Targets() []engine.Target
+	ActiveAlerts() []engine.ActiveAlert
+	Deliveries() []mattermost.Delivery
+	Silences(ctx context.Context) ([]engine.Silence, error)
+	AddSilence(ctx context.Context, matchers map[string]string, d time.Duration, createdBy, comment string) (string, error)
+	ExpireSilence(ctx context.Context, id string) error
+	Query(ctx context.Context, q string, ts time.Time) (parser.Value, error)
+	QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) (parser.Value, error)
+	Registry() *prometheus.Registry
+}
+
+// Options configure the handler.
+type Options struct {
+	// Reload re-reads the spec file (POST /-/reload); nil disables it.
+	Reload func(context.Context) error
+	// Inject, when set (demo), serves one misdirected request (POST /demo/inject).
+	Inject func()
+	// Inbox, when set (demo), lists the messages the local inbox received.
+	Inbox   func() []InboxPost
+	Version string
+	Logger  *slog.Logger
+	// Now is the clock for charts (tests); default time.Now.
+	Now func() time.Time
+}
+
+// InboxPost is a message the demo inbox accepted.
+type InboxPost struct {
+	At    time.Time
+	Title string
+	Color string
+	Text  string
+}
+
+type server struct {
+	b Backend
+	o Options
+}
+
+// Handler returns the HTTP handler.
+func Handler(b Backend, o Options) http.Handler {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &server{b: b, o: o}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.page)
+	mux.HandleFunc("GET /api/gatewatch/status", s.status)
+	mux.HandleFunc("GET /api/v1/query", s.apiQuery)
+	mux.HandleFunc("POST /api/v1/query", s.apiQuery)
+	mux.HandleFunc("GET /api/v1/query_range", s.apiQueryRange)
+	mux.HandleFunc("POST /api/v1/query_range", s.apiQueryRange)
+	mux.HandleFunc("GET /api/v1/status/buildinfo", s.apiBuildInfo)
+	mux.HandleFunc("GET /graph", s.graph)
+	mux.HandleFunc("POST /silences", s.addSilence)
+	mux.HandleFunc("POST /silences/{id}/expire", s.expireSilence)
+	mux.HandleFunc("POST /demo/inject", s.inject)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(b.Registry(), promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !b.Ready() {
+			http.Error(w, "Not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	mux.HandleFunc("POST /-/reload", s.reload)
+	return mux
+}
+
+func (s *server) reload(w http.ResponseWriter, r *http.Request) {
+	if s.o.Reload == nil {
+		http.Error(w, "reload is not available", http.StatusNotImplemented)
+		return
+	}
+	if err := s.o.Reload(r.Context()); err != nil {
+		http.Error(w, "reload failed, the previous spec keeps running: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintln(w, "reloaded")
+}
+
+func (s *server) inject(w http.ResponseWriter, r *http.Request) {
+	if s.o.Inject == nil {
+		http.Error(w, "injection is only available in gatewatch demo", http.StatusNotFound)
+		return
+	}
+	s.o.Inject()
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	fmt.Fprintln(w, "served one misdirected request (421)")
+}
+
+func (s *server) addSilence(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	matchers := map[string]string{}
+	for _, line := range strings.FieldsFunc(r.Form.Get("matchers"), func(c rune) bool { return c == '\n' || c == ',' }) {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			http.Error(w, fmt.Sprintf("matcher %q: write name=value", line), http.StatusBadRequest)
+			return
+		}
+		matchers[strings.TrimSpace(name)] = strings.Trim(strings.TrimSpace(value), `"`)
+	}
+	d, err := time.ParseDuration(r.Form.Get("duration"))
+	if err != nil {
+		http.Error(w, fmt.Sprintf("duration %q: use e.g. 2h or 30m", r.Form.Get("duration")), http.StatusBadRequest)
+		return
+	}
+	if _, err := s.b.AddSilence(r.Context(), matchers, d, r.Form.Get("created_by"), r.Form.Get("comment")); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	http.Redirect(w, r, "/#silences", http.StatusSeeOther)
+}
+
+func (s *server) expireSilence(w http.ResponseWriter, r *http.Request) {
+	if err := s.b.ExpireSilence(r.Context(), r.PathValue("id")); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	http.Redirect(w, r, "/#silences", http.StatusSeeOther)
+}
+
+// statusData is everything the page and the JSON status show.
+type statusData struct {
+	Gateways   []gatewayView         `json:"gateways"`
+	Targets    []engine.Target       `json:"targets"`
+	Alerts     []engine.ActiveAlert  `json:"alerts"`
+	Silences   []engine.Silence      `json:"silences"`
+	Deliveries []mattermost.Delivery `json:"notifications"`
+	Inbox      []InboxPost           `json:"inbox,omitempty"`
+	Demo       bool                  `json:"demo"`
+	Channel    string                `json:"channel,omitempty"`
+	Now        time.Time             `json:"now"`
+}
+
+type gatewayView struct {
+	Name      string        `json:"name"`
+	Namespace string        `json:"namespace"`
+	Chart     template.HTML `json:"-"`
+	Total     float64       `json:"misdirected_last_30m"`
+}
+
+func (s *server) collect(ctx context.Context) statusData {
+	d := statusData{
+		Targets: s.b.Targets(), Alerts: s.b.ActiveAlerts(), Deliveries: s.b.Deliveries(),
+		Demo: s.o.Inject != nil, Now: s.o.Now(),
+	}
+	sort.Slice(d.Targets, func(i, j int) bool { return d.Targets[i].URL < d.Targets[j].URL })
+	sort.Slice(d.Alerts, func(i, j int) bool { return d.Alerts[i].ActiveAt.After(d.Alerts[j].ActiveAt) })
+	if sil, err := s.b.Silences(ctx); err == nil {
+		d.Silences = sil
+	}
+	if s.o.Inbox != nil {
+		d.Inbox = s.o.Inbox()
+	}
+	sp := s.b.Spec()
+	if sp != nil {
+		d.Channel = sp.Mattermost.Channel
+		for _, g := range sp.Gateways {
+			gv := gatewayView{Name: g.Name, Namespace: g.Namespace}
+			gv.Chart, gv.Total = s.chart(ctx, g)
+			d.Gateways = append(d.Gateways, gv)
+		}
+	}
+	return d
+}
+
+func (s *server) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.collect(r.Context()))
+}
+
+func (s *server) page(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := pageTmpl.Execute(w, s.collect(r.Context())); err != nil {
+		s.o.Logger.Error("render status page", "err", err)
+	}
+}
+
+// graph answers the alerts' generator links (/graph?g0.expr=…) with the
+// expression's current result.
+func (s *server) graph(w http.ResponseWriter, r *http.Request) {
+	expr := r.URL.Query().Get("g0.expr")
+	if expr == "" {
+		expr = r.URL.Query().Get("query")
+	}
+	d := graphData{Expr: expr, Now: s.o.Now()}
+	if expr != "" {
+		v, err := s.b.Query(r.Context(), expr, d.Now)
+		if err != nil {
+			d.Error = err.Error()
+		} else if vec, ok := v.(promql.Vector); ok {
+			for _, smp := range vec {
+				d.Rows = append(d.Rows, graphRow{Labels: smp.Metric.String(), Value: formatFloat(smp.F)})
+			}
+		} else {
+			d.Rows = append(d.Rows, graphRow{Labels: string(v.Type()), Value: v.String()})
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := graphTmpl.Execute(w, d); err != nil {
+		s.o.Logger.Error("render graph page", "err", err)
+	}
+}
+
+type graphData struct {
+	Expr, Error string
+	Now         time.Time
+	Rows        []graphRow
+}
+
+type graphRow struct{ Labels, Value string }
+
+var graphTmpl = template.Must(template.New("graph").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>gatewatch query</title>
+<style>body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;max-width:1100px}pre{white-space:pre-wrap;background:#fafafa;padding:.5rem}
+td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left}</style></head><body>
+<p><a href="/">← status</a></p>
+<form><textarea name="g0.expr" rows="6" cols="100">{{ .Expr }}</textarea><br><button>Run</button></form>
+{{ with .Error }}<p style="color:#cf222e">{{ . }}</p>{{ end }}
+<table><tr><th>Series</th><th>Value at {{ .Now.Format "15:04:05" }}</th></tr>
+{{ range .Rows }}<tr><td><code>{{ .Labels }}</code></td><td>{{ .Value }}</td></tr>{{ else }}<tr><td colspan="2">empty result</td></tr>{{ end }}</table>
+</body></html>`))

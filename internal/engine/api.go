@@ -85,24 +85,35 @@ func (e *Engine) Silences(ctx context.Context) ([]Silence, error) {
 		if st == silence.SilenceStateExpired && now.Sub(sil.EndsAt.AsTime()) > 24*time.Hour {
 			continue
 		}
-		var ms []string
-		for _, m := range sil.Matchers {
-			op := "="
-			switch m.Type {
-			case pb.Matcher_REGEXP:
-				op = "=~"
-			case pb.Matcher_NOT_EQUAL:
-				op = "!="
-			case pb.Matcher_NOT_REGEXP:
-				op = "!~"
-			}
-			ms = append(ms, fmt.Sprintf("%s%s%q", m.Name, op, m.Pattern))
+		var sets []string
+		for _, set := range sil.MatcherSets {
+			sets = append(sets, matchersString(set.Matchers))
 		}
-		out = append(out, Silence{ID: sil.Id, Matchers: strings.Join(ms, ", "), StartsAt: sil.StartsAt.AsTime(), EndsAt: sil.EndsAt.AsTime(),
+		if len(sets) == 0 {
+			sets = append(sets, matchersString(sil.Matchers))
+		}
+		out = append(out, Silence{ID: sil.Id, Matchers: strings.Join(sets, " or "), StartsAt: sil.StartsAt.AsTime(), EndsAt: sil.EndsAt.AsTime(),
 			CreatedBy: sil.CreatedBy, Comment: sil.Comment, State: string(st)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].EndsAt.After(out[j].EndsAt) })
 	return out, nil
+}
+
+func matchersString(matchers []*pb.Matcher) string {
+	var ms []string
+	for _, m := range matchers {
+		op := "="
+		switch m.Type {
+		case pb.Matcher_REGEXP:
+			op = "=~"
+		case pb.Matcher_NOT_EQUAL:
+			op = "!="
+		case pb.Matcher_NOT_REGEXP:
+			op = "!~"
+		}
+		ms = append(ms, fmt.Sprintf("%s%s%q", m.Name, op, m.Pattern))
+	}
+	return strings.Join(ms, ", ")
 }
 
 // AddSilence silences alerts whose labels equal every given matcher, for d.
@@ -127,9 +138,11 @@ func (e *Engine) AddSilence(ctx context.Context, matchers map[string]string, d t
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	set := &pb.MatcherSet{}
 	for _, n := range names {
-		sil.Matchers = append(sil.Matchers, &pb.Matcher{Type: pb.Matcher_EQUAL, Name: n, Pattern: matchers[n]})
+		set.Matchers = append(set.Matchers, &pb.Matcher{Type: pb.Matcher_EQUAL, Name: n, Pattern: matchers[n]})
 	}
+	sil.MatcherSets = []*pb.MatcherSet{set}
 	if err := s.Set(ctx, sil); err != nil {
 		return "", err
 	}

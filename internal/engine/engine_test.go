@@ -1,4 +1,4 @@
-package engine
+package engine_test
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatewatch/gatewatch/internal/demo"
+	"github.com/gatewatch/gatewatch/internal/engine"
 	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
@@ -50,9 +51,9 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-func startEngine(t *testing.T, s *spec.Spec, dataDir string, logs *bytes.Buffer) *Engine {
+func startEngine(t *testing.T, s *spec.Spec, dataDir string, logs *bytes.Buffer) *engine.Engine {
 	t.Helper()
-	e, err := New(s, Options{DataDir: dataDir, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	e, err := engine.New(s, engine.Options{DataDir: dataDir, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	require.NoError(t, err)
 	require.NoError(t, e.Start(context.Background()))
 	return e

@@ -1,0 +1,175 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatewatch/gatewatch/internal/demo"
+	"github.com/gatewatch/gatewatch/internal/engine"
+	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/spec"
+	"github.com/gatewatch/gatewatch/internal/web"
+)
+
+const secretHook = "webuisecrethook9x2"
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, u string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func TestStatusPageAndAPI(t *testing.T) {
+	inbox, err := mmtest.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	defer inbox.Close()
+	hook := inbox.AddHook(secretHook, "gateway-alerts", true)
+	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "pod-0", nil, nil)
+	require.NoError(t, gw.Start("127.0.0.1:0"))
+	defer gw.Close()
+	s, err := spec.Parse([]byte(fmt.Sprintf(`gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    workload: istio-ingressgateway
+    static_targets: ["%s"]
+    stats: {interval: 1s, timeout: 900ms}
+mattermost:
+  webhook_url: %s
+routing: {group_wait: 1s, group_interval: 2s}
+`, gw.Addr(), hook)), "t.yaml")
+	require.NoError(t, err)
+	e, err := engine.New(s, engine.Options{})
+	require.NoError(t, err)
+	require.NoError(t, e.Start(context.Background()))
+	defer e.Close()
+
+	reloadErr := errors.New("t.yaml:3: bad duration")
+	injected := 0
+	srv := httptest.NewServer(web.Handler(e, web.Options{
+		Reload: func(context.Context) error { return reloadErr },
+		Inject: func() { injected++; gw.Misdirect(1) },
+	}))
+	defer srv.Close()
+
+	waitFor(t, "target up", func() bool { ts := e.Targets(); return len(ts) == 1 && ts[0].Health == "up" })
+	gw.Serve(10)
+
+	// Demo injection through the page's endpoint, then the alert fires.
+	resp, err := http.Post(srv.URL+"/demo/inject", "", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 1, injected)
+	waitFor(t, "the firing message", func() bool { return len(inbox.Posts()) == 1 })
+
+	code, page := get(t, srv.URL+"/")
+	require.Equal(t, 200, code)
+	require.Contains(t, page, `class="up">up</td>`)
+	require.Contains(t, page, `<svg class="chart"`)
+	require.Contains(t, page, `class="firing">firing</td>`)
+	require.Contains(t, page, "200 ok", "recent notifications show Mattermost's answer")
+	require.Contains(t, page, "Serve a misdirected request (421) now")
+
+	// Prometheus-compatible query API.
+	code, body := get(t, srv.URL+"/api/v1/query?query="+url.QueryEscape(`up`))
+	require.Equal(t, 200, code)
+	var q struct {
+		Status string
+		Data   struct {
+			ResultType string
+			Result     []struct {
+				Metric map[string]string
+				Value  []any
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &q))
+	require.Equal(t, "success", q.Status)
+	require.Equal(t, "vector", q.Data.ResultType)
+	require.Len(t, q.Data.Result, 1)
+	require.Equal(t, "1", q.Data.Result[0].Value[1])
+	require.Equal(t, gw.Addr(), q.Data.Result[0].Metric["instance"])
+
+	now := time.Now().Unix()
+	code, body = get(t, fmt.Sprintf("%s/api/v1/query_range?query=up&start=%d&end=%d&step=1", srv.URL, now-5, now))
+	require.Equal(t, 200, code, body)
+	require.Contains(t, body, `"resultType":"matrix"`)
+	code, body = get(t, srv.URL+"/api/v1/query_range?query=up&start=10&end=5&step=1")
+	require.Equal(t, 400, code)
+	require.Contains(t, body, `"errorType":"bad_data"`)
+	code, body = get(t, srv.URL+"/api/v1/query?query="+url.QueryEscape("sum(("))
+	require.Equal(t, 422, code)
+	require.Contains(t, body, `"status":"error"`)
+
+	// Silences: create, list, expire.
+	form := url.Values{"matchers": {"alertname=GatewayMisdirectedRequest421, gateway=public-ingress"}, "duration": {"1h"}, "created_by": {"ops"}, "comment": {"maintenance"}}
+	resp, err = http.PostForm(srv.URL+"/silences", form)
+	require.NoError(t, err)
+	resp.Body.Close()
+	sils, err := e.Silences(context.Background())
+	require.NoError(t, err)
+	require.Len(t, sils, 1)
+	require.Equal(t, "active", sils[0].State)
+	require.Equal(t, `alertname="GatewayMisdirectedRequest421", gateway="public-ingress"`, sils[0].Matchers)
+	resp, err = http.Post(srv.URL+"/silences/"+sils[0].ID+"/expire", "", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	sils, _ = e.Silences(context.Background())
+	require.Equal(t, "expired", sils[0].State)
+	resp, err = http.PostForm(srv.URL+"/silences", url.Values{"matchers": {"nonsense"}, "duration": {"1h"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 400, resp.StatusCode)
+
+	// Operations endpoints.
+	code, body = get(t, srv.URL+"/metrics")
+	require.Equal(t, 200, code)
+	require.Contains(t, body, "gatewatch_mattermost_notifications_sent_total 1")
+	require.Contains(t, body, "prometheus_target_scrape_pools_total")
+	code, _ = get(t, srv.URL+"/-/ready")
+	require.Equal(t, 200, code)
+	resp, err = http.Post(srv.URL+"/-/reload", "", nil)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 500, resp.StatusCode)
+	require.Contains(t, string(b), "previous spec keeps running")
+
+	code, graph := get(t, srv.URL+"/graph?g0.expr="+url.QueryEscape("up"))
+	require.Equal(t, 200, code)
+	require.Contains(t, graph, gw.Addr())
+
+	// The webhook URL never appears in the UI or the API.
+	_, status := get(t, srv.URL+"/api/gatewatch/status")
+	_, page = get(t, srv.URL+"/")
+	_, metrics := get(t, srv.URL+"/metrics")
+	for _, out := range []string{page, status, metrics, graph} {
+		require.NotContains(t, out, secretHook)
+	}
+	require.True(t, strings.Contains(status, `"notifications"`))
+}

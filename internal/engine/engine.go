@@ -39,9 +39,9 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
-	// MattermostRetry bounds the notifier's own retries (the pipeline's
-	// retry stage retries on top within the group interval).
-	HTTPTimeout time.Duration
+	// BodySizeLimit is the largest stats page accepted (default 128 MiB);
+	// a larger one marks the target down.
+	BodySizeLimit int64
 }
 
 // Engine runs the whole pipeline for one spec.
@@ -63,6 +63,8 @@ type Engine struct {
 
 	deliveries *ring[mattermost.Delivery]
 	metrics    *engineMetrics
+	kube       kubeStatus
+	stopKube   context.CancelFunc
 }
 
 type engineMetrics struct {
@@ -84,8 +86,8 @@ func New(s *spec.Spec, o Options) (*Engine, error) {
 	if o.ExternalURL == nil {
 		o.ExternalURL = &url.URL{Scheme: "http", Host: "127.0.0.1:9421"}
 	}
-	if o.HTTPTimeout == 0 {
-		o.HTTPTimeout = 10 * time.Second
+	if o.BodySizeLimit == 0 {
+		o.BodySizeLimit = DefaultBodySizeLimit
 	}
 	e := &Engine{opts: o, logger: o.Logger, spec: s, deliveries: newRing[mattermost.Delivery](50)}
 	e.metrics = &engineMetrics{
@@ -170,6 +172,11 @@ func (e *Engine) start(ctx context.Context) error {
 	if e.scrape, err = e.newScrape(ctx, s); err != nil {
 		return err
 	}
+	if usesKubernetes(s) {
+		kctx, cancel := context.WithCancel(ctx)
+		e.stopKube = cancel
+		go e.watchKubernetes(kctx)
+	}
 	e.started = true
 	e.logger.Info("engine started", "gateways", len(s.Gateways), "alerts", len(s.EnabledAlerts()), "data_dir", e.dataDir)
 	return nil
@@ -206,6 +213,10 @@ func (e *Engine) Reload(ctx context.Context, s *spec.Spec) error {
 func (e *Engine) Close() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.stopKube != nil {
+		e.stopKube()
+		e.stopKube = nil
+	}
 	if e.scrape != nil {
 		e.scrape.stop()
 		e.scrape = nil

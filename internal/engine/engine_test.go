@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,9 +52,31 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-func startEngine(t *testing.T, s *spec.Spec, dataDir string, logs *bytes.Buffer) *engine.Engine {
+func testLogger(logs *logBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// logBuffer collects logs written by the engine's goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func startEngine(t *testing.T, s *spec.Spec, dataDir string, logs *logBuffer) *engine.Engine {
 	t.Helper()
-	e, err := engine.New(s, engine.Options{DataDir: dataDir, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	e, err := engine.New(s, engine.Options{DataDir: dataDir, Logger: testLogger(logs)})
 	require.NoError(t, err)
 	require.NoError(t, e.Start(context.Background()))
 	return e
@@ -78,7 +101,7 @@ func TestEndToEnd(t *testing.T) {
 	gw.Serve(50)
 
 	dataDir := t.TempDir()
-	var logs bytes.Buffer
+	var logs logBuffer
 	s := testSpec(t, hook, gw.Addr())
 	e := startEngine(t, s, dataDir, &logs)
 
@@ -145,7 +168,7 @@ func TestTwoPodsLabelledSeparately(t *testing.T) {
 	require.NoError(t, b.Start("127.0.0.1:0"))
 	defer a.Close()
 	defer b.Close()
-	var logs bytes.Buffer
+	var logs logBuffer
 	e := startEngine(t, testSpec(t, hook, a.Addr(), b.Addr()), t.TempDir(), &logs)
 	defer e.Close()
 	waitFor(t, 15*time.Second, "both targets up", func() bool {

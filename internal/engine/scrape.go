@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alecthomas/units"
 	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/discovery"
@@ -22,9 +23,9 @@ import (
 // Scrape limits: a target over them is marked down with the reason, and
 // memory stays bounded whatever a target serves.
 const (
-	// BodySizeLimit is the largest stats page accepted (Envoy pages of tens
-	// of MB are normal on busy gateways).
-	BodySizeLimit = 128 << 20
+	// DefaultBodySizeLimit is the largest stats page accepted (Envoy pages of
+	// tens of MB are normal on busy gateways).
+	DefaultBodySizeLimit = 128 << 20
 	// SampleLimit bounds the series kept per scrape after filtering.
 	SampleLimit = 100_000
 )
@@ -56,7 +57,7 @@ func (e *Engine) scrapeConfig(s *spec.Spec) (*promconfig.Config, error) {
 		return nil, fmt.Errorf("scrape configuration: %w", err)
 	}
 	for _, sc := range cfg.ScrapeConfigs {
-		sc.BodySizeLimit = BodySizeLimit
+		sc.BodySizeLimit = units.Base2Bytes(e.opts.BodySizeLimit)
 		sc.SampleLimit = SampleLimit
 		sc.MetricRelabelConfigs = append(sc.MetricRelabelConfigs, &relabel.Config{
 			SourceLabels:         model.LabelNames{model.MetricNameLabel},

@@ -80,7 +80,10 @@ func podMonitor(s *spec.Spec, g spec.Gateway) (*monitoringv1.PodMonitor, error) 
 		return nil, err
 	}
 	ep := monitoringv1.PodMetricsEndpoint{
-		Path:          g.Stats.Path,
+		// The rules count only this job (see rules.JobName): another monitor
+		// scraping the same pods must not double the count.
+		RelabelConfigs: []monitoringv1.RelabelConfig{{TargetLabel: "job", Replacement: ptr(rules.JobName(g))}},
+		Path:           g.Stats.Path,
 		Interval:      monitoringv1.Duration(g.Stats.Interval.String()),
 		ScrapeTimeout: monitoringv1.Duration(g.Stats.Timeout.String()),
 		Scheme:        ptr(monitoringv1.Scheme("http")),
@@ -110,6 +113,7 @@ func scrapeConfigCR(s *spec.Spec, g spec.Gateway) *monitoringv1alpha1.ScrapeConf
 		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1alpha1", Kind: "ScrapeConfig"},
 		ObjectMeta: metav1.ObjectMeta{Name: "gatewatch-" + g.Name + "-static", Namespace: s.Cluster.MonitoringNamespace, Labels: managedLabels(s, true)},
 		Spec: monitoringv1alpha1.ScrapeConfigSpec{
+			JobName:        ptr(rules.StaticJobName(g)),
 			StaticConfigs:  []monitoringv1alpha1.StaticConfig{{Targets: targets, Labels: map[string]string{"gateway": g.Name}}},
 			MetricsPath:    ptr(g.Stats.Path),
 			ScrapeInterval: ptr(monitoringv1.Duration(g.Stats.Interval.String())),

@@ -135,7 +135,7 @@ func scrapeJobs(s *spec.Spec) ([]scrapeConfig, error) {
 				return nil, err
 			}
 			j := base
-			j.JobName = "gatewatch/" + g.Namespace + "/" + g.Name
+			j.JobName = rules.JobName(g)
 			sd := kubernetesSD{Role: "pod"}
 			sd.Namespaces.Names = []string{g.Namespace}
 			j.KubernetesSD = []kubernetesSD{sd}
@@ -144,7 +144,7 @@ func scrapeJobs(s *spec.Spec) ([]scrapeConfig, error) {
 		}
 		if len(g.StaticTargets) > 0 {
 			j := base
-			j.JobName = "gatewatch/" + g.Namespace + "/" + g.Name + "/static"
+			j.JobName = rules.StaticJobName(g)
 			j.StaticConfigs = []staticConfig{{Targets: g.StaticTargets, Labels: map[string]string{"gateway": g.Name}}}
 			jobs = append(jobs, j)
 		}

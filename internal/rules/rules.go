@@ -86,6 +86,7 @@ func ForAlert(g spec.Gateway, a spec.Alert) Rule {
 // upstream 421 is counted twice.
 func Selector(g spec.Gateway, a spec.Alert) string {
 	m := []string{
+		jobMatcher(g),
 		`reporter="source"`,
 		fmt.Sprintf("source_workload_namespace=%q", g.Namespace),
 		fmt.Sprintf("source_workload=%q", g.Workload),
@@ -128,6 +129,20 @@ func Expr(g spec.Gateway, a spec.Alert) string {
 	return countExpr(g, a)
 }
 
+// JobName is the scrape job gatewatch's own scrape of a gateway carries (the
+// rendered PodMonitor, scrape config and ScrapeConfig all set it, and so
+// does the embedded engine). The rules count only this job, so a second
+// monitor scraping the same pods (Istio's envoy-stats-monitor, say) never
+// makes one request count twice.
+func JobName(g spec.Gateway) string { return "gatewatch/" + g.Namespace + "/" + g.Name }
+
+// StaticJobName is the job of the gateway's static targets.
+func StaticJobName(g spec.Gateway) string { return JobName(g) + "/static" }
+
+func jobMatcher(g spec.Gateway) string {
+	return fmt.Sprintf("job=~%q", regexp.QuoteMeta(JobName(g))+"(/static)?")
+}
+
 // countExpr counts matching responses in the window, first-421-safe.
 //
 // Why not the runbook's `sum(increase(X[5m])) > 0`: Envoy creates the
@@ -137,21 +152,24 @@ func Expr(g spec.Gateway, a spec.Alert) string {
 // a gateway (or a new gateway pod, or a restarted one after the window) ever
 // serves never fires (prometheus/prometheus#1673).
 //
-// The expression therefore adds a "new series" term: a series that exists
-// now but had no sample one window ago (`X unless X offset W`) is counted at
-// its full value, since every request it counts happened within the window.
-// Absence one window ago only means "it started at 0" if we were looking
-// then, so the term is guarded, per target (job, instance), by either
-//   - `up offset W == 1`: the target was scraped successfully one window ago
-//     and the series was not there, so it appeared since; or
-//   - `envoy_server_uptime < W`: this Envoy started less than a window ago,
-//     so all its counts are recent (a brand-new pod, or a restarted one).
+// The expression therefore adds a "new series" term that counts a series at
+// its full value when every request it counts happened within the window:
+//   - the series has fewer samples in the window than its target has
+//     successful scrapes (`count_over_time(X[W]) < sum_over_time(up[W])`):
+//     some successful scrape of this Envoy within the window did not have
+//     it, so it appeared (at 0 + its value) since. An evaluator that starts
+//     with no history and finds an old series sees it in every scrape it
+//     has, and stays quiet; one that starts and then sees a first 421 fires.
+//   - or the series had no sample one window ago and this Envoy started less
+//     than a window ago (`envoy_server_uptime < W`): a brand-new or restarted
+//     pod whose first scrape already showed the series.
+// Series that existed through the window are counted by increase(), which
+// also handles counter resets. The +0 drops __name__ so `or` pairs both
+// terms on identical label sets and a series is never counted twice.
 //
-// An evaluator that starts with no history and finds an old 421 series on an
-// old Envoy has neither, and stays quiet. Series that existed one window ago
-// are counted by increase(), which also handles counter resets. Both terms
-// drop __name__ (the +0 on the first), so `or` pairs them on identical label
-// sets and a series is never counted twice.
+// Known limit: if the scrape configuration changes a target label other
+// than job and instance (a new relabeling), every existing series looks new
+// for one window and fires at its lifetime count.
 func countExpr(g spec.Gateway, a spec.Alert) string {
 	return CountQuery(g, a) + " > " + formatFloat(a.Threshold)
 }
@@ -160,17 +178,18 @@ func countExpr(g spec.Gateway, a spec.Alert) string {
 // window, without the threshold: the alert expression is CountQuery > threshold.
 func CountQuery(g spec.Gateway, a spec.Alert) string {
 	sel := Metric + "{" + Selector(g, a) + "}"
+	job := "{" + jobMatcher(g) + "}"
 	w := a.Window.String()
 	secs := strconv.FormatFloat(a.Window.D().Seconds(), 'f', -1, 64)
 	return fmt.Sprintf(`%s (
     (
-      (%s unless %s offset %s)
-      and on (job, instance)
-      (up offset %s == 1 or envoy_server_uptime < %s)
+        (%[2]s and (count_over_time(%[2]s[%[3]s]) < on (job, instance) group_left () sum by (job, instance) (sum_over_time(up%[4]s[%[3]s]))))
+      or
+        ((%[2]s unless %[2]s offset %[3]s) and on (job, instance) (envoy_server_uptime%[4]s < %[5]s))
     ) + 0
   or
-    increase(%s[%s])
-)`, groupBy(a), sel, sel, w, w, secs, sel, w)
+    increase(%[2]s[%[3]s])
+)`, groupBy(a), sel, w, job, secs)
 }
 
 func ratioExpr(g spec.Gateway, a spec.Alert) string {

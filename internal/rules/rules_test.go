@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,34 @@ func TestScenarios(t *testing.T) {
 						require.Equal(t, o.Want, o.Got, "at %s: %s", o.At, sc.Doc)
 					}
 				})
+			}
+		}
+	}
+}
+
+// TestScenariosAcrossIntervalsAndWindows runs the 421 scenarios for the
+// combinations a spec may use (window at least four scrape intervals), with
+// and without `for`.
+func TestScenariosAcrossIntervalsAndWindows(t *testing.T) {
+	for _, iv := range []time.Duration{5 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute} {
+		for _, w := range []time.Duration{time.Minute, 5 * time.Minute, 10 * time.Minute} {
+			for _, forD := range []time.Duration{0, w / 4} {
+				if w < 4*iv {
+					continue
+				}
+				g := spec.Gateway{Name: "gw", Namespace: "ns", Workload: "gw", Stats: spec.Stats{Interval: spec.Duration(iv)}}
+				a := spec.Alert{Kind: spec.KindMisdirectedRequest, Name: "GatewayMisdirectedRequest421", Window: spec.Duration(w), For: spec.Duration(forD), Severity: "warning", Per: "pod"}
+				scs, ok := Scenarios(g, a)
+				require.True(t, ok)
+				for _, sc := range scs {
+					t.Run(fmt.Sprintf("interval=%s/window=%s/for=%s/%s", iv, w, forD, sc.Name), func(t *testing.T) {
+						res := Run(context.Background(), sc, ForAlert(g, a), iv)
+						require.NoError(t, res.Err)
+						for _, o := range res.Outcomes {
+							require.Equal(t, o.Want, o.Got, "at %s: %s", o.At, sc.Doc)
+						}
+					})
+				}
 			}
 		}
 	}
@@ -91,7 +120,7 @@ func TestGeneratedExpressionsParse(t *testing.T) {
 	require.Len(t, f.Groups[0].Rules, 3)
 	r := f.Groups[0].Rules[0]
 	require.Equal(t, "GatewayMisdirectedRequest421", r.Alert)
-	for _, want := range []string{`reporter="source"`, `source_workload_namespace="istio-ingress"`, `source_workload="istio-ingressgateway"`, `response_code="421"`, "offset 5m", "envoy_server_uptime < 300"} {
+	for _, want := range []string{`reporter="source"`, `source_workload_namespace="istio-ingress"`, `source_workload="istio-ingressgateway"`, `response_code="421"`, "offset 5m", `envoy_server_uptime{job=~"gatewatch/istio-ingress/public-ingress(/static)?"} < 300`, "count_over_time(", `job=~"gatewatch/istio-ingress/public-ingress(/static)?"`} {
 		require.Contains(t, r.Expr, want)
 	}
 	require.Equal(t, "istio-ingress", r.Labels["namespace"])

@@ -46,9 +46,13 @@ type Expect struct {
 // target is one scraped Envoy (a gateway pod or a backend sidecar).
 type target struct {
 	pod, instance string
+	job           string // "" is the gateway's gatewatch job
 }
 
 func (t target) base(job, ns string) string {
+	if t.job != "" {
+		job = t.job
+	}
 	return fmt.Sprintf(`job=%q, namespace=%q, pod=%q, instance=%q, container="istio-proxy"`, job, ns, t.pod, t.instance)
 }
 
@@ -172,7 +176,7 @@ func Scenarios(g spec.Gateway, a spec.Alert) (out []Scenario, ok bool) {
 	// An alert with `for` fires that much later: every check moves by it.
 	forSteps := int((a.For.D() + iv - 1) / iv)
 	total := 4*n + forSteps
-	job := "gateway-envoy-stats"
+	job := JobName(g)
 	ns := g.Namespace
 	podA := target{pod: g.Workload + "-7d9f8b6c4d-x2l9q", instance: "10.0.0.11:15090"}
 	podB := target{pod: g.Workload + "-7d9f8b6c4d-k8m3z", instance: "10.0.0.12:15090"}
@@ -211,13 +215,24 @@ func Scenarios(g spec.Gateway, a spec.Alert) (out []Scenario, ok bool) {
 		},
 	})
 	out = append(out, Scenario{
+		Name: "first-after-start",
+		Doc:  "the evaluator starts on a long-running gateway and the first one comes within its first window",
+		Series: append(healthy(podA),
+			Series{hit(podA), cat(fill(n/2+1, ""), fill(total-n/2-1, "1")).notation()}),
+		Checks: []Check{
+			{At: at(n / 2)},
+			{At: at(n/2 + 2), Firing: []Expect{fire(podA, 1)}},
+			{At: at(n + n/2 + 3)},
+		},
+	})
+	out = append(out, Scenario{
 		Name: "later",
 		Doc:  "a later response on a series that already exists",
 		Series: append(healthy(podA),
 			Series{hit(podA), cat(fill(2*n, "3"), fill(2*n, "4")).notation()}),
 		Checks: []Check{
 			{At: at(2*n - 1)},
-			{At: at(2*n + 2), Firing: []Expect{fire(podA, 1)}},
+			{At: at(2*n + 1), Firing: []Expect{fire(podA, 1)}},
 			{At: at(3*n + 2)},
 		},
 	})
@@ -281,8 +296,18 @@ func Scenarios(g spec.Gateway, a spec.Alert) (out []Scenario, ok bool) {
 			Series{hit(podA), cat(fill(2*n, "2"), fill(2*n, "3")).notation()},
 			Series{req(backend, "destination", code, flags), cat(fill(2*n, "2"), fill(2*n, "3")).notation()}),
 		Checks: []Check{
-			{At: at(2*n + 2), Firing: []Expect{fire(podA, 1)}},
+			{At: at(2*n + 1), Firing: []Expect{fire(podA, 1)}},
 		},
+	})
+	other := target{pod: podA.pod, instance: podA.instance, job: "istio-system/envoy-stats-monitor"}
+	out = append(out, Scenario{
+		Name: "scraped-twice",
+		Doc:  "another monitor (Istio's envoy-stats-monitor) scrapes the same gateway pod; the request counts once",
+		Series: append(healthy(podA),
+			Series{up(other), fill(total, "1").notation()},
+			Series{hit(podA), cat(fill(2*n, ""), fill(2*n, "1")).notation()},
+			Series{hit(other), cat(fill(2*n, ""), fill(2*n, "1")).notation()}),
+		Checks: []Check{{At: at(2*n + 1), Firing: []Expect{fire(podA, 1)}}},
 	})
 	for i := range out {
 		out[i].Interval = iv

@@ -36,6 +36,7 @@ func (s *Spec) validate(v *validator) {
 		v.errorf("gateways", "at least one gateway is required (name, namespace, selector)")
 	}
 	names := map[string]bool{}
+	workloads := map[string]string{}
 	for i, g := range s.Gateways {
 		p := fmt.Sprintf("gateways[%d]", i)
 		g.validate(v, p)
@@ -43,11 +44,22 @@ func (s *Spec) validate(v *validator) {
 			v.errorf(p+".name", "duplicate gateway name %q", g.Name)
 		}
 		names[g.Name] = true
+		key := g.Namespace + "/" + g.Workload
+		if other, dup := workloads[key]; dup {
+			v.errorf(p+".workload", "gateway %s has the same namespace and workload (%s) as gateway %s: its requests would be counted by both", g.Name, key, other)
+		}
+		workloads[key] = g.Name
 	}
 
 	alertNames := map[string]bool{}
 	for _, a := range s.Alerts {
 		a.validate(v)
+		for _, g := range s.Gateways {
+			// increase() and the new-series test need several samples per window.
+			if a.Window > 0 && g.Stats.Interval > 0 && a.Window < 4*g.Stats.Interval {
+				v.errorf(a.path+".window", "window %s is shorter than 4 scrape intervals of gateway %s (%s): use at least %s", a.Window, g.Name, g.Stats.Interval, 4*g.Stats.Interval)
+			}
+		}
 		if alertNames[a.Name] {
 			v.errorf(a.path+".name", "duplicate alert name %q", a.Name)
 		}

@@ -73,7 +73,7 @@ Mattermost's answer. The webhook URL is never printed.`,
 				}
 				return fail(exitFailure, fmt.Errorf("not delivered after %d attempt(s): %w", res.Attempts, err))
 			}
-			fmt.Fprintf(out, "delivered: Mattermost answered 200 ok after %d attempt(s) in %s\n", res.Attempts, res.Elapsed.Round(time.Millisecond))
+			fmt.Fprintf(out, "delivered: Mattermost answered %d %s after %d attempt(s) in %s\n", res.Answer.Status, res.Answer.Body, res.Attempts, res.Elapsed.Round(time.Millisecond))
 			return nil
 		},
 	}

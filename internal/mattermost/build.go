@@ -65,7 +65,7 @@ func build(d *template.Data, o Options, shown int) Payload {
 		Color:    Color(d),
 		Title:    title,
 		Text:     body(d, shown),
-		Fields:   fields(d),
+		Fields:   fields(d, shown),
 		Footer:   o.Footer,
 	}
 	if len(d.Alerts) > 0 && d.Alerts[0].GeneratorURL != "" {
@@ -129,7 +129,7 @@ func body(d *template.Data, shown int) string {
 		b.WriteString("\n")
 	}
 	if more := len(d.Alerts) - shown; more > 0 {
-		fmt.Fprintf(&b, "- … and %d more (every alert is in the message details)\n", more)
+		fmt.Fprintf(&b, "- … and %d more, not listed: the message would be over Mattermost's size limit\n", more)
 	}
 	if d.ExternalURL != "" {
 		fmt.Fprintf(&b, "[Silence](%s)", SilenceURL(d))
@@ -150,11 +150,15 @@ func SilenceURL(d *template.Data) string {
 	return b.String()
 }
 
-func fields(d *template.Data) []Field {
+func fields(d *template.Data, shown int) []Field {
 	var pods, counts []string
-	for _, a := range d.Alerts {
+	for _, a := range d.Alerts[:shown] {
 		pods = append(pods, firstNonEmpty(a.Labels["pod"], a.Labels["instance"], a.Labels["gateway"]))
 		counts = append(counts, firstNonEmpty(a.Annotations["count"], "?"))
+	}
+	if more := len(d.Alerts) - shown; more > 0 {
+		pods = append(pods, fmt.Sprintf("… and %d more", more))
+		counts = append(counts, "…")
 	}
 	count := d.CommonAnnotations["count"]
 	if count == "" {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -132,7 +133,16 @@ func (c *Client) webhookURL() (string, error) {
 	if u == "" {
 		return "", fmt.Errorf("webhook_url_file %q is empty", c.urlFile)
 	}
+	if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+		return "", fmt.Errorf("webhook_url_file %q does not hold an http(s) URL (value not shown: it is a secret)", c.urlFile)
+	}
 	return u, nil
+}
+
+// Answer is Mattermost's reply to an accepted post.
+type Answer struct {
+	Status int
+	Body   string
 }
 
 // mmError is Mattermost's JSON error body.
@@ -146,44 +156,47 @@ type mmError struct {
 
 // Post makes one delivery attempt. Success is a 2xx answer; anything else
 // is a *SendError saying whether a retry may help.
-func (c *Client) Post(ctx context.Context, p Payload) error {
+func (c *Client) Post(ctx context.Context, p Payload) (Answer, error) {
 	body, err := json.Marshal(p)
 	if err != nil {
-		return &SendError{Cause: CauseConfig, Err: fmt.Errorf("encode payload: %w", err)}
+		return Answer{}, &SendError{Cause: CauseConfig, Err: fmt.Errorf("encode payload: %w", err)}
 	}
 	if len(body) >= MaxBody {
-		return &SendError{Cause: CauseConfig, Err: fmt.Errorf("payload is %d bytes, over the %d byte limit", len(body), MaxBody)}
+		return Answer{}, &SendError{Cause: CauseConfig, Err: fmt.Errorf("payload is %d bytes, over the %d byte limit", len(body), MaxBody)}
 	}
 	raw, err := c.webhookURL()
 	if err != nil {
-		return &SendError{Cause: CauseConfig, Err: err}
+		return Answer{}, &SendError{Cause: CauseConfig, Err: err}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, raw, bytes.NewReader(body))
 	if err != nil {
-		return &SendError{Cause: CauseConfig, Err: redact(err, raw)}
+		return Answer{}, &SendError{Cause: CauseConfig, Err: redact(err, raw)}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "gatewatch")
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return &SendError{Cause: CauseCanceled, Err: ctx.Err()}
+			return Answer{}, &SendError{Cause: CauseCanceled, Err: ctx.Err()}
 		}
-		return &SendError{Cause: classify(err), Retryable: true, Err: redact(err, raw)}
+		cause := classify(err)
+		// A certificate that does not verify will not verify on the next try.
+		return Answer{}, &SendError{Cause: cause, Retryable: cause != CauseTLS, Err: redact(err, raw)}
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 == 2 {
-		return nil
+		return Answer{Status: resp.StatusCode, Body: truncateRunes(redactString(strings.TrimSpace(string(answer)), raw), 200)}, nil
 	}
 	se := &SendError{Cause: CauseHTTP, Status: resp.StatusCode}
 	var mm mmError
 	if json.Unmarshal(answer, &mm) == nil && mm.Message != "" {
-		se.Message = mm.Message
+		se.Message, se.fromMattermost = mm.Message, true
 	} else {
 		se.Message = strings.TrimSpace(string(answer))
 	}
-	se.Message = strings.ReplaceAll(se.Message, raw, "<secret>")
+	// Proxies echo the request path in error pages: never let the hook id through.
+	se.Message = truncateRunes(redactString(se.Message, raw), 300)
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		se.Cause, se.Retryable = CauseRateLimit, true
@@ -191,13 +204,15 @@ func (c *Client) Post(ctx context.Context, p Payload) error {
 	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
 		se.Retryable = true
 	}
-	return se
+	return Answer{}, se
 }
 
 // Result describes a delivery.
 type Result struct {
 	Attempts int
 	Elapsed  time.Duration
+	// Answer is Mattermost's reply to the accepted attempt.
+	Answer Answer
 }
 
 // Send delivers p, retrying network errors, 5xx and 429 (waiting at least
@@ -210,7 +225,8 @@ func (c *Client) Send(ctx context.Context, p Payload) (Result, error) {
 	var res Result
 	for {
 		res.Attempts++
-		err := c.Post(ctx, p)
+		answer, err := c.Post(ctx, p)
+		res.Answer = answer
 		res.Elapsed = time.Since(start)
 		if err == nil {
 			c.metrics.Attempts.WithLabelValues("ok").Inc()

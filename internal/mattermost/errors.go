@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"path"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +43,9 @@ type SendError struct {
 	RetryAfter time.Duration
 	// Err is the underlying error, with the URL removed.
 	Err error
+	// fromMattermost is set when the body was Mattermost's JSON error, so
+	// the status hint applies (a proxy's 404 is not "channel not found").
+	fromMattermost bool
 }
 
 func (e *SendError) Error() string {
@@ -49,7 +53,7 @@ func (e *SendError) Error() string {
 	b.WriteString("mattermost webhook: ")
 	if e.Status != 0 {
 		fmt.Fprintf(&b, "HTTP %d", e.Status)
-		if hint := statusHint(e.Status); hint != "" {
+		if hint := statusHint(e.Status); hint != "" && (e.fromMattermost || e.Status == 429 || e.Status >= 500) {
 			fmt.Fprintf(&b, " (%s)", hint)
 		}
 		if e.Message != "" {
@@ -108,14 +112,22 @@ func redact(err error, rawURL string) error {
 	if errors.As(err, &ue) {
 		inner = ue.Err
 	}
-	msg := inner.Error()
-	if rawURL != "" {
-		msg = strings.ReplaceAll(msg, rawURL, "<secret>")
-		if u, perr := url.Parse(rawURL); perr == nil && u.Path != "" && u.Path != "/" {
-			msg = strings.ReplaceAll(msg, u.Path, "/<secret>")
+	return &redactedError{msg: redactString(inner.Error(), rawURL), err: inner}
+}
+
+// redactString removes the URL, its path and its hook id from s.
+func redactString(s, rawURL string) string {
+	if rawURL == "" {
+		return s
+	}
+	s = strings.ReplaceAll(s, rawURL, "<secret>")
+	if u, err := url.Parse(rawURL); err == nil && u.Path != "" && u.Path != "/" {
+		s = strings.ReplaceAll(s, u.Path, "/<secret>")
+		if id := path.Base(u.Path); len(id) >= 8 {
+			s = strings.ReplaceAll(s, id, "<secret>")
 		}
 	}
-	return &redactedError{msg: msg, err: inner}
+	return s
 }
 
 // classify names the cause of a transport error.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -181,7 +182,7 @@ func TestContextCancelStopsRetries(t *testing.T) {
 func TestOversizedGroupSummarisedAndAccepted(t *testing.T) {
 	srv, url := startServer(t)
 	c, _, _ := newClient(t, url)
-	d := sampleData(2000, "critical")
+	d := sampleData(4000, "critical")
 	// Multi-byte text: runes, not bytes, count against the limit.
 	for i := range d.Alerts {
 		d.Alerts[i].Annotations["description"] += " 🚦 ミスディレクテッド・リクエスト"
@@ -193,7 +194,8 @@ func TestOversizedGroupSummarisedAndAccepted(t *testing.T) {
 	require.LessOrEqual(t, utf8.RuneCountInString(p.Attachments[0].Text), MaxRunes)
 	require.LessOrEqual(t, utf8.RuneCountInString(p.Props.Card), MaxRunes)
 	require.Regexp(t, `and \d+ more`, p.Attachments[0].Text)
-	require.Contains(t, p.Attachments[0].Title, "[FIRING:2000]")
+	require.Contains(t, p.Attachments[0].Title, "[FIRING:4000]")
+	require.Regexp(t, `… and \d+ more$`, p.Attachments[0].Fields[3].Value)
 	_, err = c.Send(context.Background(), p)
 	require.NoError(t, err)
 	posts := srv.Posts()
@@ -326,4 +328,44 @@ func TestMessageContent(t *testing.T) {
 	require.Equal(t, Field{Title: "421s in window", Value: "1", Short: true}, a.Fields[4])
 	require.Equal(t, "Sent by gatewatch", a.Footer)
 	require.Contains(t, p.Props.Card, "| pod | istio-ingressgateway-7d9f8b6c4d-00000 |")
+}
+
+// TestProxyErrorPageRedacted: a proxy's error page that echoes the request
+// path must not carry the hook id into errors or logs, and a non-Mattermost
+// 404 is not described as "channel not found".
+func TestProxyErrorPageRedacted(t *testing.T) {
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, "<html><body>The requested URL %s was not found on this server. (%s%s)</body></html>", r.URL.Path, r.Host, r.URL.Path)
+	}))
+	defer proxy.Close()
+	c, logs, _ := newClient(t, proxy.URL+"/hooks/"+hookID)
+	_, err := c.Send(context.Background(), Build(sampleData(1, "warning"), Options{}))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "HTTP 404")
+	require.NotContains(t, err.Error(), "channel not found")
+	require.NotContains(t, err.Error()+logs.String(), hookID)
+	require.Contains(t, err.Error(), "<secret>")
+}
+
+func TestConfigAndTLSErrorsNotRetried(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "url")
+	require.NoError(t, os.WriteFile(file, []byte("mattermost.example.com/hooks/"+hookID), 0o600))
+	c, err := NewClient(spec.Mattermost{WebhookURLFile: file}, WithRetry(fastRetry))
+	require.NoError(t, err)
+	res, err := c.Send(context.Background(), Build(sampleData(1, "warning"), Options{}))
+	require.Error(t, err)
+	require.Equal(t, 1, res.Attempts)
+	require.Contains(t, err.Error(), "does not hold an http(s) URL")
+	require.NotContains(t, err.Error(), hookID)
+
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))
+	defer tlsSrv.Close()
+	c2, _, m := newClient(t, tlsSrv.URL+"/hooks/"+hookID)
+	res, err = c2.Send(context.Background(), Build(sampleData(1, "warning"), Options{}))
+	require.Error(t, err)
+	require.Equal(t, 1, res.Attempts, "a certificate error is not retried")
+	require.Contains(t, err.Error(), "TLS error")
+	require.Equal(t, 1.0, testutil.ToFloat64(m.Failed.WithLabelValues(CauseTLS)))
 }

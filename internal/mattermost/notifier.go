@@ -60,7 +60,7 @@ func NewNotifier(c *Client, o Options, tmpl *template.Template, logger *slog.Log
 func (n *Notifier) Notify(ctx context.Context, alerts ...*alert.Alert) notify.NotifyVerdict {
 	data := notify.GetTemplateData(ctx, n.tmpl, alerts, n.logger)
 	p := Build(data, n.opts)
-	err := n.client.Post(ctx, p)
+	_, err := n.client.Post(ctx, p)
 	if n.Observe != nil {
 		d := Delivery{At: time.Now(), Title: p.Attachments[0].Title, Alerts: len(alerts), Answer: "200 ok", OK: err == nil}
 		if err != nil {

@@ -32,4 +32,4 @@ bench: ## Run the benchmarks and write BENCHMARKS.md
 	./scripts/bench.sh
 
 update-golden: ## Rewrite the golden files from the current code
-	$(GO) test ./internal/render/ ./internal/cli/ -update
+	$(GO) test ./internal/render/ -run TestGolden -update

@@ -43,8 +43,10 @@ type helmAlertmanager struct {
 }
 
 const helmHeader = `# kube-prometheus-stack values: pass with -f (helm upgrade ... -f values.yaml).
-# alertmanager.config replaces the chart's default route and receivers; it
-# keeps the "null" default receiver and the Watchdog route.
+# Helm merges maps but replaces lists: alertmanager.config.route.routes and
+# .receivers here replace the chart's (and any -f file's before this one).
+# They keep the "null" default receiver and the Watchdog route; merge in any
+# receivers of your own.
 `
 
 // helm renders kube-prometheus-stack values, the placeholder Secret the
@@ -84,9 +86,7 @@ func helm(s *spec.Spec) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	ns := s.Cluster.Alertmanager.Namespace
-	sec := placeholderSecret(s, ns)
-	secret, err := file("secret-"+ns+"-"+sec.Name+".yaml", secretHeader(s, ns), sec)
+	secret, err := secretExample(s, s.Cluster.Alertmanager.Namespace)
 	if err != nil {
 		return nil, err
 	}

@@ -12,10 +12,10 @@ import (
 )
 
 // netpolHeader explains what the policies assume.
-const netpolHeader = `# NetworkPolicies for the alert path, for clusters whose namespaces deny by
-# default (the runbook's locked-down cluster). They only add allowances there.
-# In a namespace WITHOUT a default-deny policy, a policy that selects pods
-# isolates them: check with 'gatewatch doctor' before applying.
+const netpolHeader = `# NetworkPolicy for the alert path. Rendered because cluster.default_deny says
+# the namespaces involved deny this direction by default: there it only adds
+# an allowance. (In a namespace without a default-deny policy, a policy that
+# selects pods isolates them; that is why gatewatch renders none by default.)
 `
 
 func selector(sel string) (*metav1.LabelSelector, error) {
@@ -75,6 +75,13 @@ func networkPolicies(s *spec.Spec) ([]File, error) {
 	}
 	var files []File
 	add := func(np networkingv1.NetworkPolicy) error {
+		direction := "egress"
+		if np.Spec.PolicyTypes[0] == networkingv1.PolicyTypeIngress {
+			direction = "ingress"
+		}
+		if !c.Denies(direction) {
+			return nil
+		}
 		f, err := file(fmt.Sprintf("networkpolicy-%s-%s.yaml", np.Namespace, np.Name), netpolHeader, np)
 		files = append(files, f)
 		return err

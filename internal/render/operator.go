@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"strings"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
@@ -52,8 +53,7 @@ func operator(s *spec.Spec) ([]File, error) {
 	}
 	files = append(files, f)
 	for _, ns := range alertmanagerConfigNamespaces(s) {
-		sec := placeholderSecret(s, ns)
-		f, err := file(fmt.Sprintf("secret-%s-%s.yaml", ns, sec.Name), secretHeader(s, ns), sec)
+		f, err := secretExample(s, ns)
 		if err != nil {
 			return nil, err
 		}
@@ -140,12 +140,27 @@ func prometheusRule(s *spec.Spec) *monitoringv1.PrometheusRule {
 	}
 }
 
-func secretHeader(s *spec.Spec, ns string) string {
-	return fmt.Sprintf(`# Placeholder: gatewatch never writes the webhook URL. Create the real Secret
-# instead of applying this one, e.g.
+// secretExample is the Secret the manifests reference, as a commented-out
+// example in a *.yaml.example file: `kubectl apply -f DIR` skips it and a
+// stdout stream carries it only as comments, so applying the output never
+// overwrites the real Secret with a placeholder.
+func secretExample(s *spec.Spec, ns string) (File, error) {
+	sec := placeholderSecret(s, ns)
+	b, err := marshal(sec)
+	if err != nil {
+		return File{}, err
+	}
+	var commented strings.Builder
+	for _, l := range strings.SplitAfter(strings.TrimRight(string(b), "\n"), "\n") {
+		commented.WriteString("# " + l)
+	}
+	commented.WriteString("\n")
+	header := fmt.Sprintf(`# The Secret the manifests reference. gatewatch never writes the webhook URL:
+# create the Secret yourself, e.g.
 #   kubectl -n %s create secret generic %s --from-file=%s=./webhook-url
-# (or manage it with your secrets tooling: External Secrets, Sealed Secrets, SOPS).
+# (or with your secrets tooling: External Secrets, Sealed Secrets, SOPS). Its shape:
 `, ns, s.Cluster.Alertmanager.SecretName, spec.SecretKey)
+	return File{Name: fmt.Sprintf("secret-%s-%s.yaml.example", ns, sec.Name), Header: header, Content: []byte(commented.String())}, nil
 }
 
 func placeholderSecret(s *spec.Spec, ns string) *corev1.Secret {

@@ -126,3 +126,37 @@ func TestStandaloneNotAvailable(t *testing.T) {
 	require.ErrorContains(t, err, `unknown target "kustomize"`)
 	require.True(t, strings.Contains(err.Error(), "operator, prometheus, helm"))
 }
+
+// TestNetworkPoliciesOnlyForDefaultDeny: without cluster.default_deny no
+// policy is rendered (one would isolate the pods it selects); with egress
+// only, only egress policies.
+func TestNetworkPoliciesOnlyForDefaultDeny(t *testing.T) {
+	s, err := spec.Load(goldenSpecs["example"])
+	require.NoError(t, err)
+	count := func() (ingress, egress int) {
+		files, err := Render(s, TargetOperator)
+		require.NoError(t, err)
+		for _, f := range files {
+			c := string(f.Content)
+			if strings.Contains(c, "kind: NetworkPolicy") {
+				if strings.Contains(c, "- Ingress") {
+					ingress++
+				} else {
+					egress++
+				}
+			}
+			require.False(t, strings.Contains(c, "kind: Secret") && !strings.HasSuffix(f.Name, ".example"), "a Secret must never be applied by accident")
+		}
+		return ingress, egress
+	}
+	in, eg := count()
+	require.Equal(t, 2, in)
+	require.Equal(t, 3, eg)
+	s.Cluster.DefaultDeny = []string{"egress"}
+	in, eg = count()
+	require.Equal(t, 0, in)
+	require.Equal(t, 3, eg)
+	s.Cluster.DefaultDeny = nil
+	in, eg = count()
+	require.Zero(t, in+eg)
+}

@@ -83,6 +83,10 @@ func TestErrors(t *testing.T) {
 		{"direct without cidrs", minimal + "cluster:\n  webhook_path:\n    via: direct\n", []string{"cluster.webhook_path.cidrs: via direct needs the CIDRs"}},
 		{"bad cidr", minimal + "cluster:\n  webhook_path:\n    via: direct\n    cidrs: [10.0.0.0/33]\n", []string{`g.yaml:8: cluster.webhook_path.cidrs[0]: "10.0.0.0/33" is not a CIDR`}},
 		{"reserved label", minimal + "alerts:\n  - labels: {namespace: x}\n", []string{`alerts[0].labels.namespace: label "namespace" is set by gatewatch`}},
+		{"egress denied without a webhook path", "gateways:\n  - name: gw\n    namespace: ns\n    static_targets: [\"10.0.0.1:15090\"]\ncluster:\n  default_deny: [egress]\n", []string{"cluster.default_deny: egress is denied by default"}},
+		{"bad default_deny", minimal + "cluster:\n  default_deny: [sideways]\n", []string{`cluster.default_deny[0]: "sideways"`}},
+		{"window shorter than 4 intervals", minimal + "alerts:\n  - window: 30s\n", []string{"alerts[0].window: window 30s is shorter than 4 scrape intervals"}},
+		{"same workload twice", minimal + "  - name: gw2\n    namespace: istio-ingress\n    workload: gw\n    selector: app=x\n", []string{"same namespace and workload"}},
 		{"two documents", minimal + "---\n" + minimal, []string{"single YAML document"}},
 		{"several at once", "gateways:\n  - name: Bad_Name\n    namespace: ok\n    selector: a=b\n    stats: {interval: x, timeout: y}\n", []string{"g.yaml:2: gateways[0].name", `g.yaml:5: bad duration "x"`, `g.yaml:5: bad duration "y"`}},
 	} {

@@ -172,6 +172,21 @@ type Cluster struct {
 	WebhookPath WebhookPath `yaml:"webhook_path"`
 	// DNS is the cluster DNS (kube-dns / CoreDNS) pods.
 	DNS Workload `yaml:"dns"`
+	// DefaultDeny lists the directions ("ingress", "egress") that the
+	// namespaces involved deny by default. render writes NetworkPolicies only
+	// for those directions: there they only add allowances, while elsewhere a
+	// policy that selects pods would isolate them. Default: none.
+	DefaultDeny []string `yaml:"default_deny"`
+}
+
+// Denies reports whether direction ("ingress" or "egress") is denied by default.
+func (c Cluster) Denies(direction string) bool {
+	for _, d := range c.DefaultDeny {
+		if d == direction {
+			return true
+		}
+	}
+	return false
 }
 
 // Workload names pods by namespace and label selector.

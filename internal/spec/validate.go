@@ -280,13 +280,21 @@ func (c Cluster) validate(v *validator) {
 	if errs := validation.IsDNS1123Subdomain(c.Alertmanager.SecretName); len(errs) > 0 {
 		v.errorf("cluster.alertmanager.secret_name", "%q is not a valid Secret name: %s", c.Alertmanager.SecretName, strings.Join(errs, "; "))
 	}
+	for i, d := range c.DefaultDeny {
+		if d != "ingress" && d != "egress" {
+			v.errorf(fmt.Sprintf("cluster.default_deny[%d]", i), "%q: use ingress and/or egress", d)
+		}
+	}
 	w := c.WebhookPath
+	if c.Denies("egress") && w.Via == ViaGateway && w.Gateway.PodSelector == "" && !v.lines.has("cluster.webhook_path") {
+		v.errorf("cluster.default_deny", "egress is denied by default, so Alertmanager's egress to Mattermost must be allowed: set cluster.webhook_path (the gateway's namespace and pod_selector, or via: direct with cidrs)")
+	}
 	switch w.Via {
 	case ViaGateway:
 		// Only a written webhook_path must be complete: when it is defaulted
 		// from a gateway with static targets only, render skips the webhook
 		// NetworkPolicies (there are no pods to select).
-		if (w.Gateway.Namespace == "" || w.Gateway.PodSelector == "") && v.lines.has("cluster.webhook_path") && len(v.errs) == 0 {
+		if (w.Gateway.Namespace == "" || w.Gateway.PodSelector == "") && v.lines.has("cluster.webhook_path") {
 			v.errorf("cluster.webhook_path.gateway", "via gateway needs the gateway's namespace and pod_selector")
 		}
 		if v.lines.has("cluster.webhook_path.gateway.pod_selector") {

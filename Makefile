@@ -14,7 +14,7 @@ build: ## Build bin/gatewatch
 tools: ## Build the pinned promtool and amtool into .cache/bin (once)
 	./scripts/tools.sh
 
-test: tools ## Run every test, including the real promtool/amtool checks
+test: tools lint ## Run every check and test, including the real promtool/amtool checks
 	$(GO) test -count=1 ./...
 
 test-unit: ## Run the tests that need no external tools

@@ -84,9 +84,9 @@ func podMonitor(s *spec.Spec, g spec.Gateway) (*monitoringv1.PodMonitor, error) 
 		// scraping the same pods must not double the count.
 		RelabelConfigs: []monitoringv1.RelabelConfig{{TargetLabel: "job", Replacement: ptr(rules.JobName(g))}},
 		Path:           g.Stats.Path,
-		Interval:      monitoringv1.Duration(g.Stats.Interval.String()),
-		ScrapeTimeout: monitoringv1.Duration(g.Stats.Timeout.String()),
-		Scheme:        ptr(monitoringv1.Scheme("http")),
+		Interval:       monitoringv1.Duration(g.Stats.Interval.String()),
+		ScrapeTimeout:  monitoringv1.Duration(g.Stats.Timeout.String()),
+		Scheme:         ptr(monitoringv1.Scheme("http")),
 	}
 	if g.Stats.Port.Name != "" {
 		ep.Port = ptr(g.Stats.Port.Name)
@@ -177,7 +177,8 @@ const amcHeader = `# The operator adds a namespace="<this namespace>" matcher to
 # namespace, so this object lives there. AlertmanagerConfig (v1alpha1) has no
 # Mattermost receiver: slackConfigs speak Mattermost's Slack-compatible
 # webhook. The "null" default receiver and the Watchdog route belong to the
-# Alertmanager's base configuration (kube-prometheus-stack has both).
+# Alertmanager's base configuration (kube-prometheus-stack has both), so the
+# spec's routing.default_receiver and routing.watchdog do not apply here.
 `
 
 func alertmanagerConfigCR(s *spec.Spec, ns string) *monitoringv1alpha1.AlertmanagerConfig {

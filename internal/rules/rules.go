@@ -163,6 +163,7 @@ func jobMatcher(g spec.Gateway) string {
 //   - or the series had no sample one window ago and this Envoy started less
 //     than a window ago (`envoy_server_uptime < W`): a brand-new or restarted
 //     pod whose first scrape already showed the series.
+//
 // Series that existed through the window are counted by increase(), which
 // also handles counter resets. The +0 drops __name__ so `or` pairs both
 // terms on identical label sets and a series is never counted twice.

@@ -64,10 +64,10 @@ func (s *Spec) applyDefaults(idx lineIndex) {
 	if r.GroupWait == 0 && !idx.has("routing.group_wait") {
 		r.GroupWait = DefaultGroupWait
 	}
-	if r.GroupInterval == 0 {
+	if !idx.has("routing.group_interval") {
 		r.GroupInterval = DefaultGroupInterval
 	}
-	if r.RepeatInterval == 0 {
+	if !idx.has("routing.repeat_interval") {
 		r.RepeatInterval = DefaultRepeatInterval
 	}
 	if r.DefaultReceiver == "" {

@@ -82,9 +82,9 @@ func Parse(data []byte, file string) (*Spec, error) {
 		// problem in the file is reported at once.
 		errs = append(errs, yamlErrors(file, err))
 	}
-	var extra Spec
+	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, &Error{File: file, Msg: "the spec must be a single YAML document"}
+		return nil, &Error{File: file, Line: extra.Line, Msg: "the spec must be a single YAML document (found a second one here)"}
 	}
 	s.File = file
 	idx := indexLines(root.Content[0])
@@ -162,7 +162,7 @@ func yamlErrors(file string, err error) error {
 
 var (
 	unknownField = regexp.MustCompile(`^field (\S+) not found in type spec\.(\w+)$`)
-	cannotDecode = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (.*)$")
+	cannotDecode = regexp.MustCompile("^cannot unmarshal !!(\\w+) (?:`(.*)` )?into (.*)$")
 )
 
 func friendlyYAML(m string) string {
@@ -181,9 +181,22 @@ func friendlyYAML(m string) string {
 		case strings.HasPrefix(want, "*"):
 			want = strings.TrimPrefix(want, "*")
 		}
+		if sm[2] == "" {
+			return fmt.Sprintf("wrong type: got a %s, want %s", yamlKind(sm[1]), want)
+		}
 		return fmt.Sprintf("wrong type: got %s %q, want %s", sm[1], sm[2], want)
 	}
 	return m
+}
+
+func yamlKind(tag string) string {
+	switch tag {
+	case "map":
+		return "mapping"
+	case "seq":
+		return "list"
+	}
+	return tag
 }
 
 // lineIndex maps a field path (gateways[0].stats.interval) to its line.

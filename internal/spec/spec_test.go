@@ -87,7 +87,9 @@ func TestErrors(t *testing.T) {
 		{"bad default_deny", minimal + "cluster:\n  default_deny: [sideways]\n", []string{`cluster.default_deny[0]: "sideways"`}},
 		{"window shorter than 4 intervals", minimal + "alerts:\n  - window: 30s\n", []string{"alerts[0].window: window 30s is shorter than 4 scrape intervals"}},
 		{"same workload twice", minimal + "  - name: gw2\n    namespace: istio-ingress\n    workload: gw\n    selector: app=x\n", []string{"same namespace and workload"}},
-		{"two documents", minimal + "---\n" + minimal, []string{"single YAML document"}},
+		{"two documents", minimal + "---\n" + minimal, []string{"g.yaml:5: the spec must be a single YAML document"}},
+		{"gateways as a mapping", "gateways: {}\n", []string{"g.yaml:1: wrong type: got a mapping, want a list"}},
+		{"zero group_interval", minimal + "routing:\n  group_interval: 0s\n", []string{"g.yaml:6: routing.group_interval: group_interval must be positive"}},
 		{"several at once", "gateways:\n  - name: Bad_Name\n    namespace: ok\n    selector: a=b\n    stats: {interval: x, timeout: y}\n", []string{"g.yaml:2: gateways[0].name", `g.yaml:5: bad duration "x"`, `g.yaml:5: bad duration "y"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

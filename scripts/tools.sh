@@ -10,6 +10,8 @@ mkdir -p "$bin"
 
 PROMETHEUS_VERSION=v0.316.0   # Prometheus 3.16: promtool
 AMTOOL_VERSION=v0.35.0        # amtool
+AM_SERVER_VERSION=v0.31.1     # the Alertmanager server version DESIGN.md pins: its
+                              # config loader checks rendered mattermost_configs
 
 build() { # name module version
   local name=$1 mod=$2 ver=$3
@@ -17,12 +19,16 @@ build() { # name module version
     return 0
   fi
   echo "tools: building $name from $mod@$ver (first run takes a few minutes)" >&2
-  local start=$SECONDS
-  GOBIN="$bin" GOFLAGS=-buildvcs=false go install \
+  local start=$SECONDS tmp
+  tmp=$(mktemp -d)
+  GOBIN="$tmp" GOFLAGS=-buildvcs=false go install \
     -ldflags "-X github.com/prometheus/common/version.Version=${ver#v}" "$mod@$ver"
+  mv "$tmp/$(basename "$mod")" "$bin/$name"
+  rm -rf "$tmp"
   echo "$mod@$ver" > "$bin/$name.version"
   echo "tools: $name built in $((SECONDS - start))s" >&2
 }
 
 build promtool github.com/prometheus/prometheus/cmd/promtool "$PROMETHEUS_VERSION"
 build amtool github.com/prometheus/alertmanager/cmd/amtool "$AMTOOL_VERSION"
+build amtool-0.31 github.com/prometheus/alertmanager/cmd/amtool "$AM_SERVER_VERSION"

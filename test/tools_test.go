@@ -265,33 +265,38 @@ func operatorEquivalent(t *testing.T, path string) []byte {
 }
 
 // TestAmtoolCheckConfig runs `amtool check-config` on every rendered
-// Alertmanager configuration.
+// Alertmanager configuration, with amtool v0.35.0 and with the config loader
+// of Alertmanager v0.31.1 (the server version DESIGN.md pins), so the
+// mattermost_configs gatewatch renders for Alertmanager >= 0.30 are known to
+// load in a real 0.31 server.
 func TestAmtoolCheckConfig(t *testing.T) {
-	amtool := tool(t, "amtool")
-	for name, path := range specs {
-		for target, cfg := range alertmanagerConfigs(t, path) {
-			t.Run(name+"/"+target, func(t *testing.T) {
-				p := writeFile(t, t.TempDir(), "alertmanager.yml", cfg)
-				out, code := run(t, amtool, "check-config", p)
-				require.Equal(t, 0, code, out)
-				require.Contains(t, out, "SUCCESS")
-				// "null" plus one Mattermost receiver (the operator: one per
-				// AlertmanagerConfig, i.e. per gateway namespace).
-				s, err := spec.Load(path)
-				require.NoError(t, err)
-				want := 2
-				if s.Cluster.MattermostNative() && target != "operator" {
-					want = 3 // plus mattermost-critical, which posts with priority "important"
-				}
-				if target == "operator" {
-					ns := map[string]bool{}
-					for _, g := range s.Gateways {
-						ns[g.Namespace] = true
+	for _, amtoolName := range []string{"amtool", "amtool-0.31"} {
+		amtool := tool(t, amtoolName)
+		for name, path := range specs {
+			for target, cfg := range alertmanagerConfigs(t, path) {
+				t.Run(amtoolName+"/"+name+"/"+target, func(t *testing.T) {
+					p := writeFile(t, t.TempDir(), "alertmanager.yml", cfg)
+					out, code := run(t, amtool, "check-config", p)
+					require.Equal(t, 0, code, out)
+					require.Contains(t, out, "SUCCESS")
+					// "null" plus one Mattermost receiver (the operator: one per
+					// AlertmanagerConfig, i.e. per gateway namespace).
+					s, err := spec.Load(path)
+					require.NoError(t, err)
+					want := 2
+					if s.Cluster.MattermostNative() && target != "operator" {
+						want = 3 // plus mattermost-critical, which posts with priority "important"
 					}
-					want = 1 + len(ns)
-				}
-				require.Contains(t, out, " "+itoa(want)+" receivers")
-			})
+					if target == "operator" {
+						ns := map[string]bool{}
+						for _, g := range s.Gateways {
+							ns[g.Namespace] = true
+						}
+						want = 1 + len(ns)
+					}
+					require.Contains(t, out, " "+itoa(want)+" receivers")
+				})
+			}
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -23,7 +22,10 @@ func newRenderCmd() *cobra.Command {
   prometheus  prometheus.yml scrape jobs, the rule file, alertmanager.yml
               (mattermost_configs for Alertmanager >= 0.30, slack_configs below),
               NetworkPolicies
-  helm        kube-prometheus-stack values.yaml, placeholder Secret, NetworkPolicies
+  helm        kube-prometheus-stack values.yaml, Secret example, NetworkPolicies
+  standalone  what deploys gatewatch itself: ServiceAccount, pods-only RBAC per
+              gateway namespace, spec ConfigMap, hardened Deployment, Service,
+              Secret example, NetworkPolicy
 
 Without -o the output is one multi-document YAML stream on stdout; with -o DIR
 one file per object, written all or nothing. The webhook URL is never written:
@@ -38,9 +40,6 @@ the output references a Secret or a file.`,
 				return err
 			}
 			files, err := render.Render(s, target)
-			if errors.Is(err, render.ErrNotAvailable) {
-				return fail(exitUsage, err)
-			}
 			if err != nil {
 				return fail(exitUsage, err)
 			}

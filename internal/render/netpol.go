@@ -69,10 +69,6 @@ func networkPolicies(s *spec.Spec) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	dnsPods, err := selector(c.DNS.PodSelector)
-	if err != nil {
-		return nil, err
-	}
 	var files []File
 	add := func(np networkingv1.NetworkPolicy) error {
 		direction := "egress"
@@ -120,63 +116,89 @@ func networkPolicies(s *spec.Spec) ([]File, error) {
 
 	// Alertmanager → webhook path.
 	web := netpol(s, "gatewatch-alertmanager-egress-webhook", c.Alertmanager.Namespace, amPods, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress})
-	w := c.WebhookPath
-	switch {
-	case w.Via == spec.ViaGateway && w.Gateway.PodSelector == "":
-		// No gateway pods to select (static targets only): nothing to render.
-	case w.Via == spec.ViaGateway:
+	web.Spec.Egress, err = webhookEgressRules(s)
+	if err != nil {
+		return nil, err
+	}
+	if len(web.Spec.Egress) > 0 {
+		if err := add(web); err != nil {
+			return nil, err
+		}
+	}
+	if w := c.WebhookPath; w.Via == spec.ViaGateway && w.Gateway.PodSelector != "" {
 		gw, err := selector(w.Gateway.PodSelector)
 		if err != nil {
 			return nil, err
 		}
-		// NetworkPolicy is enforced on pod addresses after the Service
-		// translation, so the pod port (target_port) is what must be
-		// allowed; the Service port is listed too for CNIs and gateways
-		// that listen on it directly.
-		ports := []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: portNum(w.Gateway.Port)}}
-		if w.Gateway.TargetPort != w.Gateway.Port {
-			ports = append(ports, networkingv1.NetworkPolicyPort{Protocol: tcp, Port: portNum(w.Gateway.TargetPort)})
-		}
-		web.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
-			To:    []networkingv1.NetworkPolicyPeer{{NamespaceSelector: nsSelector(w.Gateway.Namespace), PodSelector: gw}},
-			Ports: ports,
-		}}
 		in := netpol(s, "gatewatch-allow-alertmanager-webhook", w.Gateway.Namespace, gw, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress})
 		in.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{
 			From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: nsSelector(c.Alertmanager.Namespace), PodSelector: amPods}},
-			Ports: ports,
+			Ports: webhookPorts(w),
 		}}
-		if err := add(web); err != nil {
-			return nil, err
-		}
 		if err := add(in); err != nil {
-			return nil, err
-		}
-	case w.Via == spec.ViaDirect:
-		var peers []networkingv1.NetworkPolicyPeer
-		for _, cidr := range w.CIDRs {
-			peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
-		}
-		web.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
-			To:    peers,
-			Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: portNum(w.Port)}},
-		}}
-		if err := add(web); err != nil {
 			return nil, err
 		}
 	}
 
 	// Alertmanager → cluster DNS, UDP and TCP (large answers fall back to TCP).
 	dns := netpol(s, "gatewatch-alertmanager-egress-dns", c.Alertmanager.Namespace, amPods, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress})
-	dns.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
-		To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: nsSelector(c.DNS.Namespace), PodSelector: dnsPods}},
-		Ports: []networkingv1.NetworkPolicyPort{
-			{Protocol: protoPtr(corev1.ProtocolUDP), Port: portNum(53)},
-			{Protocol: tcp, Port: portNum(53)},
-		},
-	}}
+	dns.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{dnsEgressRule(s)}
 	if err := add(dns); err != nil {
 		return nil, err
 	}
 	return files, nil
+}
+
+// webhookPorts are the gateway ports on the webhook path. NetworkPolicy is
+// enforced on pod addresses after the Service translation, so the pod port
+// (target_port) is what must be allowed; the Service port is listed too for
+// CNIs and gateways that listen on it directly.
+func webhookPorts(w spec.WebhookPath) []networkingv1.NetworkPolicyPort {
+	tcp := protoPtr(corev1.ProtocolTCP)
+	ports := []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: portNum(w.Gateway.Port)}}
+	if w.Gateway.TargetPort != w.Gateway.Port {
+		ports = append(ports, networkingv1.NetworkPolicyPort{Protocol: tcp, Port: portNum(w.Gateway.TargetPort)})
+	}
+	return ports
+}
+
+// webhookEgressRules allow the path to Mattermost: the in-cluster gateway's
+// pods, or the Mattermost CIDRs. None when there are no gateway pods to
+// select (static targets only).
+func webhookEgressRules(s *spec.Spec) ([]networkingv1.NetworkPolicyEgressRule, error) {
+	w := s.Cluster.WebhookPath
+	switch {
+	case w.Via == spec.ViaGateway && w.Gateway.PodSelector != "":
+		gw, err := selector(w.Gateway.PodSelector)
+		if err != nil {
+			return nil, err
+		}
+		return []networkingv1.NetworkPolicyEgressRule{{
+			To:    []networkingv1.NetworkPolicyPeer{{NamespaceSelector: nsSelector(w.Gateway.Namespace), PodSelector: gw}},
+			Ports: webhookPorts(w),
+		}}, nil
+	case w.Via == spec.ViaDirect:
+		var peers []networkingv1.NetworkPolicyPeer
+		for _, cidr := range w.CIDRs {
+			peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
+		}
+		return []networkingv1.NetworkPolicyEgressRule{{
+			To:    peers,
+			Ports: []networkingv1.NetworkPolicyPort{{Protocol: protoPtr(corev1.ProtocolTCP), Port: portNum(w.Port)}},
+		}}, nil
+	}
+	return nil, nil
+}
+
+// dnsEgressRule allows kube-dns on 53, UDP and TCP: an egress policy that
+// forgets DNS breaks the webhook too.
+func dnsEgressRule(s *spec.Spec) networkingv1.NetworkPolicyEgressRule {
+	dnsPods, _ := selector(s.Cluster.DNS.PodSelector) // validated by spec
+	return networkingv1.NetworkPolicyEgressRule{
+		To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: nsSelector(s.Cluster.DNS.Namespace), PodSelector: dnsPods}},
+		Ports: []networkingv1.NetworkPolicyPort{
+			{Protocol: protoPtr(corev1.ProtocolUDP), Port: portNum(53)},
+			{Protocol: protoPtr(corev1.ProtocolTCP), Port: portNum(53)},
+		},
+	}
 }

@@ -8,7 +8,7 @@ package render
 
 import (
 	"bytes"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -42,9 +42,6 @@ type File struct {
 	Content []byte
 }
 
-// ErrNotAvailable is returned for a target this version cannot render yet.
-var ErrNotAvailable = errors.New("target not available in this version")
-
 // Render compiles the spec for one target.
 func Render(s *spec.Spec, target string) ([]File, error) {
 	switch target {
@@ -55,28 +52,29 @@ func Render(s *spec.Spec, target string) ([]File, error) {
 	case TargetHelm:
 		return helm(s)
 	case TargetStandalone:
-		return nil, fmt.Errorf("--target standalone (manifests that deploy gatewatch itself) comes with the embedded engine: %w", ErrNotAvailable)
+		return standalone(s)
 	default:
 		return nil, fmt.Errorf("unknown target %q: use one of %s", target, strings.Join(Targets, ", "))
 	}
 }
 
 // marshal renders v as YAML through its JSON tags (Kubernetes conventions)
-// and drops the empty fields Kubernetes types always emit.
+// and drops what Kubernetes types always emit but a manifest should not
+// carry: status and metadata.creationTimestamp.
 func marshal(v any) ([]byte, error) {
-	b, err := yaml.Marshal(v)
+	j, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, l := range strings.SplitAfter(string(b), "\n") {
-		switch strings.TrimSpace(l) {
-		case "creationTimestamp: null", "status: {}":
-			continue
+	var obj map[string]any
+	if json.Unmarshal(j, &obj) == nil && obj["kind"] != nil {
+		delete(obj, "status")
+		if md, ok := obj["metadata"].(map[string]any); ok {
+			delete(md, "creationTimestamp")
 		}
-		out = append(out, l)
+		return yaml.Marshal(obj)
 	}
-	return []byte(strings.Join(out, "")), nil
+	return yaml.JSONToYAML(j)
 }
 
 func file(name, header string, v any) (File, error) {

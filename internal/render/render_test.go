@@ -24,7 +24,7 @@ var goldenSpecs = map[string]string{
 // testdata/<spec>-<target>.golden.yaml (go test ./internal/render -update).
 func TestGolden(t *testing.T) {
 	for name, path := range goldenSpecs {
-		for _, target := range []string{TargetOperator, TargetPrometheus, TargetHelm} {
+		for _, target := range []string{TargetOperator, TargetPrometheus, TargetHelm, TargetStandalone} {
 			t.Run(name+"/"+target, func(t *testing.T) {
 				s, err := spec.Load(path)
 				require.NoError(t, err)
@@ -117,14 +117,40 @@ func TestWriteDirAllOrNothing(t *testing.T) {
 	require.Equal(t, "b: 2\n", string(b))
 }
 
-func TestStandaloneNotAvailable(t *testing.T) {
+func TestUnknownTarget(t *testing.T) {
 	s, err := spec.Load(goldenSpecs["example"])
 	require.NoError(t, err)
-	_, err = Render(s, TargetStandalone)
-	require.ErrorIs(t, err, ErrNotAvailable)
 	_, err = Render(s, "kustomize")
 	require.ErrorContains(t, err, `unknown target "kustomize"`)
-	require.True(t, strings.Contains(err.Error(), "operator, prometheus, helm"))
+	require.True(t, strings.Contains(err.Error(), "operator, prometheus, helm, standalone"))
+}
+
+// TestStandalone: the deployed spec re-loads, carries no webhook URL, points
+// at the mounted Secret; the Deployment is hardened; RBAC is pods-only.
+func TestStandalone(t *testing.T) {
+	s, err := spec.Load(goldenSpecs["full"])
+	require.NoError(t, err)
+	b, err := DeploymentSpec(s)
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "inline-secret")
+	again, err := spec.Parse(b, "deployed.yaml")
+	require.NoError(t, err, string(b))
+	require.Equal(t, "/etc/gatewatch/secrets/webhook-url", again.Mattermost.WebhookURLFile)
+	require.Equal(t, s.EnabledAlerts()[0].Name, again.EnabledAlerts()[0].Name)
+	require.Equal(t, len(s.Gateways), len(again.Gateways))
+
+	files, err := Render(s, TargetStandalone)
+	require.NoError(t, err)
+	var all strings.Builder
+	for _, f := range files {
+		all.Write(f.Content)
+	}
+	out := all.String()
+	for _, want := range []string{"readOnlyRootFilesystem: true", "runAsNonRoot: true", "allowPrivilegeEscalation: false",
+		"path: /-/healthy", "path: /-/ready", "verbs:\n  - get\n  - list\n  - watch", "resources:\n  - pods", "name: gatewatch-egress"} {
+		require.Contains(t, out, want)
+	}
+	require.NotContains(t, out, "  - secrets", "RBAC grants pods only")
 }
 
 // TestNetworkPoliciesOnlyForDefaultDeny: without cluster.default_deny no

@@ -103,6 +103,9 @@ func (s *Spec) applyDefaults(idx lineIndex) {
 	if c.Alertmanager.SecretName == "" {
 		c.Alertmanager.SecretName = DefaultSecretName
 	}
+	if c.Image == "" {
+		c.Image = DefaultImage
+	}
 	if c.DNS.Namespace == "" {
 		c.DNS.Namespace = "kube-system"
 	}

@@ -11,18 +11,18 @@ import (
 // Spec is the whole gatewatch.yaml.
 type Spec struct {
 	// Gateways are the Istio/Envoy gateways to watch. At least one.
-	Gateways []Gateway `yaml:"gateways"`
+	Gateways []Gateway `yaml:"gateways,omitempty"`
 	// Alerts are the alerts evaluated for every gateway. When the key is
 	// absent the misdirected-request (421) alert is the only one; when it is
 	// present the 421 alert is still added unless an entry of kind
 	// misdirected-request turns it off.
-	Alerts []Alert `yaml:"alerts"`
+	Alerts []Alert `yaml:"alerts,omitempty"`
 	// Mattermost is where alerts are delivered.
-	Mattermost Mattermost `yaml:"mattermost"`
+	Mattermost Mattermost `yaml:"mattermost,omitempty"`
 	// Routing is the Alertmanager route tree gatewatch renders and runs.
-	Routing Routing `yaml:"routing"`
+	Routing Routing `yaml:"routing,omitempty"`
 	// Cluster holds facts about the cluster that render and doctor need.
-	Cluster Cluster `yaml:"cluster"`
+	Cluster Cluster `yaml:"cluster,omitempty"`
 
 	// File is the path the spec was loaded from ("" when built in code).
 	File string `yaml:"-"`
@@ -31,33 +31,33 @@ type Spec struct {
 // Gateway is one Istio ingress (or egress) gateway deployment.
 type Gateway struct {
 	// Name identifies the gateway in alerts (label "gateway") and object names.
-	Name string `yaml:"name"`
+	Name string `yaml:"name,omitempty"`
 	// Namespace the gateway pods run in (source_workload_namespace).
-	Namespace string `yaml:"namespace"`
+	Namespace string `yaml:"namespace,omitempty"`
 	// Workload is the istio source_workload value, usually the Deployment name.
 	// Default: the gateway name.
-	Workload string `yaml:"workload"`
+	Workload string `yaml:"workload,omitempty"`
 	// Selector is a Kubernetes label selector (kubectl syntax) for the gateway
 	// pods, e.g. "app=istio-ingressgateway,istio=ingressgateway".
-	Selector string `yaml:"selector"`
+	Selector string `yaml:"selector,omitempty"`
 	// Stats says where Envoy's Prometheus endpoint is.
-	Stats Stats `yaml:"stats"`
+	Stats Stats `yaml:"stats,omitempty"`
 	// StaticTargets are host:port addresses of Envoy stats endpoints outside
 	// Kubernetes. They are scraped in addition to discovered pods.
-	StaticTargets []string `yaml:"static_targets"`
+	StaticTargets []string `yaml:"static_targets,omitempty"`
 }
 
 // Stats describes the Envoy stats endpoint of a gateway pod.
 type Stats struct {
 	// Port is the container port name or number. Default "http-envoy-prom"
 	// (Istio's name for 15090).
-	Port Port `yaml:"port"`
+	Port Port `yaml:"port,omitempty"`
 	// Path of the Prometheus text endpoint. Default "/stats/prometheus".
-	Path string `yaml:"path"`
+	Path string `yaml:"path,omitempty"`
 	// Interval between scrapes. Default 15s.
-	Interval Duration `yaml:"interval"`
+	Interval Duration `yaml:"interval,omitempty"`
 	// Timeout of one scrape. Default 10s; must not exceed Interval.
-	Timeout Duration `yaml:"timeout"`
+	Timeout Duration `yaml:"timeout,omitempty"`
 }
 
 // Alert kinds.
@@ -78,33 +78,33 @@ const (
 // object; the kind decides which requests are counted.
 type Alert struct {
 	// Name is the alertname. Default per kind, e.g. GatewayMisdirectedRequest421.
-	Name string `yaml:"name"`
+	Name string `yaml:"name,omitempty"`
 	// Kind: misdirected-request (default), response-code, response-flags, error-ratio.
-	Kind string `yaml:"kind"`
+	Kind string `yaml:"kind,omitempty"`
 	// Enabled turns the alert off when false. Default true.
-	Enabled *bool `yaml:"enabled"`
+	Enabled *bool `yaml:"enabled,omitempty"`
 	// ResponseCode is a regex on response_code (response-code, error-ratio).
 	// Default "5.." for error-ratio.
-	ResponseCode string `yaml:"response_code"`
+	ResponseCode string `yaml:"response_code,omitempty"`
 	// ResponseFlags is a regex on response_flags (response-flags).
-	ResponseFlags string `yaml:"response_flags"`
+	ResponseFlags string `yaml:"response_flags,omitempty"`
 	// Threshold: counts fire above it (default 0); ratios fire above it
 	// (required, 0 < threshold < 1).
-	Threshold float64 `yaml:"threshold"`
+	Threshold float64 `yaml:"threshold,omitempty"`
 	// Window counted over. Default 5m.
-	Window Duration `yaml:"window"`
+	Window Duration `yaml:"window,omitempty"`
 	// For is how long the condition must hold before the alert fires. Default 0s.
-	For Duration `yaml:"for"`
+	For Duration `yaml:"for,omitempty"`
 	// Severity label. Default warning.
-	Severity string `yaml:"severity"`
+	Severity string `yaml:"severity,omitempty"`
 	// Per is "pod" (one alert per gateway pod, default) or "gateway".
-	Per string `yaml:"per"`
+	Per string `yaml:"per,omitempty"`
 	// Labels are extra alert labels.
-	Labels map[string]string `yaml:"labels"`
+	Labels map[string]string `yaml:"labels,omitempty"`
 	// Annotations are extra alert annotations; they override the generated ones.
-	Annotations map[string]string `yaml:"annotations"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
 	// RunbookURL becomes the runbook_url annotation.
-	RunbookURL string `yaml:"runbook_url"`
+	RunbookURL string `yaml:"runbook_url,omitempty"`
 
 	path string // position in the file, for errors
 }
@@ -115,22 +115,22 @@ func (a Alert) IsEnabled() bool { return a.Enabled == nil || *a.Enabled }
 // Mattermost is the incoming webhook alerts are posted to.
 type Mattermost struct {
 	// WebhookURL is the incoming webhook URL. A secret: it prints as <secret>.
-	WebhookURL Secret `yaml:"webhook_url"`
+	WebhookURL Secret `yaml:"webhook_url,omitempty"`
 	// WebhookURLFile is a file holding the URL, re-read on every use so
 	// rotation works. Exactly one of webhook_url and webhook_url_file.
-	WebhookURLFile string `yaml:"webhook_url_file"`
+	WebhookURLFile string `yaml:"webhook_url_file,omitempty"`
 	// Channel overrides the webhook's default channel.
-	Channel string `yaml:"channel"`
+	Channel string `yaml:"channel,omitempty"`
 	// Username shown as the poster. Default "gatewatch".
-	Username string `yaml:"username"`
+	Username string `yaml:"username,omitempty"`
 	// IconURL shown as the poster's avatar.
-	IconURL string `yaml:"icon_url"`
+	IconURL string `yaml:"icon_url,omitempty"`
 	// IconEmoji, e.g. ":rotating_light:".
-	IconEmoji string `yaml:"icon_emoji"`
+	IconEmoji string `yaml:"icon_emoji,omitempty"`
 	// MentionCritical is added to critical alerts, e.g. "@here" or "@channel".
-	MentionCritical string `yaml:"mention_critical"`
+	MentionCritical string `yaml:"mention_critical,omitempty"`
 	// SendResolved also posts when an alert clears. Default true.
-	SendResolved *bool `yaml:"send_resolved"`
+	SendResolved *bool `yaml:"send_resolved,omitempty"`
 }
 
 // ShouldSendResolved reports whether resolved notifications are sent.
@@ -139,19 +139,19 @@ func (m Mattermost) ShouldSendResolved() bool { return m.SendResolved == nil || 
 // Routing is the Alertmanager route tree.
 type Routing struct {
 	// GroupBy labels. Default [alertname, namespace, gateway].
-	GroupBy []string `yaml:"group_by"`
+	GroupBy []string `yaml:"group_by,omitempty"`
 	// GroupWait before the first notification of a group. Default 30s.
-	GroupWait Duration `yaml:"group_wait"`
+	GroupWait Duration `yaml:"group_wait,omitempty"`
 	// GroupInterval between notifications about new alerts in a group. Default 5m.
-	GroupInterval Duration `yaml:"group_interval"`
+	GroupInterval Duration `yaml:"group_interval,omitempty"`
 	// RepeatInterval before a still-firing group is sent again. Default 4h.
-	RepeatInterval Duration `yaml:"repeat_interval"`
+	RepeatInterval Duration `yaml:"repeat_interval,omitempty"`
 	// Alerts are the alertnames sent to Mattermost. Default: every enabled alert.
-	Alerts []string `yaml:"alerts"`
+	Alerts []string `yaml:"alerts,omitempty"`
 	// DefaultReceiver for everything else. Default "null" (drop).
-	DefaultReceiver string `yaml:"default_receiver"`
+	DefaultReceiver string `yaml:"default_receiver,omitempty"`
 	// Watchdog routes alertname=Watchdog to the null receiver. Default true.
-	Watchdog *bool `yaml:"watchdog"`
+	Watchdog *bool `yaml:"watchdog,omitempty"`
 }
 
 // RoutesWatchdog reports whether a Watchdog → null route is rendered.
@@ -160,23 +160,26 @@ func (r Routing) RoutesWatchdog() bool { return r.Watchdog == nil || *r.Watchdog
 // Cluster holds the facts about the cluster's monitoring stack.
 type Cluster struct {
 	// MonitoringNamespace holds the PrometheusRule. Default "monitoring".
-	MonitoringNamespace string `yaml:"monitoring_namespace"`
+	MonitoringNamespace string `yaml:"monitoring_namespace,omitempty"`
 	// SelectorLabels are put on every rendered custom resource so Prometheus
 	// and the operator select them, e.g. {release: kube-prometheus-stack}.
-	SelectorLabels map[string]string `yaml:"selector_labels"`
+	SelectorLabels map[string]string `yaml:"selector_labels,omitempty"`
 	// Prometheus is the Prometheus server that scrapes the gateways.
-	Prometheus Workload `yaml:"prometheus"`
+	Prometheus Workload `yaml:"prometheus,omitempty"`
 	// Alertmanager is the Alertmanager that delivers to Mattermost.
-	Alertmanager Alertmanager `yaml:"alertmanager"`
+	Alertmanager Alertmanager `yaml:"alertmanager,omitempty"`
 	// WebhookPath is how Alertmanager reaches the Mattermost host.
-	WebhookPath WebhookPath `yaml:"webhook_path"`
+	WebhookPath WebhookPath `yaml:"webhook_path,omitempty"`
 	// DNS is the cluster DNS (kube-dns / CoreDNS) pods.
-	DNS Workload `yaml:"dns"`
+	DNS Workload `yaml:"dns,omitempty"`
+	// Image is the gatewatch container image render --target standalone
+	// deploys. Default ghcr.io/gatewatch/gatewatch:latest.
+	Image string `yaml:"image,omitempty"`
 	// DefaultDeny lists the directions ("ingress", "egress") that the
 	// namespaces involved deny by default. render writes NetworkPolicies only
 	// for those directions: there they only add allowances, while elsewhere a
 	// policy that selects pods would isolate them. Default: none.
-	DefaultDeny []string `yaml:"default_deny"`
+	DefaultDeny []string `yaml:"default_deny,omitempty"`
 }
 
 // Denies reports whether direction ("ingress" or "egress") is denied by default.
@@ -191,8 +194,8 @@ func (c Cluster) Denies(direction string) bool {
 
 // Workload names pods by namespace and label selector.
 type Workload struct {
-	Namespace   string `yaml:"namespace"`
-	PodSelector string `yaml:"pod_selector"`
+	Namespace   string `yaml:"namespace,omitempty"`
+	PodSelector string `yaml:"pod_selector,omitempty"`
 }
 
 // Alertmanager describes the Alertmanager deployment.
@@ -200,10 +203,10 @@ type Alertmanager struct {
 	Workload `yaml:",inline"`
 	// Version of Alertmanager; >= 0.30 gets mattermost_configs, older slack_configs.
 	// Default 0.31.1.
-	Version string `yaml:"version"`
+	Version string `yaml:"version,omitempty"`
 	// SecretName holds the webhook URL in the key "webhook-url". Default
 	// "gatewatch-mattermost".
-	SecretName string `yaml:"secret_name"`
+	SecretName string `yaml:"secret_name,omitempty"`
 }
 
 // Webhook path kinds.
@@ -216,26 +219,26 @@ const (
 type WebhookPath struct {
 	// Via is "gateway" (the Mattermost host is served through an in-cluster
 	// gateway, default) or "direct" (egress to CIDRs).
-	Via string `yaml:"via"`
+	Via string `yaml:"via,omitempty"`
 	// Gateway is the in-cluster gateway the webhook traffic goes through.
 	// Default: the first gateway's namespace and selector.
-	Gateway GatewayPeer `yaml:"gateway"`
+	Gateway GatewayPeer `yaml:"gateway,omitempty"`
 	// CIDRs the Mattermost host resolves to (via: direct).
-	CIDRs []string `yaml:"cidrs"`
+	CIDRs []string `yaml:"cidrs,omitempty"`
 	// Port of the Mattermost host (via: direct). Default 443.
-	Port int `yaml:"port"`
+	Port int `yaml:"port,omitempty"`
 }
 
 // GatewayPeer is the in-cluster gateway on the webhook path.
 type GatewayPeer struct {
-	Namespace   string `yaml:"namespace"`
-	PodSelector string `yaml:"pod_selector"`
+	Namespace   string `yaml:"namespace,omitempty"`
+	PodSelector string `yaml:"pod_selector,omitempty"`
 	// Port is the Service port clients dial. Default 443.
-	Port int `yaml:"port"`
+	Port int `yaml:"port,omitempty"`
 	// TargetPort is the pod port behind it, which is what NetworkPolicy sees
 	// after the Service translation. Default 8443 (Istio's gateway charts map
 	// 443 → 8443 so Envoy runs unprivileged).
-	TargetPort int `yaml:"target_port"`
+	TargetPort int `yaml:"target_port,omitempty"`
 }
 
 // Defaults used when a field is empty; documented in docs/spec.md.
@@ -246,6 +249,7 @@ const (
 	DefaultSeverity        = "warning"
 	DefaultAMVersion       = "0.31.1"
 	DefaultSecretName      = "gatewatch-mattermost"
+	DefaultImage           = "ghcr.io/gatewatch/gatewatch:latest"
 	// SecretKey is the key in the Secret that holds the webhook URL.
 	SecretKey = "webhook-url"
 )

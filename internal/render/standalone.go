@@ -1,0 +1,218 @@
+package render
+
+import (
+	"fmt"
+	"path"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// Standalone deployment constants.
+const (
+	standaloneName = "gatewatch"
+	// StandalonePort serves the status page, /metrics and the API.
+	StandalonePort = 9421
+	specMountDir   = "/etc/gatewatch"
+	secretMountDir = "/etc/gatewatch/secrets"
+	dataDir        = "/var/lib/gatewatch"
+)
+
+// DeploymentSpec returns the spec as the deployed gatewatch reads it: the
+// webhook URL replaced by the mounted Secret's file, never inline.
+func DeploymentSpec(s *spec.Spec) ([]byte, error) {
+	c := *s
+	c.Mattermost.WebhookURL = ""
+	c.Mattermost.WebhookURLFile = path.Join(secretMountDir, spec.SecretKey)
+	b, err := yaml.Marshal(&c)
+	if err != nil {
+		return nil, fmt.Errorf("render the deployed spec: %w", err)
+	}
+	return append([]byte("# Rendered by gatewatch render --target standalone; the webhook URL comes from the Secret.\n"), b...), nil
+}
+
+// standalone renders what deploys gatewatch itself: ServiceAccount, a Role
+// and RoleBinding per gateway namespace (get/list/watch pods, nothing else),
+// the spec ConfigMap, a hardened Deployment, a Service, the Secret example,
+// and NetworkPolicies for gatewatch's own traffic.
+func standalone(s *spec.Spec) ([]File, error) {
+	ns := s.Cluster.MonitoringNamespace
+	labels := map[string]string{"app.kubernetes.io/name": standaloneName, "app.kubernetes.io/managed-by": "gatewatch"}
+	meta := func(name, namespace string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels}
+	}
+	var files []File
+	add := func(name, header string, v any) error {
+		f, err := file(name, header, v)
+		files = append(files, f)
+		return err
+	}
+
+	if err := add("serviceaccount-"+ns+"-gatewatch.yaml", "", &corev1.ServiceAccount{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta(standaloneName, ns),
+		AutomountServiceAccountToken: ptr(true),
+	}); err != nil {
+		return nil, err
+	}
+	for _, gns := range gatewayNamespaces(s) {
+		role := &rbacv1.Role{
+			TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"}, ObjectMeta: meta("gatewatch-pod-discovery", gns),
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}}},
+		}
+		binding := &rbacv1.RoleBinding{
+			TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"}, ObjectMeta: meta("gatewatch-pod-discovery", gns),
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role.Name},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: standaloneName, Namespace: ns}},
+		}
+		if err := add("role-"+gns+"-gatewatch-pod-discovery.yaml", "", role); err != nil {
+			return nil, err
+		}
+		if err := add("rolebinding-"+gns+"-gatewatch-pod-discovery.yaml", "", binding); err != nil {
+			return nil, err
+		}
+	}
+
+	specYAML, err := DeploymentSpec(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := add("configmap-"+ns+"-gatewatch.yaml", "", &corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: meta("gatewatch-spec", ns),
+		Data: map[string]string{"gatewatch.yaml": string(specYAML)},
+	}); err != nil {
+		return nil, err
+	}
+
+	probe := func(p string, period int32) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p, Port: intstr.FromString("http")}}, PeriodSeconds: period}
+	}
+	dep := &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: meta(standaloneName, ns),
+		Spec: appsv1.DeploymentSpec{
+			// One replica: gatewatch is one process (Recreate keeps two from
+			// notifying at once). Outgrowing it means render --target operator.
+			Replicas: ptr(int32(1)),
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": standaloneName}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					ServiceAccountName: standaloneName,
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot: ptr(true), RunAsUser: ptr(int64(65532)), RunAsGroup: ptr(int64(65532)), FSGroup: ptr(int64(65532)),
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					Containers: []corev1.Container{{
+						Name:  standaloneName,
+						Image: s.Cluster.Image,
+						Args: []string{"run", "-c", path.Join(specMountDir, "gatewatch.yaml"),
+							fmt.Sprintf("--listen=0.0.0.0:%d", StandalonePort), "--data-dir=" + dataDir, "--log.format=json"},
+						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: StandalonePort, Protocol: corev1.ProtocolTCP}},
+						Resources: corev1.ResourceRequirements{
+							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+						},
+						LivenessProbe:  probe("/-/healthy", 20),
+						ReadinessProbe: probe("/-/ready", 10),
+						SecurityContext: &corev1.SecurityContext{
+							AllowPrivilegeEscalation: ptr(false), ReadOnlyRootFilesystem: ptr(true),
+							Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+						},
+						VolumeMounts: []corev1.VolumeMount{
+							{Name: "spec", MountPath: specMountDir, ReadOnly: true},
+							{Name: "webhook", MountPath: secretMountDir, ReadOnly: true},
+							{Name: "data", MountPath: dataDir},
+							{Name: "tmp", MountPath: "/tmp"},
+						},
+					}},
+					Volumes: []corev1.Volume{
+						{Name: "spec", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "gatewatch-spec"}}}},
+						{Name: "webhook", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: s.Cluster.Alertmanager.SecretName}}},
+						{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr(resource.MustParse("1Gi"))}}},
+						{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+					},
+				},
+			},
+		},
+	}
+	if err := add("deployment-"+ns+"-gatewatch.yaml", "", dep); err != nil {
+		return nil, err
+	}
+	if err := add("service-"+ns+"-gatewatch.yaml", "", &corev1.Service{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"}, ObjectMeta: meta(standaloneName, ns),
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app.kubernetes.io/name": standaloneName},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: StandalonePort, TargetPort: intstr.FromString("http")}},
+		},
+	}); err != nil {
+		return nil, err
+	}
+	sec, err := secretExample(s, ns)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, sec)
+
+	if s.Cluster.Denies("egress") {
+		np, err := standaloneEgress(s, ns)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(fmt.Sprintf("networkpolicy-%s-%s.yaml", ns, np.Name), netpolHeader, np); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+// standaloneEgress lets gatewatch reach the gateways' stats ports, the
+// Mattermost path, DNS and the Kubernetes API (port 443/6443 to any address:
+// the API server's address is not a pod and differs per cluster).
+func standaloneEgress(s *spec.Spec, ns string) (networkingv1.NetworkPolicy, error) {
+	np := netpol(s, "gatewatch-egress", ns, &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": standaloneName}}, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress})
+	tcp := protoPtr(corev1.ProtocolTCP)
+	for _, g := range s.Gateways {
+		if g.Selector == "" {
+			continue
+		}
+		gw, err := selector(g.Selector)
+		if err != nil {
+			return np, err
+		}
+		np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{
+			To:    []networkingv1.NetworkPolicyPeer{{NamespaceSelector: nsSelector(g.Namespace), PodSelector: gw}},
+			Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: statsPort(g.Stats.Port)}},
+		})
+	}
+	web, err := webhookEgressRules(s)
+	if err != nil {
+		return np, err
+	}
+	np.Spec.Egress = append(np.Spec.Egress, web...)
+	np.Spec.Egress = append(np.Spec.Egress, dnsEgressRule(s))
+	np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{
+		Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: portNum(443)}, {Protocol: tcp, Port: portNum(6443)}},
+	})
+	return np, nil
+}
+
+func gatewayNamespaces(s *spec.Spec) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, g := range s.Gateways {
+		if g.Selector != "" && !seen[g.Namespace] {
+			seen[g.Namespace] = true
+			out = append(out, g.Namespace)
+		}
+	}
+	return out
+}

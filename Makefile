@@ -13,6 +13,7 @@ build: ## Build bin/gatewatch
 
 tools: ## Build the pinned promtool and amtool into .cache/bin (once)
 	./scripts/tools.sh
+	./scripts/k8s-tools.sh
 
 test: tools lint ## Run every check and test, including the real promtool/amtool checks
 	$(GO) test -count=1 ./...

@@ -71,3 +71,16 @@ GO
   trap - EXIT
   echo "tools: etcd built in $((SECONDS - start))s" >&2
 fi
+
+# prometheus-operator CRDs (PodMonitor, PrometheusRule, AlertmanagerConfig,
+# ScrapeConfig, …) from the pinned module, for server-side dry-runs.
+OPERATOR_CRD_VERSION=v0.85.0
+crds="${GATEWATCH_CRDS_DIR:-$root/.cache/crds}"
+if [ "$(cat "$crds/.version" 2>/dev/null)" != "$OPERATOR_CRD_VERSION" ]; then
+  dir=$(GOFLAGS=-mod=mod go mod download -json "github.com/prometheus-operator/prometheus-operator@$OPERATOR_CRD_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  rm -rf "$crds" && mkdir -p "$crds"
+  cp "$dir"/example/prometheus-operator-crd/*.yaml "$crds/"
+  chmod u+w "$crds"/*.yaml
+  echo "$OPERATOR_CRD_VERSION" > "$crds/.version"
+  echo "tools: prometheus-operator $OPERATOR_CRD_VERSION CRDs in $crds" >&2
+fi

@@ -79,6 +79,7 @@ rejected and the running one keeps going.`,
 			reload := func(ctx context.Context) error {
 				ns, err := spec.Load(path)
 				if err != nil {
+					e.RejectReload()
 					logger.Error("reload rejected: the spec is invalid, the running one keeps going", "file", path, "err", err)
 					return err
 				}

@@ -209,6 +209,10 @@ func (e *Engine) Reload(ctx context.Context, s *spec.Spec) error {
 	return nil
 }
 
+// RejectReload counts a reload that never reached the engine (the new
+// spec did not load), so /metrics shows every failed reload.
+func (e *Engine) RejectReload() { e.metrics.reloads.WithLabelValues("failure").Inc() }
+
 // Close stops everything and releases the data directory if temporary.
 func (e *Engine) Close() {
 	e.mu.Lock()

@@ -44,6 +44,7 @@ traffic, alerts, silences and messages. Ctrl-C stops everything.`,
 	cmd.Flags().DurationVar(&o.Every, "every", 3*time.Minute, "serve another misdirected request this often (0: only on demand)")
 	cmd.Flags().DurationVar(&o.Window, "window", 2*time.Minute, "the alert window: a 421 keeps the alert firing this long, then it resolves")
 	cmd.Flags().IntVar(&o.Pods, "pods", 1, "simulated gateway pods")
+	cmd.Flags().StringVar(&o.Scenario, "scenario", "first-421", "what each injection does: first-421, burst (five at once) or restart (the gateway restarts, then serves one)")
 	logs.add(cmd, "warn")
 	return cmd
 }

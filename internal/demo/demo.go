@@ -33,6 +33,10 @@ type Options struct {
 	Window time.Duration
 	// Pods is the number of simulated gateway pods.
 	Pods int
+	// Scenario is what each injection does: "first-421" (one misdirected
+	// request), "burst" (five at once) or "restart" (the gateway restarts,
+	// resetting its counters, then serves one).
+	Scenario string
 	// AccessLog receives the gateway's Istio access log (nil: discarded).
 	AccessLog io.Writer
 	Logger    *slog.Logger
@@ -45,6 +49,11 @@ type Options struct {
 // status page, prints every message the inbox receives to out, and runs
 // until ctx is done.
 func Run(ctx context.Context, o Options, out io.Writer) error {
+	switch o.Scenario {
+	case "", "first-421", "burst", "restart":
+	default:
+		return fmt.Errorf("unknown scenario %q: use first-421, burst or restart", o.Scenario)
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -124,8 +133,17 @@ routing:
 	defer e.Close()
 
 	inject := func() {
-		pods[0].Misdirect(1)
-		o.Logger.Info("served a misdirected request")
+		switch o.Scenario {
+		case "burst":
+			pods[0].Misdirect(5)
+		case "restart":
+			pods[0].Restart()
+			pods[0].Serve(5)
+			pods[0].Misdirect(1)
+		default:
+			pods[0].Misdirect(1)
+		}
+		o.Logger.Info("served misdirected requests", "scenario", o.Scenario)
 	}
 	h := web.Handler(e, web.Options{
 		Inject:  inject,

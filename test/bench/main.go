@@ -1,0 +1,658 @@
+// Command bench measures gatewatch for BENCHMARKS.md (make bench): detection
+// latency of first-ever 421s through the embedded engine and, side by side,
+// through real Prometheus + Alertmanager running `render --target
+// prometheus` output with kube-prometheus-stack timings; CPU and heap per
+// scrape for large Envoy pages; steady RSS of gatewatch and of
+// Prometheus + Alertmanager on the same targets. Every figure comes from
+// this run; nothing is estimated.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gatewatch/gatewatch/internal/demo"
+	"github.com/gatewatch/gatewatch/internal/engine"
+	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/render"
+	"github.com/gatewatch/gatewatch/internal/rules"
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+var (
+	toolsDir = flag.String("tools", ".cache/bin", "folder with prometheus, alertmanager (scripts/tools.sh --servers)")
+	out      = flag.String("out", "BENCHMARKS.md", "report file")
+	events   = flag.Int("events", 20, "injected first-ever 421s per configuration")
+	gwBin    = flag.String("gatewatch", "bin/gatewatch", "gatewatch binary for the RSS measurement")
+	quick    = flag.Bool("quick", false, "shorter RSS settle time (for trying the harness)")
+)
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type latencyResult struct {
+	Name                string
+	Interval, GroupWait time.Duration
+	Latencies           []time.Duration
+	Detected, Injected  int
+	RunbookDetected     int
+	Note                string
+}
+
+func (l latencyResult) pct(p float64) time.Duration {
+	if len(l.Latencies) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), l.Latencies...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	idx := int(p*float64(len(s)-1) + 0.5)
+	return s[idx]
+}
+
+func run() error {
+	var report strings.Builder
+	host, _ := os.Hostname()
+	commit := gitCommit()
+	fmt.Fprintf(&report, "# Benchmarks\n\nWritten by `make bench` on %s, commit %s. Every figure below comes from that run.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), commit)
+	fmt.Fprintf(&report, "Machine: %s, %d cores (%s), %s, %s.\n\n", host, runtime.NumCPU(), cpuModel(), memTotal(), runtime.Version())
+
+	// a. gatewatch detection latency.
+	var lat []latencyResult
+	for _, iv := range []time.Duration{5 * time.Second, 15 * time.Second} {
+		r, err := gatewatchLatency(iv, 5*time.Second)
+		if err != nil {
+			return fmt.Errorf("latency at %s: %w", iv, err)
+		}
+		lat = append(lat, r)
+	}
+	// b. the same events through real Prometheus + Alertmanager.
+	stack, err := stackLatency()
+	if err != nil {
+		return fmt.Errorf("prometheus + alertmanager: %w", err)
+	}
+	lat = append(lat, stack)
+
+	report.WriteString("## Detection latency: a 421 served → the message accepted by the Mattermost inbox\n\n")
+	fmt.Fprintf(&report, "%d first-ever 421s per row, each on its own gateway pod (a new `response_code=\"421\"` series at 1), grouped per pod so each is its own message. The inbox is the strict Mattermost-compatible server.\n\n", *events)
+	report.WriteString("| stack | scrape | evaluation | group_wait | detected | p50 | p99 | design bound (scrape + group_wait + 2 s) |\n|---|---|---|---|---|---|---|---|\n")
+	for _, r := range lat {
+		bound := r.Interval + r.GroupWait + 2*time.Second
+		fmt.Fprintf(&report, "| %s | %s | %s | %s | %d / %d | %s | %s | %s |\n", r.Name, r.Interval, r.Interval, r.GroupWait, r.Detected, r.Injected,
+			r.pct(0.5).Round(100*time.Millisecond), r.pct(0.99).Round(100*time.Millisecond), bound)
+	}
+	g15 := lat[1]
+	if stack.pct(0.5) > 0 && g15.pct(0.5) > 0 {
+		fmt.Fprintf(&report, "\nRatio, Prometheus + Alertmanager (kube-prometheus-stack timings) to gatewatch at 15 s scrape: p50 %.1f×, p99 %.1f×.\n",
+			float64(stack.pct(0.5))/float64(g15.pct(0.5)), float64(stack.pct(0.99))/float64(g15.pct(0.99)))
+	}
+	fmt.Fprintf(&report, "\nThe runbook's rule (`sum(increase(...[5m])) > 0`), loaded into the same Prometheus, fired for %d of the %d first-ever 421s. %s\n\n", stack.RunbookDetected, stack.Injected, stack.Note)
+
+	// c. CPU and heap per scrape.
+	report.WriteString("## CPU time and heap per scrape, by Envoy page size\n\n")
+	report.WriteString("The embedded engine scraping one target every second; 80 % of the page is `envoy_cluster_*` stats (dropped by the engine's series filter), 20 % `istio_requests_total`. CPU is the process's user+system time per scrape (the page server shares the process; it only writes a prepared buffer); peak heap is the highest live heap seen, minus the heap before the engine started.\n\n")
+	report.WriteString("| page | series on the page | CPU per scrape | peak heap |\n|---|---|---|---|\n")
+	for _, mb := range []int{1, 10, 50} {
+		cpu, heap, series, err := scrapeCost(mb)
+		if err != nil {
+			return fmt.Errorf("scrape cost %d MB: %w", mb, err)
+		}
+		fmt.Fprintf(&report, "| %d MB | %d | %s | %.1f MiB |\n", mb, series, cpu.Round(time.Millisecond), float64(heap)/(1<<20))
+	}
+
+	// d. steady RSS.
+	report.WriteString("\n## Steady memory (RSS)\n\n")
+	report.WriteString("After the processes have scraped simulated gateways for a while (15 s scrape interval, 5 m window):\n\n")
+	report.WriteString("| targets | gatewatch run | Prometheus + Alertmanager |\n|---|---|---|\n")
+	for _, n := range []int{1, 20} {
+		g, p, err := steadyRSS(n)
+		if err != nil {
+			return fmt.Errorf("rss %d targets: %w", n, err)
+		}
+		fmt.Fprintf(&report, "| %d | %.0f MiB | %.0f MiB |\n", n, float64(g)/(1<<20), float64(p)/(1<<20))
+	}
+	return os.WriteFile(*out, []byte(report.String()), 0o644)
+}
+
+func gitCommit() string {
+	b, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			return strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+		}
+	}
+	return "unknown CPU"
+}
+
+func memTotal() string {
+	b, _ := os.ReadFile("/proc/meminfo")
+	var kb int
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "MemTotal:") {
+			fmt.Sscanf(strings.Fields(l)[1], "%d", &kb)
+		}
+	}
+	return fmt.Sprintf("%.0f GiB RAM", float64(kb)/(1<<20))
+}
+
+// pods starts n simulated gateway pods with steady traffic.
+func pods(n int) ([]*demo.Gateway, func(), error) {
+	var gws []*demo.Gateway
+	stop := make(chan struct{})
+	for i := 0; i < n; i++ {
+		g := demo.NewGateway("istio-ingress", "istio-ingressgateway", fmt.Sprintf("gw-%02d", i), nil, nil)
+		if err := g.Start("127.0.0.1:0"); err != nil {
+			return nil, nil, err
+		}
+		g.Serve(20)
+		gws = append(gws, g)
+	}
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				for _, g := range gws {
+					g.Serve(3)
+				}
+			}
+		}
+	}()
+	return gws, func() {
+		close(stop)
+		for _, g := range gws {
+			g.Close()
+		}
+	}, nil
+}
+
+func benchSpec(gws []*demo.Gateway, iv, groupWait time.Duration, hook string) (*spec.Spec, error) {
+	var targets []string
+	for _, g := range gws {
+		targets = append(targets, `"`+g.Addr()+`"`)
+	}
+	return spec.Parse([]byte(fmt.Sprintf(`gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    workload: istio-ingressgateway
+    static_targets: [%s]
+    stats: {interval: %s, timeout: %s}
+alerts:
+  - window: 5m
+mattermost:
+  webhook_url: %s
+routing:
+  group_by: [alertname, instance]
+  group_wait: %s
+  group_interval: 5m
+cluster:
+  alertmanager: {version: 0.31.1}
+`, strings.Join(targets, ", "), spec.Duration(iv), spec.Duration(iv*2/3), hook, spec.Duration(groupWait))), "bench.yaml")
+}
+
+// inject serves one first-ever 421 on each pod, staggered, and measures
+// until each pod's message arrives.
+func inject(inbox *mmtest.Server, gws []*demo.Gateway, timeout time.Duration) ([]time.Duration, int) {
+	injected := map[string]time.Time{}
+	for _, g := range gws {
+		injected[g.Addr()] = time.Now()
+		g.Misdirect(1)
+		time.Sleep(1500 * time.Millisecond)
+	}
+	deadline := time.Now().Add(timeout)
+	got := map[string]time.Duration{}
+	for time.Now().Before(deadline) && len(got) < len(gws) {
+		for _, p := range inbox.Posts() {
+			for _, a := range p.Attachments {
+				if !strings.HasPrefix(a.Title, "[FIRING") {
+					continue
+				}
+				for _, f := range a.Fields {
+					if f.Title != "Pods" {
+						continue
+					}
+					for _, inst := range strings.Split(f.Value, ", ") {
+						if t0, ok := injected[inst]; ok {
+							if _, seen := got[inst]; !seen {
+								got[inst] = p.Received.Sub(t0)
+							}
+						}
+					}
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var out []time.Duration
+	for _, d := range got {
+		out = append(out, d)
+	}
+	return out, len(got)
+}
+
+func gatewatchLatency(iv, groupWait time.Duration) (latencyResult, error) {
+	fmt.Fprintf(os.Stderr, "bench: gatewatch latency at %s scrape\n", iv)
+	res := latencyResult{Name: "gatewatch (embedded)", Interval: iv, GroupWait: groupWait, Injected: *events}
+	inbox, err := mmtest.Start("127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	defer inbox.Close()
+	hook := inbox.AddHook("bench", "alerts", false)
+	gws, stop, err := pods(*events)
+	if err != nil {
+		return res, err
+	}
+	defer stop()
+	s, err := benchSpec(gws, iv, groupWait, hook)
+	if err != nil {
+		return res, err
+	}
+	e, err := engine.New(s, engine.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return res, err
+	}
+	if err := e.Start(context.Background()); err != nil {
+		return res, err
+	}
+	defer e.Close()
+	time.Sleep(3 * iv) // scraped a few times without any 421 series
+	res.Latencies, res.Detected = inject(inbox, gws, 3*(iv+groupWait)+time.Minute)
+	return res, nil
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+type procs struct {
+	cmds []*exec.Cmd
+}
+
+func (p *procs) start(name string, args ...string) (*exec.Cmd, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p.cmds = append(p.cmds, cmd)
+	return cmd, nil
+}
+
+func (p *procs) stop() {
+	for _, c := range p.cmds {
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = c.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+}
+
+func waitHTTP(url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready after %s", url, timeout)
+}
+
+// promStack starts the real Prometheus and Alertmanager with the files
+// `render --target prometheus` writes for s, plus the runbook's rule.
+func promStack(s *spec.Spec, dir string, evalInterval time.Duration, p *procs) (promURL string, err error) {
+	files, err := render.Render(s, render.TargetPrometheus)
+	if err != nil {
+		return "", err
+	}
+	amAddr, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	promAddr, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	for _, f := range files {
+		if f.Name == "alertmanager.yml" || f.Name == render.RulesFileName {
+			if err := os.WriteFile(filepath.Join(dir, f.Name), f.Content, 0o644); err != nil {
+				return "", err
+			}
+		}
+	}
+	// The rendered alertmanager.yml reads the URL from the Secret's mount path; point it at a file here.
+	am, _ := os.ReadFile(filepath.Join(dir, "alertmanager.yml"))
+	am = []byte(strings.ReplaceAll(string(am), render.SecretMountPath(s), filepath.Join(dir, "webhook-url")))
+	if err := os.WriteFile(filepath.Join(dir, "alertmanager.yml"), am, 0o644); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "webhook-url"), []byte(s.Mattermost.WebhookURL.Reveal()), 0o600); err != nil {
+		return "", err
+	}
+	runbook := fmt.Sprintf("groups:\n- name: runbook\n  interval: %s\n  rules:\n  - alert: RunbookRule421\n    expr: %s\n", spec.Duration(evalInterval), rules.RunbookExpr(s.Gateways[0], spec.DefaultWindow))
+	if err := os.WriteFile(filepath.Join(dir, "runbook.yml"), []byte(runbook), 0o644); err != nil {
+		return "", err
+	}
+	scrape, err := render.ScrapeConfigYAML(s, "")
+	if err != nil {
+		return "", err
+	}
+	prom := fmt.Sprintf("global:\n  evaluation_interval: %s\nrule_files: [%s, runbook.yml]\nalerting:\n  alertmanagers:\n  - static_configs:\n    - targets: [%q]\n%s",
+		spec.Duration(evalInterval), render.RulesFileName, amAddr, scrape)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(prom), 0o644); err != nil {
+		return "", err
+	}
+	if _, err := p.start(filepath.Join(*toolsDir, "alertmanager"), "--config.file="+filepath.Join(dir, "alertmanager.yml"), "--storage.path="+filepath.Join(dir, "am"),
+		"--web.listen-address="+amAddr, "--cluster.listen-address="); err != nil {
+		return "", err
+	}
+	if _, err := p.start(filepath.Join(*toolsDir, "prometheus"), "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "prom"),
+		"--web.listen-address="+promAddr); err != nil {
+		return "", err
+	}
+	if err := waitHTTP("http://"+amAddr+"/-/ready", time.Minute); err != nil {
+		return "", err
+	}
+	if err := waitHTTP("http://"+promAddr+"/-/ready", time.Minute); err != nil {
+		return "", err
+	}
+	return "http://" + promAddr, nil
+}
+
+func stackLatency() (latencyResult, error) {
+	fmt.Fprintln(os.Stderr, "bench: prometheus + alertmanager latency (kube-prometheus-stack timings)")
+	iv, gw := 30*time.Second, 30*time.Second
+	res := latencyResult{Name: "Prometheus + Alertmanager (render --target prometheus)", Interval: iv, GroupWait: gw, Injected: *events}
+	inbox, err := mmtest.Start("127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	defer inbox.Close()
+	hook := inbox.AddHook("bench-stack", "alerts", false)
+	gws, stop, err := pods(*events)
+	if err != nil {
+		return res, err
+	}
+	defer stop()
+	s, err := benchSpec(gws, iv, gw, hook)
+	if err != nil {
+		return res, err
+	}
+	dir, err := os.MkdirTemp("", "gatewatch-bench-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	var p procs
+	defer p.stop()
+	promURL, err := promStack(s, dir, iv, &p)
+	if err != nil {
+		return res, err
+	}
+	time.Sleep(2 * iv)
+	res.Latencies, res.Detected = inject(inbox, gws, 4*(2*iv+gw)+time.Minute)
+	// Did the runbook's rule ever fire in the window of the test?
+	q := `count(max_over_time(ALERTS{alertname="RunbookRule421",alertstate="firing"}[30m]))`
+	resp, err := http.Get(promURL + "/api/v1/query?query=" + urlEscape(q))
+	if err != nil {
+		return res, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return res, err
+	}
+	res.RunbookDetected = 0
+	if len(body.Data.Result) > 0 {
+		res.RunbookDetected = 1
+		res.Note = "(Its sum() has no per-pod labels: one firing counts once for all pods.)"
+	}
+	return res, nil
+}
+
+func urlEscape(s string) string {
+	r := strings.NewReplacer(" ", "%20", "\"", "%22", "{", "%7B", "}", "%7D", "[", "%5B", "]", "%5D", "=", "%3D", ",", "%2C", "(", "%28", ")", "%29")
+	return r.Replace(s)
+}
+
+// bigPage builds a stats page of about mb megabytes.
+func bigPage(mb int) ([]byte, int) {
+	var b strings.Builder
+	series := 0
+	b.WriteString("# TYPE envoy_server_uptime gauge\nenvoy_server_uptime{} 86400\n# TYPE envoy_cluster_upstream_rq_total counter\n")
+	i := 0
+	for b.Len() < mb<<20*8/10 {
+		fmt.Fprintf(&b, "envoy_cluster_upstream_rq_total{cluster_name=\"outbound|8080||svc-%d.shop.svc.cluster.local\",response_code_class=\"2xx\"} %d\n", i, i*7)
+		i++
+		series++
+	}
+	b.WriteString("# TYPE istio_requests_total counter\n")
+	for b.Len() < mb<<20 {
+		fmt.Fprintf(&b, "istio_requests_total{reporter=\"source\",source_workload=\"istio-ingressgateway\",source_workload_namespace=\"istio-ingress\",destination_service=\"svc-%d.shop.svc.cluster.local\",destination_workload=\"svc-%d\",response_code=\"200\",response_flags=\"-\",request_protocol=\"http\",connection_security_policy=\"unknown\"} %d\n", i, i, i*3)
+		i++
+		series++
+	}
+	return []byte(b.String()), series
+}
+
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func scrapeCost(mb int) (time.Duration, uint64, int, error) {
+	fmt.Fprintf(os.Stderr, "bench: scrape cost, %d MB page\n", mb)
+	page, series := bigPage(mb)
+	var mu sync.Mutex
+	scrapes := 0
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		scrapes++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		_, _ = w.Write(page)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	s, err := spec.Parse([]byte(fmt.Sprintf("gateways:\n  - name: big\n    namespace: ns\n    static_targets: [%q]\n    stats: {interval: 2s, timeout: 1900ms}\nalerts:\n  - window: 1m\nmattermost:\n  webhook_url: http://127.0.0.1:1/hooks/none\n", ln.Addr().String())), "scrape.yaml")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	runtime.GC()
+	base := heapBytes()
+	e, err := engine.New(s, engine.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if err := e.Start(context.Background()); err != nil {
+		return 0, 0, 0, err
+	}
+	defer e.Close()
+	time.Sleep(3 * time.Second) // first scrapes create the series
+	mu.Lock()
+	startScrapes := scrapes
+	mu.Unlock()
+	startCPU := cpuTime()
+	var peak uint64
+	end := time.Now().Add(20 * time.Second)
+	for time.Now().Before(end) {
+		if h := heapBytes(); h > peak {
+			peak = h
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cpu := cpuTime() - startCPU
+	mu.Lock()
+	n := scrapes - startScrapes
+	mu.Unlock()
+	for _, t := range e.Targets() {
+		if t.Health != "up" {
+			return 0, 0, 0, fmt.Errorf("target %s: %s", t.Health, t.Error)
+		}
+	}
+	if n == 0 {
+		return 0, 0, 0, fmt.Errorf("no scrapes")
+	}
+	if peak < base {
+		peak = base
+	}
+	return cpu / time.Duration(n), peak - base, series, nil
+}
+
+func rss(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			var kb uint64
+			fmt.Sscanf(strings.Fields(l)[1], "%d", &kb)
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for %d", pid)
+}
+
+func steadyRSS(n int) (gatewatch, stack uint64, err error) {
+	fmt.Fprintf(os.Stderr, "bench: steady RSS with %d targets\n", n)
+	settle := 90 * time.Second
+	if *quick {
+		settle = 20 * time.Second
+	}
+	inbox, err := mmtest.Start("127.0.0.1:0")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer inbox.Close()
+	hook := inbox.AddHook("rss", "alerts", false)
+	gws, stop, err := pods(n)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer stop()
+	s, err := benchSpec(gws, 15*time.Second, 30*time.Second, hook)
+	if err != nil {
+		return 0, 0, err
+	}
+	dir, err := os.MkdirTemp("", "gatewatch-rss-")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	specFile := filepath.Join(dir, "gatewatch.yaml")
+	y, err := render.DeploymentSpec(s)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := os.WriteFile(specFile, y, 0o644); err != nil {
+		return 0, 0, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "etc"), 0o755); err != nil {
+		return 0, 0, err
+	}
+	// DeploymentSpec points at the Secret mount; use an inline URL instead.
+	y = []byte(strings.Replace(string(y), "webhook_url_file: /etc/gatewatch/secrets/webhook-url", "webhook_url: "+hook, 1))
+	if err := os.WriteFile(specFile, y, 0o644); err != nil {
+		return 0, 0, err
+	}
+	listen, err := freePort()
+	if err != nil {
+		return 0, 0, err
+	}
+	var p procs
+	g, err := p.start(*gwBin, "run", "-c", specFile, "--listen", listen, "--log.level=error")
+	if err != nil {
+		p.stop()
+		return 0, 0, err
+	}
+	if err := waitHTTP("http://"+listen+"/-/ready", time.Minute); err != nil {
+		p.stop()
+		return 0, 0, err
+	}
+	time.Sleep(settle)
+	gatewatch, err = rss(g.Process.Pid)
+	p.stop()
+	if err != nil {
+		return 0, 0, err
+	}
+
+	var ps procs
+	defer ps.stop()
+	if _, err := promStack(s, dir, 15*time.Second, &ps); err != nil {
+		return 0, 0, err
+	}
+	time.Sleep(settle)
+	for _, c := range ps.cmds {
+		r, err := rss(c.Process.Pid)
+		if err != nil {
+			return 0, 0, err
+		}
+		stack += r
+	}
+	return gatewatch, stack, nil
+}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,9 +63,25 @@ func TestSecretNeverPrinted(t *testing.T) {
 	runCLI("check", "-c", bad)
 	runCLI("render", "-c", bad)
 
+	// notify test through a proxy whose error page echoes the request path,
+	// with the URL in a webhook_url_file (read on the send).
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprintf(w, "upstream for %s%s is down", r.Host, r.URL.Path)
+	}))
+	defer proxy.Close()
+	urlFile := filepath.Join(dir, "hook-url")
+	require.NoError(t, os.WriteFile(urlFile, []byte(proxy.URL+"/hooks/"+inlineHook), 0o600))
+	ex, err := os.ReadFile("../../examples/gatewatch.yaml")
+	require.NoError(t, err)
+	viaFile := filepath.Join(dir, "via-file.yaml")
+	require.NoError(t, os.WriteFile(viaFile, []byte(strings.Replace(string(ex), "webhook_url_file: mattermost-webhook-url", "webhook_url_file: "+urlFile, 1)), 0o600))
+	runCLI("notify", "test", "-c", viaFile, "--timeout", "1s")
+	require.Contains(t, outputs[len(outputs)-1], "HTTP 502", "the notify test reached the proxy")
+
 	// Everything written to disk.
 	require.NoError(t, filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() || p == bad {
+		if err != nil || info.IsDir() || p == bad || p == urlFile || p == viaFile {
 			return err
 		}
 		b, err := os.ReadFile(p)

@@ -86,7 +86,10 @@ func writeKubeconfig(t *testing.T, cfg *rest.Config) string {
 	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
 	kc.AuthInfos["envtest"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
 	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "envtest"}
-	kc.CurrentContext = "envtest"
+	// The current context points nowhere: the engine must use --context.
+	kc.Clusters["nowhere"] = &clientcmdapi.Cluster{Server: "https://127.0.0.1:1"}
+	kc.Contexts["nowhere"] = &clientcmdapi.Context{Cluster: "nowhere", AuthInfo: "envtest"}
+	kc.CurrentContext = "nowhere"
 	p := filepath.Join(t.TempDir(), "kubeconfig")
 	require.NoError(t, clientcmd.WriteToFile(*kc, p))
 	return p
@@ -169,7 +172,7 @@ routing: {group_wait: 1s, group_interval: 2s}
 `, hook)), "envtest.yaml")
 	require.NoError(t, err)
 	var logs bytes.Buffer
-	e, err := engine.New(s, engine.Options{Kubeconfig: writeKubeconfig(t, cfg), Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))})
+	e, err := engine.New(s, engine.Options{Kubeconfig: writeKubeconfig(t, cfg), KubeContext: "envtest", Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))})
 	require.NoError(t, err)
 	require.NoError(t, e.Start(context.Background()))
 	defer e.Close()

@@ -21,7 +21,7 @@ import (
 
 func newRunCmd() *cobra.Command {
 	var (
-		path, listen, dataDir, kubeconfig, externalURL string
+		path, listen, dataDir, kubeconfig, kubeContext, externalURL string
 		logs                                           logFlags
 	)
 	cmd := &cobra.Command{
@@ -64,7 +64,7 @@ rejected and the running one keeps going.`,
 				ln.Close()
 				return fail(exitUsage, fmt.Errorf("--web.external-url: %w", err))
 			}
-			e, err := engine.New(s, engine.Options{DataDir: dataDir, Kubeconfig: kubeconfig, ExternalURL: extURL, Logger: logger})
+			e, err := engine.New(s, engine.Options{DataDir: dataDir, Kubeconfig: kubeconfig, KubeContext: kubeContext, ExternalURL: extURL, Logger: logger})
 			if err != nil {
 				ln.Close()
 				return fail(exitFailure, err)
@@ -119,6 +119,7 @@ rejected and the running one keeps going.`,
 	cmd.Flags().StringVar(&externalURL, "web.external-url", "", "URL gatewatch is reached at, for links in messages (default: http://<listen>)")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep the TSDB, silences and notification log here across restarts (default: a temporary directory)")
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for pod discovery (default: in-cluster configuration)")
+	cmd.Flags().StringVar(&kubeContext, "context", "", "kubeconfig context to use (default: the current one)")
 	logs.add(cmd, "info")
 	return cmd
 }

@@ -32,6 +32,8 @@ type Options struct {
 	DataDir string
 	// Kubeconfig for Kubernetes discovery; empty uses in-cluster config.
 	Kubeconfig string
+	// KubeContext selects a context of Kubeconfig (default: its current one).
+	KubeContext string
 	// ExternalURL is gatewatch's own URL, used in alert links.
 	ExternalURL *url.URL
 	Logger      *slog.Logger
@@ -108,6 +110,15 @@ func New(s *spec.Spec, o Options) (*Engine, error) {
 	}
 	if err := os.MkdirAll(e.dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if o.KubeContext != "" {
+		// Prometheus's Kubernetes discovery uses a kubeconfig's current
+		// context: write a copy with the chosen one current.
+		kc, err := selectContext(o.Kubeconfig, o.KubeContext, filepath.Join(e.dataDir, "kubeconfig"))
+		if err != nil {
+			return nil, err
+		}
+		e.opts.Kubeconfig = kc
 	}
 	return e, nil
 }

@@ -95,3 +95,24 @@ func (e *Engine) watchKubernetes(ctx context.Context) {
 		}
 	}
 }
+
+// selectContext writes a copy of the kubeconfig (default loading rules when
+// path is empty) with context as the current one, and returns its path.
+func selectContext(path, context, dst string) (string, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if path != "" {
+		rules.ExplicitPath = path
+	}
+	cfg, err := rules.Load()
+	if err != nil {
+		return "", fmt.Errorf("load kubeconfig: %w", err)
+	}
+	if _, ok := cfg.Contexts[context]; !ok {
+		return "", fmt.Errorf("kubeconfig has no context %q", context)
+	}
+	cfg.CurrentContext = context
+	if err := clientcmd.WriteToFile(*cfg, dst); err != nil {
+		return "", fmt.Errorf("write kubeconfig for context %q: %w", context, err)
+	}
+	return dst, nil
+}

@@ -41,6 +41,7 @@ var (
 	events   = flag.Int("events", 20, "injected first-ever 421s per configuration")
 	gwBin    = flag.String("gatewatch", "bin/gatewatch", "gatewatch binary for the RSS measurement")
 	quick    = flag.Bool("quick", false, "shorter RSS settle time (for trying the harness)")
+	only     = flag.String("only", "", "run one section: latency, scrape or rss (for trying the harness)")
 )
 
 func main() {
@@ -77,6 +78,11 @@ func run() error {
 	fmt.Fprintf(&report, "# Benchmarks\n\nWritten by `make bench` on %s, commit %s. Every figure below comes from that run.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), commit)
 	fmt.Fprintf(&report, "Machine: %s, %d cores (%s), %s, %s.\n\n", host, runtime.NumCPU(), cpuModel(), memTotal(), runtime.Version())
 
+	if *only == "rss" {
+		g, p, err := steadyRSS(1)
+		fmt.Fprintf(os.Stderr, "rss: gatewatch %d, stack %d, err %v\n", g, p, err)
+		return err
+	}
 	// a. gatewatch detection latency.
 	var lat []latencyResult
 	for _, iv := range []time.Duration{5 * time.Second, 15 * time.Second} {
@@ -198,11 +204,15 @@ func pods(n int) ([]*demo.Gateway, func(), error) {
 }
 
 func benchSpec(gws []*demo.Gateway, iv, groupWait time.Duration, hook string) (*spec.Spec, error) {
+	return spec.Parse([]byte(specYAML(gws, iv, groupWait, hook)), "bench.yaml")
+}
+
+func specYAML(gws []*demo.Gateway, iv, groupWait time.Duration, hook string) string {
 	var targets []string
 	for _, g := range gws {
 		targets = append(targets, `"`+g.Addr()+`"`)
 	}
-	return spec.Parse([]byte(fmt.Sprintf(`gateways:
+	return fmt.Sprintf(`gateways:
   - name: public-ingress
     namespace: istio-ingress
     workload: istio-ingressgateway
@@ -218,7 +228,7 @@ routing:
   group_interval: 5m
 cluster:
   alertmanager: {version: 0.31.1}
-`, strings.Join(targets, ", "), spec.Duration(iv), spec.Duration(iv*2/3), hook, spec.Duration(groupWait))), "bench.yaml")
+`, strings.Join(targets, ", "), spec.Duration(iv), spec.Duration(iv*2/3), hook, spec.Duration(groupWait))
 }
 
 // inject serves one first-ever 421 on each pod, staggered, and measures
@@ -303,11 +313,30 @@ func freePort() (string, error) {
 
 type procs struct {
 	cmds []*exec.Cmd
+	logs []string
+}
+
+// tail returns the end of every process log, for error messages.
+func (p *procs) tail() string {
+	var b strings.Builder
+	for _, l := range p.logs {
+		data, _ := os.ReadFile(l)
+		if len(data) > 1500 {
+			data = data[len(data)-1500:]
+		}
+		fmt.Fprintf(&b, "\n--- %s:\n%s", l, data)
+	}
+	return b.String()
 }
 
 func (p *procs) start(name string, args ...string) (*exec.Cmd, error) {
 	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	logf, err := os.CreateTemp("", "gatewatch-bench-"+filepath.Base(name)+"-*.log")
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = io.Discard, logf
+	p.logs = append(p.logs, logf.Name())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -398,10 +427,10 @@ func promStack(s *spec.Spec, dir string, evalInterval time.Duration, p *procs) (
 		return "", err
 	}
 	if err := waitHTTP("http://"+amAddr+"/-/ready", time.Minute); err != nil {
-		return "", err
+		return "", fmt.Errorf("%w%s", err, p.tail())
 	}
 	if err := waitHTTP("http://"+promAddr+"/-/ready", time.Minute); err != nil {
-		return "", err
+		return "", fmt.Errorf("%w%s", err, p.tail())
 	}
 	return "http://" + promAddr, nil
 }
@@ -605,19 +634,7 @@ func steadyRSS(n int) (gatewatch, stack uint64, err error) {
 	}
 	defer os.RemoveAll(dir)
 	specFile := filepath.Join(dir, "gatewatch.yaml")
-	y, err := render.DeploymentSpec(s)
-	if err != nil {
-		return 0, 0, err
-	}
-	if err := os.WriteFile(specFile, y, 0o644); err != nil {
-		return 0, 0, err
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "etc"), 0o755); err != nil {
-		return 0, 0, err
-	}
-	// DeploymentSpec points at the Secret mount; use an inline URL instead.
-	y = []byte(strings.Replace(string(y), "webhook_url_file: /etc/gatewatch/secrets/webhook-url", "webhook_url: "+hook, 1))
-	if err := os.WriteFile(specFile, y, 0o644); err != nil {
+	if err := os.WriteFile(specFile, []byte(specYAML(gws, 15*time.Second, 30*time.Second, hook)), 0o644); err != nil {
 		return 0, 0, err
 	}
 	listen, err := freePort()
@@ -625,14 +642,14 @@ func steadyRSS(n int) (gatewatch, stack uint64, err error) {
 		return 0, 0, err
 	}
 	var p procs
-	g, err := p.start(*gwBin, "run", "-c", specFile, "--listen", listen, "--log.level=error")
+	g, err := p.start(*gwBin, "run", "-c", specFile, "--listen", listen, "--log.level=error", "--data-dir", filepath.Join(dir, "gw-data"))
 	if err != nil {
 		p.stop()
 		return 0, 0, err
 	}
 	if err := waitHTTP("http://"+listen+"/-/ready", time.Minute); err != nil {
 		p.stop()
-		return 0, 0, err
+		return 0, 0, fmt.Errorf("%w%s", err, p.tail())
 	}
 	time.Sleep(settle)
 	gatewatch, err = rss(g.Process.Pid)

@@ -86,6 +86,9 @@ func networkPolicies(s *spec.Spec) ([]File, error) {
 
 	// Prometheus → gateway pods' stats port.
 	egress := netpol(s, "gatewatch-prometheus-scrape-gateways", c.Prometheus.Namespace, promPods, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress})
+	if egress.Spec.Egress, err = scrapeEgressRules(s); err != nil {
+		return nil, err
+	}
 	for _, g := range s.Gateways {
 		if g.Selector == "" {
 			continue
@@ -94,10 +97,6 @@ func networkPolicies(s *spec.Spec) ([]File, error) {
 		if err != nil {
 			return nil, err
 		}
-		egress.Spec.Egress = append(egress.Spec.Egress, networkingv1.NetworkPolicyEgressRule{
-			To:    []networkingv1.NetworkPolicyPeer{{NamespaceSelector: nsSelector(g.Namespace), PodSelector: gw}},
-			Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: statsPort(g.Stats.Port)}},
-		})
 		ingress := netpol(s, "gatewatch-allow-prometheus-scrape", g.Namespace, gw, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress})
 		ingress.Name = "gatewatch-" + g.Name + "-allow-prometheus-scrape"
 		ingress.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{
@@ -201,4 +200,23 @@ func dnsEgressRule(s *spec.Spec) networkingv1.NetworkPolicyEgressRule {
 			{Protocol: protoPtr(corev1.ProtocolTCP), Port: portNum(53)},
 		},
 	}
+}
+
+// scrapeEgressRules allow reaching every gateway's stats port.
+func scrapeEgressRules(s *spec.Spec) ([]networkingv1.NetworkPolicyEgressRule, error) {
+	var out []networkingv1.NetworkPolicyEgressRule
+	for _, g := range s.Gateways {
+		if g.Selector == "" {
+			continue
+		}
+		gw, err := selector(g.Selector)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, networkingv1.NetworkPolicyEgressRule{
+			To:    []networkingv1.NetworkPolicyPeer{{NamespaceSelector: nsSelector(g.Namespace), PodSelector: gw}},
+			Ports: []networkingv1.NetworkPolicyPort{{Protocol: protoPtr(corev1.ProtocolTCP), Port: statsPort(g.Stats.Port)}},
+		})
+	}
+	return out, nil
 }

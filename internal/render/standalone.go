@@ -180,19 +180,11 @@ func standalone(s *spec.Spec) ([]File, error) {
 func standaloneEgress(s *spec.Spec, ns string) (networkingv1.NetworkPolicy, error) {
 	np := netpol(s, "gatewatch-egress", ns, &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": standaloneName}}, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress})
 	tcp := protoPtr(corev1.ProtocolTCP)
-	for _, g := range s.Gateways {
-		if g.Selector == "" {
-			continue
-		}
-		gw, err := selector(g.Selector)
-		if err != nil {
-			return np, err
-		}
-		np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{
-			To:    []networkingv1.NetworkPolicyPeer{{NamespaceSelector: nsSelector(g.Namespace), PodSelector: gw}},
-			Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: statsPort(g.Stats.Port)}},
-		})
+	scrape, err := scrapeEgressRules(s)
+	if err != nil {
+		return np, err
 	}
+	np.Spec.Egress = append(np.Spec.Egress, scrape...)
 	web, err := webhookEgressRules(s)
 	if err != nil {
 		return np, err

@@ -22,7 +22,7 @@ import (
 func newRunCmd() *cobra.Command {
 	var (
 		path, listen, dataDir, kubeconfig, kubeContext, externalURL string
-		logs                                           logFlags
+		logs                                                        logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run",

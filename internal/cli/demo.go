@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,8 +12,9 @@ import (
 
 func newDemoCmd() *cobra.Command {
 	var (
-		o    demo.Options
-		logs logFlags
+		o         demo.Options
+		logs      logFlags
+		accessLog string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -32,6 +35,14 @@ traffic, alerts, silences and messages. Ctrl-C stops everything.`,
 				return err
 			}
 			o.Logger, o.Version = logger, version
+			if accessLog != "" {
+				f, err := os.Create(accessLog)
+				if err != nil {
+					return fail(exitFailure, fmt.Errorf("--access-log: %w", err))
+				}
+				defer f.Close()
+				o.AccessLog = f
+			}
 			if err := demo.Run(cmd.Context(), o, cmd.OutOrStdout()); err != nil {
 				return fail(exitFailure, err)
 			}
@@ -44,6 +55,7 @@ traffic, alerts, silences and messages. Ctrl-C stops everything.`,
 	cmd.Flags().DurationVar(&o.Every, "every", 3*time.Minute, "serve another misdirected request this often (0: only on demand)")
 	cmd.Flags().DurationVar(&o.Window, "window", 2*time.Minute, "the alert window: a 421 keeps the alert firing this long, then it resolves")
 	cmd.Flags().IntVar(&o.Pods, "pods", 1, "simulated gateway pods")
+	cmd.Flags().StringVar(&accessLog, "access-log", "", "write the simulated gateway's Istio access log (default text format) to this file")
 	cmd.Flags().StringVar(&o.Scenario, "scenario", "first-421", "what each injection does: first-421, burst (five at once) or restart (the gateway restarts, then serves one)")
 	logs.add(cmd, "warn")
 	return cmd

@@ -19,8 +19,8 @@ func sel(kv ...string) *metav1.LabelSelector {
 }
 
 func proto(p corev1.Protocol) *corev1.Protocol { return &p }
-func num(n int32) *intstr.IntOrString        { v := intstr.FromInt32(n); return &v }
-func name(s string) *intstr.IntOrString      { v := intstr.FromString(s); return &v }
+func num(n int32) *intstr.IntOrString          { v := intstr.FromInt32(n); return &v }
+func name(s string) *intstr.IntOrString        { v := intstr.FromString(s); return &v }
 
 func policy(ns, n string, podSel *metav1.LabelSelector, types []networkingv1.PolicyType, in []networkingv1.NetworkPolicyIngressRule, eg []networkingv1.NetworkPolicyEgressRule) networkingv1.NetworkPolicy {
 	return networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: n},

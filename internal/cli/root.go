@@ -67,7 +67,7 @@ it happened. One spec file (gatewatch.yaml) drives everything:
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCmd(), newCheckCmd(), newTestCmd(), newRenderCmd(), newNotifyCmd(), newInboxCmd(), newRunCmd(), newDemoCmd())
+	root.AddCommand(newVersionCmd(), newCheckCmd(), newTestCmd(), newRenderCmd(), newNotifyCmd(), newInboxCmd(), newRunCmd(), newDemoCmd(), newDoctorCmd())
 	return root
 }
 

@@ -179,7 +179,7 @@ func (c *Client) Post(ctx context.Context, p Payload) (Answer, error) {
 		if ctx.Err() != nil {
 			return Answer{}, &SendError{Cause: CauseCanceled, Err: ctx.Err()}
 		}
-		cause := classify(err)
+		cause := Classify(err)
 		// A certificate that does not verify will not verify on the next try.
 		return Answer{}, &SendError{Cause: cause, Retryable: cause != CauseTLS, Err: redact(err, raw)}
 	}

@@ -130,8 +130,10 @@ func redactString(s, rawURL string) string {
 	return s
 }
 
-// classify names the cause of a transport error.
-func classify(err error) string {
+// Classify names the cause of a transport error in a few user-facing
+// words (connection refused, timeout, DNS lookup failed, TLS error, …), as
+// pint's promapi errors do; the doctor prints the same words.
+func Classify(err error) string {
 	var dnsErr *net.DNSError
 	var netErr net.Error
 	var certErr *tls.CertificateVerificationError

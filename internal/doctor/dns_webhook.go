@@ -1,0 +1,61 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// dnsWebhook (dns/webhook): the webhook host resolves; with the webhook
+// routed through the gateway, says which in-cluster path is expected.
+type dnsWebhook struct{}
+
+func (dnsWebhook) ID() string    { return "dns/webhook" }
+func (dnsWebhook) Title() string { return "The Mattermost host resolves" }
+func (dnsWebhook) Offline() bool { return false }
+
+// webhookHost reads the host of the webhook URL (never printing the URL).
+func webhookHost(m spec.Mattermost) (string, error) {
+	raw := m.WebhookURL.Reveal()
+	if raw == "" && m.WebhookURLFile != "" {
+		b, err := os.ReadFile(m.WebhookURLFile)
+		if err != nil {
+			return "", fmt.Errorf("read webhook_url_file %q: %w", m.WebhookURLFile, err)
+		}
+		raw = strings.TrimSpace(string(b))
+	}
+	if raw == "" {
+		return "", fmt.Errorf("no webhook_url or webhook_url_file in the spec")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" {
+		return "", fmt.Errorf("the webhook URL has no host (value not shown: it is a secret)")
+	}
+	return u.Hostname(), nil
+}
+
+func (dnsWebhook) Run(ctx context.Context, env *Env) Result {
+	host, err := webhookHost(env.Spec.Mattermost)
+	if err != nil {
+		return skip(err.Error())
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupHost(ctx, host)
+	var ev []string
+	w := env.Spec.Cluster.WebhookPath
+	if w.Via == spec.ViaGateway && w.Gateway.Namespace != "" {
+		ev = append(ev, fmt.Sprintf("expected path: %s resolves (in-cluster, e.g. through a ServiceEntry or the gateway's Service) to the gateway in %s, pods %q, port %d → pod port %d",
+			host, w.Gateway.Namespace, w.Gateway.PodSelector, w.Gateway.Port, w.Gateway.TargetPort))
+	}
+	if err != nil {
+		return failed(fmt.Sprintf("%s does not resolve here", host), "check DNS from the Alertmanager pod (kubectl exec … nslookup), the ServiceEntry for the host, and network/egress for kube-dns", append(ev, err.Error())...)
+	}
+	return pass(fmt.Sprintf("%s resolves to %s", host, strings.Join(addrs, ", ")), ev...)
+}

@@ -1,0 +1,180 @@
+// Package doctor is the runbook's troubleshooting checklist, automated: one
+// check per link of the alert path (gateway pods, Envoy stats, Prometheus
+// target, rule and query, Alertmanager configuration, route and
+// notifications, NetworkPolicies, DNS, the webhook), run in dependency
+// order against a live cluster and stack, or offline against manifests.
+package doctor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/gatewatch/gatewatch/internal/mattermost"
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// Status of a check.
+type Status string
+
+// Statuses, from best to worst.
+const (
+	Pass Status = "PASS"
+	Warn Status = "WARN"
+	Fail Status = "FAIL"
+	Skip Status = "SKIP"
+)
+
+// Result is one check's outcome.
+type Result struct {
+	ID       string        `json:"id"`
+	Title    string        `json:"title"`
+	Status   Status        `json:"status"`
+	Summary  string        `json:"summary"`
+	Evidence []string      `json:"evidence,omitempty"`
+	Hint     string        `json:"hint,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Check is one link of the chain.
+type Check interface {
+	ID() string
+	Title() string
+	// Offline reports whether manifests alone can answer it.
+	Offline() bool
+	Run(ctx context.Context, env *Env) Result
+}
+
+// Env is what the checks look at.
+type Env struct {
+	Spec *spec.Spec
+	// Offline: the manifests to check instead of a live cluster.
+	Manifests *Manifests
+	// Online peers; a nil or empty one makes the checks that need it SKIP.
+	Kube            kubernetes.Interface
+	PrometheusURL   string
+	AlertmanagerURL string
+	// StatsURL overrides where gateway/stats reads Envoy's page (e.g. a
+	// `kubectl port-forward` on localhost).
+	StatsURL string
+	// SendTest enables mattermost/webhook (posts a test message).
+	SendTest bool
+	HTTP     *http.Client
+	// NotificationsInterval is how long alertmanager/notifications watches
+	// the failure counter.
+	NotificationsInterval time.Duration
+
+	facts map[string]any // shared between checks (gateway pods, AM config)
+}
+
+func (e *Env) offline() bool { return e.Manifests != nil }
+
+// result helpers.
+func pass(summary string, evidence ...string) Result {
+	return Result{Status: Pass, Summary: summary, Evidence: evidence}
+}
+
+func warn(summary, hint string, evidence ...string) Result {
+	return Result{Status: Warn, Summary: summary, Hint: hint, Evidence: evidence}
+}
+
+func failed(summary, hint string, evidence ...string) Result {
+	return Result{Status: Fail, Summary: summary, Hint: hint, Evidence: evidence}
+}
+
+func skip(summary string) Result { return Result{Status: Skip, Summary: summary} }
+
+// Checks returns every check in dependency order.
+func Checks() []Check {
+	return []Check{
+		gatewayPods{}, gatewayStats{},
+		prometheusTarget{}, prometheusRule{}, prometheusQuery{},
+		alertmanagerConfig{}, alertmanagerRoute{}, alertmanagerNotifications{},
+		networkScrape{}, networkEgress{},
+		dnsWebhook{}, mattermostWebhook{},
+	}
+}
+
+// Run runs the checks in order, calling report as each finishes. Offline,
+// checks that need a live system are skipped.
+func Run(ctx context.Context, env *Env, checks []Check, report func(Result)) []Result {
+	if env.HTTP == nil {
+		env.HTTP = &http.Client{Timeout: 10 * time.Second}
+	}
+	if env.facts == nil {
+		env.facts = map[string]any{}
+	}
+	var out []Result
+	for _, c := range checks {
+		start := time.Now()
+		var r Result
+		if env.offline() && !c.Offline() {
+			r = skip("needs a live cluster (offline mode)")
+		} else {
+			r = c.Run(ctx, env)
+		}
+		r.ID, r.Title, r.Duration = c.ID(), c.Title(), time.Since(start)
+		out = append(out, r)
+		if report != nil {
+			report(r)
+		}
+	}
+	return out
+}
+
+// Failed reports whether any result is a FAIL.
+func Failed(rs []Result) bool {
+	for _, r := range rs {
+		if r.Status == Fail {
+			return true
+		}
+	}
+	return false
+}
+
+// TextReporter prints one line per check, then evidence and the hint.
+func TextReporter(w io.Writer) func(Result) {
+	return func(r Result) {
+		fmt.Fprintf(w, "%-4s  %-27s %s\n", r.Status, r.ID, r.Summary)
+		for _, e := range r.Evidence {
+			fmt.Fprintf(w, "      · %s\n", e)
+		}
+		if r.Hint != "" && (r.Status == Fail || r.Status == Warn) {
+			fmt.Fprintf(w, "      → %s\n", r.Hint)
+		}
+	}
+}
+
+// WriteJSON writes all results as a JSON document.
+func WriteJSON(w io.Writer, rs []Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Results []Result `json:"results"`
+		Failed  bool     `json:"failed"`
+	}{rs, Failed(rs)})
+}
+
+// getJSON fetches a Prometheus/Alertmanager API document.
+func getJSON(ctx context.Context, env *Env, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := env.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %s", mattermost.Classify(err), strings.TrimPrefix(err.Error(), "Get "))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}

@@ -1,0 +1,85 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// gatewayPods (gateway/pods): the selector finds Running, Ready gateway pods.
+type gatewayPods struct{}
+
+func (gatewayPods) ID() string    { return "gateway/pods" }
+func (gatewayPods) Title() string { return "The selector finds Running, Ready gateway pods" }
+func (gatewayPods) Offline() bool { return true }
+
+const factGatewayPods = "gateway-pods"
+
+func (gatewayPods) Run(ctx context.Context, env *Env) Result {
+	var all []corev1.Pod
+	var evidence []string
+	bad, unknown := 0, 0
+	for _, g := range env.Spec.Gateways {
+		if g.Selector == "" {
+			evidence = append(evidence, fmt.Sprintf("%s: static targets only", g.Name))
+			continue
+		}
+		sel, err := labels.Parse(g.Selector)
+		if err != nil {
+			return failed(fmt.Sprintf("gateway %s: invalid selector", g.Name), "fix gateways[].selector", err.Error())
+		}
+		var pods []corev1.Pod
+		if env.offline() {
+			pods = env.Manifests.podsMatching(g.Namespace, sel)
+			if len(pods) == 0 && len(env.Manifests.podsMatching(g.Namespace, labels.Everything())) == 0 {
+				unknown++
+				evidence = append(evidence, fmt.Sprintf("%s: the manifests hold no workload in %s to match %q against", g.Name, g.Namespace, g.Selector))
+				continue
+			}
+		} else {
+			if env.Kube == nil {
+				return skip("no Kubernetes API (use --kubeconfig)")
+			}
+			list, err := env.Kube.CoreV1().Pods(g.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+			if err != nil {
+				return failed(fmt.Sprintf("listing pods in %s failed", g.Namespace), "check the kubeconfig and that you may list pods there", err.Error())
+			}
+			pods = list.Items
+		}
+		ready := 0
+		for _, p := range pods {
+			if env.offline() || (p.Status.Phase == corev1.PodRunning && podReady(p)) {
+				ready++
+			}
+		}
+		all = append(all, pods...)
+		evidence = append(evidence, fmt.Sprintf("%s: %d pod(s) match %q in %s, %d Running and Ready", g.Name, len(pods), g.Selector, g.Namespace, ready))
+		if ready == 0 {
+			bad++
+		}
+	}
+	env.facts[factGatewayPods] = all
+	if unknown > 0 && bad == 0 && len(all) == 0 {
+		return warn("the gateway's own workload is not in the manifests", "add the gateway Deployment's manifest to the directory to check the selector, or run doctor against the live cluster", evidence...)
+	}
+	if bad > 0 {
+		what := "no Running, Ready pod matches the gateway selector"
+		if env.offline() {
+			what = "no pod template in the manifests matches the gateway selector"
+		}
+		return failed(what, "compare gateways[].selector and namespace with `kubectl get pods -n <namespace> --show-labels`", evidence...)
+	}
+	return pass(fmt.Sprintf("%d gateway pod(s) found", len(all)), evidence...)
+}
+
+func podReady(p corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

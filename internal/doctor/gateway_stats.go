@@ -1,0 +1,91 @@
+package doctor
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gatewatch/gatewatch/internal/rules"
+)
+
+// gatewayStats (gateway/stats): Envoy answers Prometheus text with
+// istio_requests_total; says whether a 421 series exists yet.
+type gatewayStats struct{}
+
+func (gatewayStats) ID() string    { return "gateway/stats" }
+func (gatewayStats) Title() string { return "Envoy serves Prometheus stats with istio_requests_total" }
+func (gatewayStats) Offline() bool { return false }
+
+func (gatewayStats) Run(ctx context.Context, env *Env) Result {
+	url := env.StatsURL
+	if url == "" {
+		g := env.Spec.Gateways[0]
+		pods, _ := env.facts[factGatewayPods].([]corev1.Pod)
+		var pod *corev1.Pod
+		for i := range pods {
+			if pods[i].Status.PodIP != "" {
+				pod = &pods[i]
+				break
+			}
+		}
+		if pod == nil {
+			return skip("no gateway pod with an IP (see gateway/pods); or give --stats-url")
+		}
+		port := g.Stats.Port.Number
+		for _, c := range pod.Spec.Containers {
+			for _, p := range c.Ports {
+				if p.Name == g.Stats.Port.Name {
+					port = int(p.ContainerPort)
+				}
+			}
+		}
+		if port == 0 {
+			return failed(fmt.Sprintf("pod %s has no container port named %s", pod.Name, g.Stats.Port.Name), "set gateways[].stats.port to the Envoy stats port (15090) or its name")
+		}
+		url = "http://" + net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(port)) + g.Stats.Path
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return failed("bad stats URL", "", err.Error())
+	}
+	resp, err := env.HTTP.Do(req)
+	if err != nil {
+		return failed("Envoy stats unreachable", "from outside the cluster: `kubectl -n <ns> port-forward pod/<gateway-pod> 15090` and pass --stats-url http://127.0.0.1:15090/stats/prometheus", err.Error())
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if resp.StatusCode != http.StatusOK {
+		return failed(fmt.Sprintf("Envoy answered HTTP %d", resp.StatusCode), "check gateways[].stats.path (Istio: /stats/prometheus)", url)
+	}
+	tp := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := tp.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		return failed("the stats page is not Prometheus text", "check the port and path: 15090 /stats/prometheus is Envoy's Prometheus endpoint", err.Error())
+	}
+	fam, ok := fams[rules.Metric]
+	if !ok {
+		return failed("no istio_requests_total on the page", "the Istio stats (telemetry) are disabled for this proxy, or this is not an Istio gateway", url)
+	}
+	n421 := 0
+	for _, m := range fam.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "response_code" && l.GetValue() == "421" {
+				n421++
+			}
+		}
+	}
+	ev := []string{fmt.Sprintf("%d istio_requests_total series, %d bytes", len(fam.GetMetric()), len(body))}
+	if n421 == 0 {
+		return pass("istio_requests_total present; no 421 series yet (Envoy creates it at the first 421)", ev...)
+	}
+	return pass(fmt.Sprintf("istio_requests_total present; %d response_code=\"421\" series", n421), append(ev, strings.TrimSpace(url))...)
+}

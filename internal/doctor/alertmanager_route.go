@@ -17,8 +17,10 @@ import (
 // Watchdog to "null".
 type alertmanagerRoute struct{}
 
-func (alertmanagerRoute) ID() string    { return "alertmanager/route" }
-func (alertmanagerRoute) Title() string { return "The 421 alert routes to Mattermost, Watchdog to null" }
+func (alertmanagerRoute) ID() string { return "alertmanager/route" }
+func (alertmanagerRoute) Title() string {
+	return "The 421 alert routes to Mattermost, Watchdog to null"
+}
 func (alertmanagerRoute) Offline() bool { return true }
 
 func (alertmanagerRoute) Run(_ context.Context, env *Env) Result {

@@ -155,8 +155,10 @@ func (networkScrape) Run(ctx context.Context, env *Env) Result {
 // the webhook path AND kube-dns on 53 UDP and TCP.
 type networkEgress struct{}
 
-func (networkEgress) ID() string    { return "network/egress" }
-func (networkEgress) Title() string { return "NetworkPolicies allow Alertmanager → webhook path and DNS" }
+func (networkEgress) ID() string { return "network/egress" }
+func (networkEgress) Title() string {
+	return "NetworkPolicies allow Alertmanager → webhook path and DNS"
+}
 func (networkEgress) Offline() bool { return true }
 
 func (networkEgress) Run(ctx context.Context, env *Env) Result {

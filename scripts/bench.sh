@@ -5,7 +5,7 @@
 # 15 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/tools.sh --servers
+./scripts/tools.sh
 go build -o bin/gatewatch ./cmd/gatewatch
 go run ./test/bench -tools "${GATEWATCH_TOOLS_DIR:-.cache/bin}" -gatewatch bin/gatewatch -out BENCHMARKS.md "$@"
 

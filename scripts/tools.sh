@@ -32,9 +32,6 @@ build() { # name module version
 build promtool github.com/prometheus/prometheus/cmd/promtool "$PROMETHEUS_VERSION"
 build amtool github.com/prometheus/alertmanager/cmd/amtool "$AMTOOL_VERSION"
 build amtool-0.31 github.com/prometheus/alertmanager/cmd/amtool "$AM_SERVER_VERSION"
-
-# The servers for `make bench` (the comparison stack), only when asked.
-if [ "${1:-}" = "--servers" ]; then
-  build prometheus github.com/prometheus/prometheus/cmd/prometheus "$PROMETHEUS_VERSION"
-  build alertmanager github.com/prometheus/alertmanager/cmd/alertmanager "$AM_SERVER_VERSION"
-fi
+# The servers: doctor's integration test and `make bench` run them.
+build prometheus github.com/prometheus/prometheus/cmd/prometheus "$PROMETHEUS_VERSION"
+build alertmanager github.com/prometheus/alertmanager/cmd/alertmanager "$AM_SERVER_VERSION"

@@ -80,16 +80,16 @@ func TestMain(m *testing.M) {
 
 // writeKubeconfig writes a kubeconfig for cfg (Prometheus's Kubernetes
 // discovery reads a file).
-func writeKubeconfig(t *testing.T, cfg *rest.Config) string {
+func writeKubeconfig(t *testing.T, cfg *rest.Config, current string) string {
 	t.Helper()
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
 	kc.AuthInfos["envtest"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
 	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "envtest"}
-	// The current context points nowhere: the engine must use --context.
+	// A context that points nowhere: with it current, --context must pick envtest.
 	kc.Clusters["nowhere"] = &clientcmdapi.Cluster{Server: "https://127.0.0.1:1"}
 	kc.Contexts["nowhere"] = &clientcmdapi.Context{Cluster: "nowhere", AuthInfo: "envtest"}
-	kc.CurrentContext = "nowhere"
+	kc.CurrentContext = current
 	p := filepath.Join(t.TempDir(), "kubeconfig")
 	require.NoError(t, clientcmd.WriteToFile(*kc, p))
 	return p
@@ -172,7 +172,7 @@ routing: {group_wait: 1s, group_interval: 2s}
 `, hook)), "envtest.yaml")
 	require.NoError(t, err)
 	var logs bytes.Buffer
-	e, err := engine.New(s, engine.Options{Kubeconfig: writeKubeconfig(t, cfg), KubeContext: "envtest", Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))})
+	e, err := engine.New(s, engine.Options{Kubeconfig: writeKubeconfig(t, cfg, "nowhere"), KubeContext: "envtest", Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))})
 	require.NoError(t, err)
 	require.NoError(t, e.Start(context.Background()))
 	defer e.Close()

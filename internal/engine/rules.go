@@ -46,10 +46,20 @@ func (e *Engine) newRules(ctx context.Context, s *spec.Spec) (*rulesPart, error)
 	return p, nil
 }
 
+// EvalInterval is how often the embedded engine evaluates the rules: every
+// second, so a 421 is noticed right after the scrape that shows it and the
+// detection latency is the scrape interval plus group_wait, not plus another
+// evaluation interval. The rule text is render's; only the group interval
+// differs (a rendered Prometheus evaluates at the scrape interval).
+const EvalInterval = time.Second
+
 func (p *rulesPart) apply(s *spec.Spec) error {
 	f := rules.Generate(s)
 	if err := f.Validate(); err != nil {
 		return err
+	}
+	for i := range f.Groups {
+		f.Groups[i].Interval = spec.Duration(EvalInterval)
 	}
 	b, err := yaml.Marshal(f)
 	if err != nil {
@@ -62,11 +72,7 @@ func (p *rulesPart) apply(s *spec.Spec) error {
 	if err := os.Rename(tmp, p.file); err != nil {
 		return fmt.Errorf("write rules: %w", err)
 	}
-	interval := 15 * time.Second
-	if len(f.Groups) > 0 {
-		interval = f.Groups[0].Interval.D()
-	}
-	if err := p.manager.Update(interval, []string{p.file}, labels.EmptyLabels(), p.e.opts.ExternalURL.String(), nil); err != nil {
+	if err := p.manager.Update(EvalInterval, []string{p.file}, labels.EmptyLabels(), p.e.opts.ExternalURL.String(), nil); err != nil {
 		return fmt.Errorf("load rules: %w", err)
 	}
 	return nil

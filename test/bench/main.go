@@ -53,12 +53,12 @@ func main() {
 }
 
 type latencyResult struct {
-	Name                string
+	Name                      string
 	Interval, Eval, GroupWait time.Duration
-	Latencies           []time.Duration
-	Detected, Injected  int
-	RunbookDetected     int
-	Note                string
+	Latencies                 []time.Duration
+	Detected, Injected        int
+	RunbookDetected           int
+	Note                      string
 }
 
 func (l latencyResult) pct(p float64) time.Duration {

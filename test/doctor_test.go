@@ -110,6 +110,7 @@ func TestDoctorLive(t *testing.T) {
 	s, err := spec.Parse([]byte(specText), "doctor.yaml")
 	require.NoError(t, err)
 	s.Gateways[0].Stats.Interval, s.Gateways[0].Stats.Timeout = spec.Duration(time.Second), spec.Duration(900*time.Millisecond)
+	s.Routing.GroupWait, s.Routing.GroupInterval = spec.Duration(time.Second), spec.Duration(2*time.Second)
 
 	// NetworkPolicies: default deny plus what render writes.
 	for _, ns := range []string{"istio-ingress", "monitoring"} {
@@ -160,8 +161,9 @@ func TestDoctorLive(t *testing.T) {
 		return httpOK(promURL+"/-/ready") && httpOK(amURL+"/-/ready")
 	})
 
+	sendTest := true
 	run := func() map[string]doctor.Result {
-		env := &doctor.Env{Spec: s, Kube: client, PrometheusURL: promURL, AlertmanagerURL: amURL, SendTest: true, NotificationsInterval: time.Second}
+		env := &doctor.Env{Spec: s, Kube: client, PrometheusURL: promURL, AlertmanagerURL: amURL, SendTest: sendTest, NotificationsInterval: 3 * time.Second}
 		out := map[string]doctor.Result{}
 		for _, r := range doctor.Run(ctx, env, doctor.Checks(), nil) {
 			out[r.ID] = r
@@ -227,6 +229,23 @@ func TestDoctorLive(t *testing.T) {
 		return rs["prometheus/target"].Status == doctor.Fail
 	})
 	onlyFailing(rs, "prometheus/target", "render --target operator")
+	writeProm(string(scrape))
+	post(t, promURL+"/-/reload")
+	waitUntil(t, 30*time.Second, "the target back", func() bool { return run()["prometheus/target"].Status == doctor.Pass })
+
+	// 4. The webhook Secret goes (Alertmanager's URL file): a 421 fires, its
+	// notifications fail, alertmanager/notifications fails.
+	require.NoError(t, os.Remove(urlFile))
+	sendTest = false // the test message would fail for the same reason
+	gw.Misdirect(1)
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		rs = run()
+		if (rs["alertmanager/notifications"].Status == doctor.Fail && rs["prometheus/target"].Status == doctor.Pass) || time.Now().After(deadline) {
+			break
+		}
+	}
+	onlyFailing(rs, "alertmanager/notifications", "slack/")
 }
 
 func freeAddr(t *testing.T) string {

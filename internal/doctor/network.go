@@ -98,4 +98,3 @@ func standIn(ns string, sel labels.Selector) netpol.Pod {
 func gatewayWorkload(g spec.Gateway) spec.Workload {
 	return spec.Workload{Namespace: g.Namespace, PodSelector: g.Selector}
 }
-

@@ -58,4 +58,3 @@ func (networkScrape) Run(ctx context.Context, env *Env) Result {
 	}
 	return pass("Prometheus may scrape every gateway", ev...)
 }
-

@@ -3,11 +3,23 @@
 # the pinned versions, runs the end-to-end measurements (test/bench) and the
 # Go micro-benchmarks, and writes BENCHMARKS.md from that run. Takes about
 # 15 minutes.
+# `scripts/bench.sh --micro-only` re-runs only the Go micro-benchmarks and
+# replaces their section.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/tools.sh
-go build -o bin/gatewatch ./cmd/gatewatch
-go run ./test/bench -tools "${GATEWATCH_TOOLS_DIR:-.cache/bin}" -gatewatch bin/gatewatch -out BENCHMARKS.md "$@"
+if [ "${1:-}" = "--micro-only" ]; then
+  python3 - <<'PY'
+import re
+p = "BENCHMARKS.md"
+s = open(p).read()
+i = s.find("\n### Go micro-benchmarks")
+open(p, "w").write(s if i < 0 else s[:i] + "\n")
+PY
+else
+  ./scripts/tools.sh
+  go build -o bin/gatewatch ./cmd/gatewatch
+  go run ./test/bench -tools "${GATEWATCH_TOOLS_DIR:-.cache/bin}" -gatewatch bin/gatewatch -out BENCHMARKS.md "$@"
+fi
 
 count=${BENCH_COUNT:-5}
 raw=$(mktemp)
@@ -15,7 +27,7 @@ trap 'rm -f "$raw"' EXIT
 go test -run '^$' -bench . -benchmem -count "$count" ./internal/... | tee "$raw" >&2
 {
   echo
-  echo "### Go micro-benchmarks (median of $count runs)"
+  echo "### Go micro-benchmarks (median of $count runs, commit $(git rev-parse --short HEAD))"
   echo
   echo "\`BenchmarkRuleEval\`: one instant evaluation of the generated 421 rule and, side by side, of the"
   echo "runbook's rule, on a TSDB holding 20 minutes of 15 s scrapes of a gateway fleet (both reporters,"

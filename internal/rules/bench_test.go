@@ -32,7 +32,7 @@ func benchDB(b *testing.B, pods, routes int) (*tsdb.DB, time.Time) {
 	steps := int(20 * time.Minute / iv)
 	app := db.Appender(context.Background())
 	for p := 0; p < pods; p++ {
-		base := []string{"job", "gateway-envoy-stats", "namespace", "istio-ingress", "pod", fmt.Sprintf("istio-ingressgateway-%d", p), "instance", fmt.Sprintf("10.0.0.%d:15090", p)}
+		base := []string{"job", JobName(spec.Gateway{Name: "public-ingress", Namespace: "istio-ingress"}), "namespace", "istio-ingress", "pod", fmt.Sprintf("istio-ingressgateway-%d", p), "instance", fmt.Sprintf("10.0.0.%d:15090", p)}
 		series := []labels.Labels{labels.FromStrings(append(base, "__name__", "up")...), labels.FromStrings(append(base, "__name__", "envoy_server_uptime")...)}
 		for r := 0; r < routes; r++ {
 			for _, code := range []string{"200", "404", "503"} {
@@ -100,6 +100,9 @@ func BenchmarkRuleEval(b *testing.B) {
 					q.Close()
 				}
 				b.ReportMetric(float64(n), "alerts")
+				if r.name == "gatewatch" && n != 1 {
+					b.Fatalf("the generated rule returned %d alerts, want the new 421 series", n)
+				}
 			})
 		}
 	}

@@ -183,24 +183,12 @@ func (m *Manifests) readDoc(doc []byte) error {
 // kube-prometheus-stack values.
 func (m *Manifests) readConfigFile(doc []byte) error {
 	var f struct {
-		Groups []struct {
-			Rules []struct {
-				Alert string `json:"alert"`
-				Expr  string `json:"expr"`
-			} `json:"rules"`
-		} `json:"groups"`
+		ruleFile
 		ScrapeConfigs []struct {
 			JobName string `json:"job_name"`
 		} `json:"scrape_configs"`
-		AdditionalPrometheusRulesMap map[string]struct {
-			Groups []struct {
-				Rules []struct {
-					Alert string `json:"alert"`
-					Expr  string `json:"expr"`
-				} `json:"rules"`
-			} `json:"groups"`
-		} `json:"additionalPrometheusRulesMap"`
-		Alertmanager struct {
+		AdditionalPrometheusRulesMap map[string]ruleFile `json:"additionalPrometheusRulesMap"`
+		Alertmanager                 struct {
 			Config map[string]any `json:"config"`
 		} `json:"alertmanager"`
 		Prometheus struct {
@@ -210,21 +198,9 @@ func (m *Manifests) readConfigFile(doc []byte) error {
 	if err := yaml.Unmarshal(doc, &f); err != nil {
 		return err
 	}
-	for _, g := range f.Groups {
-		for _, r := range g.Rules {
-			if r.Alert != "" {
-				m.ruleList = append(m.ruleList, loadedRule{Name: r.Alert, Query: r.Expr})
-			}
-		}
-	}
+	m.addRules(f.ruleFile)
 	for _, rf := range f.AdditionalPrometheusRulesMap {
-		for _, g := range rf.Groups {
-			for _, r := range g.Rules {
-				if r.Alert != "" {
-					m.ruleList = append(m.ruleList, loadedRule{Name: r.Alert, Query: r.Expr})
-				}
-			}
-		}
+		m.addRules(rf)
 	}
 	for _, sc := range f.ScrapeConfigs {
 		m.scrapeJobs = append(m.scrapeJobs, sc.JobName)
@@ -248,6 +224,26 @@ func (m *Manifests) readConfigFile(doc []byte) error {
 		m.podMonitors = append(m.podMonitors, monitoringv1.PodMonitor{ObjectMeta: metav1.ObjectMeta{Name: name.Name}, Spec: spec})
 	}
 	return nil
+}
+
+// ruleFile is a Prometheus rule file (or a chart's rules map entry).
+type ruleFile struct {
+	Groups []struct {
+		Rules []struct {
+			Alert string `json:"alert"`
+			Expr  string `json:"expr"`
+		} `json:"rules"`
+	} `json:"groups"`
+}
+
+func (m *Manifests) addRules(f ruleFile) {
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if r.Alert != "" {
+				m.ruleList = append(m.ruleList, loadedRule{Name: r.Alert, Query: r.Expr})
+			}
+		}
+	}
 }
 
 // json0 keeps a raw YAML/JSON value.

@@ -92,6 +92,13 @@ func TestDoctorLive(t *testing.T) {
 	defer gw.Close()
 	gw.Serve(10)
 	gatewayPod(t, client, "istio-ingress", "istio-ingressgateway-live", portOf(t, gw.Addr()))
+	t.Cleanup(func() {
+		// The API server is shared by the package's tests: leave no pods or policies behind.
+		_ = client.CoreV1().Pods("istio-ingress").Delete(context.Background(), "istio-ingressgateway-live", metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
+		for _, ns := range []string{"istio-ingress", "monitoring"} {
+			_ = client.NetworkingV1().NetworkPolicies(ns).DeleteCollection(context.Background(), metav1.DeleteOptions{}, metav1.ListOptions{})
+		}
+	})
 	for _, p := range []struct{ ns, name, key, value string }{
 		{"monitoring", "prometheus-0", "app.kubernetes.io/name", "prometheus"},
 		{"monitoring", "alertmanager-0", "app.kubernetes.io/name", "alertmanager"},

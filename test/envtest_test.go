@@ -137,30 +137,30 @@ func TestKubernetesDiscoveryEndToEnd(t *testing.T) {
 	cfg := kubeAPI(t)
 	client, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)
-	ensureNamespace(t, client, "istio-ingress")
+	ensureNamespace(t, client, "gw-discovery")
 
 	inbox, err := mmtest.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	defer inbox.Close()
 	hook := inbox.AddHook("envtest", "gateway-alerts", true)
 
-	a := demo.NewGateway("istio-ingress", "istio-ingressgateway", "gw-a", nil, nil)
-	b := demo.NewGateway("istio-ingress", "istio-ingressgateway", "gw-b", nil, nil)
+	a := demo.NewGateway("gw-discovery", "istio-ingressgateway", "gw-a", nil, nil)
+	b := demo.NewGateway("gw-discovery", "istio-ingressgateway", "gw-b", nil, nil)
 	require.NoError(t, a.Start("127.0.0.1:0"))
 	require.NoError(t, b.Start("127.0.0.1:0"))
 	defer a.Close()
 	defer b.Close()
-	gatewayPod(t, client, "istio-ingress", "istio-ingressgateway-a", portOf(t, a.Addr()))
-	gatewayPod(t, client, "istio-ingress", "istio-ingressgateway-b", portOf(t, b.Addr()))
+	gatewayPod(t, client, "gw-discovery", "istio-ingressgateway-a", portOf(t, a.Addr()))
+	gatewayPod(t, client, "gw-discovery", "istio-ingressgateway-b", portOf(t, b.Addr()))
 	// A pod the selector must not pick.
-	other := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "istio-ingress", Labels: map[string]string{"app": "web"}},
+	other := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "gw-discovery", Labels: map[string]string{"app": "web"}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx", Ports: []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 1}}}}}}
-	_, err = client.CoreV1().Pods("istio-ingress").Create(context.Background(), other, metav1.CreateOptions{})
+	_, err = client.CoreV1().Pods("gw-discovery").Create(context.Background(), other, metav1.CreateOptions{})
 	require.NoError(t, err)
 
 	s, err := spec.Parse([]byte(fmt.Sprintf(`gateways:
   - name: public-ingress
-    namespace: istio-ingress
+    namespace: gw-discovery
     workload: istio-ingressgateway
     selector: app=istio-ingressgateway,istio=ingressgateway
     stats: {interval: 1s, timeout: 900ms}
@@ -196,7 +196,7 @@ routing: {group_wait: 1s, group_interval: 2s}
 	require.Contains(t, post.Attachments[0].Text, "pod `istio-ingressgateway-a`")
 	require.Equal(t, "istio-ingressgateway-a", fieldValue(post, "Pods"))
 
-	require.NoError(t, client.CoreV1().Pods("istio-ingress").Delete(context.Background(), "istio-ingressgateway-b", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}))
+	require.NoError(t, client.CoreV1().Pods("gw-discovery").Delete(context.Background(), "istio-ingressgateway-b", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}))
 	waitUntil(t, 30*time.Second, "the deleted pod's target to disappear", func() bool {
 		p := upPods()
 		_, gone := p["istio-ingressgateway-b"]

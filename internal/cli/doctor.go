@@ -54,17 +54,21 @@ selectors, the rule expression, the route, NetworkPolicy reachability.`,
 				for _, p := range m.Problems {
 					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s (skipped; the rest is checked)\n", p)
 				}
-			} else if kubeconfig != "" || kubeContext != "" {
+			} else {
+				// kubectl's rules: --kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster.
 				rules := clientcmd.NewDefaultClientConfigLoadingRules()
 				rules.ExplicitPath = kubeconfig
 				cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
-				if err != nil {
+				if err != nil && (kubeconfig != "" || kubeContext != "") {
 					return fail(exitUsage, fmt.Errorf("kubeconfig: %w", err))
 				}
-				cfg.Timeout = 10 * time.Second
-				env.Kube, err = kubernetes.NewForConfig(cfg)
 				if err != nil {
-					return fail(exitUsage, fmt.Errorf("kubernetes client: %w", err))
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: no Kubernetes configuration found (%v); the Kubernetes checks are skipped\n", err)
+				} else {
+					cfg.Timeout = 10 * time.Second
+					if env.Kube, err = kubernetes.NewForConfig(cfg); err != nil {
+						return fail(exitUsage, fmt.Errorf("kubernetes client: %w", err))
+					}
 				}
 			}
 			var report func(doctor.Result)

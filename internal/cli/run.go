@@ -51,6 +51,11 @@ rejected and the running one keeps going.`,
 			if s.Mattermost.WebhookURL == "" && s.Mattermost.WebhookURLFile == "" {
 				return fail(exitFailure, fmt.Errorf("%s: mattermost.webhook_url or webhook_url_file is required to run", path))
 			}
+			// Take SIGHUP before the (possibly long) start, so a reloader
+			// sidecar's signal never kills the process.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fail(exitFailure, fmt.Errorf("listen %s: %w", listen, err))
@@ -98,9 +103,6 @@ rejected and the running one keeps going.`,
 			logger.Info("gatewatch running", "listen", ln.Addr().String(), "spec", path)
 			fmt.Fprintf(cmd.OutOrStdout(), "gatewatch running: status page %s\n", ext)
 
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
 			for {
 				select {
 				case <-ctx.Done():

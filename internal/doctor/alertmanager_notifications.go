@@ -34,10 +34,16 @@ func failures(ctx context.Context, env *Env) (map[string]float64, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: HTTP %d", resp.StatusCode)
+	}
 	tp := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := tp.TextToMetricFamilies(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("parse Alertmanager metrics: %w", err)
+	}
+	if _, ok := fams["alertmanager_notifications_total"]; !ok {
+		return nil, fmt.Errorf("%s/metrics has no alertmanager_notifications_total: is this an Alertmanager?", env.AlertmanagerURL)
 	}
 	out := map[string]float64{}
 	for _, m := range fams["alertmanager_notifications_failed_total"].GetMetric() {

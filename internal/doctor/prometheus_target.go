@@ -42,7 +42,9 @@ func (prometheusTarget) Run(ctx context.Context, env *Env) Result {
 	var ev []string
 	up, down := 0, 0
 	otherJobs := map[string]bool{}
+	var unscraped []string
 	for _, g := range env.Spec.Gateways {
+		before := up + down
 		for _, t := range tr.Data.ActiveTargets {
 			job := t.Labels["job"]
 			if job != rules.JobName(g) && job != rules.StaticJobName(g) {
@@ -59,6 +61,9 @@ func (prometheusTarget) Run(ctx context.Context, env *Env) Result {
 				ev = append(ev, fmt.Sprintf("%s %s: %s: %s", job, t.ScrapeURL, t.Health, t.LastError))
 			}
 		}
+		if up+down == before {
+			unscraped = append(unscraped, g.Name)
+		}
 	}
 	switch {
 	case up+down == 0:
@@ -72,6 +77,9 @@ func (prometheusTarget) Run(ctx context.Context, env *Env) Result {
 			hint = "the gateway is scraped, but not by gatewatch's job; the rules count only gatewatch/<namespace>/<gateway>: apply the rendered PodMonitor"
 		}
 		return failed("no gatewatch scrape target for the gateway", hint, ev...)
+	case len(unscraped) > 0:
+		return failed(fmt.Sprintf("no gatewatch scrape target for gateway(s) %s", strings.Join(unscraped, ", ")),
+			"apply the rendered PodMonitor (or scrape job) for each gateway", ev...)
 	case down > 0:
 		return failed(fmt.Sprintf("%d of %d gateway targets down", down, up+down), "the scrape error above says why: a NetworkPolicy (see network/scrape), a wrong port or path", ev...)
 	}

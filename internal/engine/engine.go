@@ -21,7 +21,11 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/tsdb"
 
+	amconfig "github.com/prometheus/alertmanager/config"
+
 	"github.com/gatewatch/gatewatch/internal/mattermost"
+	"github.com/gatewatch/gatewatch/internal/render"
+	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -202,6 +206,17 @@ func (e *Engine) Reload(ctx context.Context, s *spec.Spec) error {
 		e.spec = s
 		return nil
 	}
+	// Check everything that can fail before changing anything, so a bad
+	// spec leaves the running one untouched.
+	if err := e.prepare(s); err != nil {
+		e.metrics.reloads.WithLabelValues("failure").Inc()
+		return err
+	}
+	if usesKubernetes(s) && e.stopKube == nil {
+		kctx, cancel := context.WithCancel(context.Background())
+		e.stopKube = cancel
+		go e.watchKubernetes(kctx)
+	}
 	if err := e.scrape.apply(s); err != nil {
 		e.metrics.reloads.WithLabelValues("failure").Inc()
 		return fmt.Errorf("reload scrape configuration: %w", err)
@@ -217,6 +232,32 @@ func (e *Engine) Reload(ctx context.Context, s *spec.Spec) error {
 	e.spec = s
 	e.metrics.reloads.WithLabelValues("success").Inc()
 	e.logger.Info("spec reloaded")
+	return nil
+}
+
+// prepare checks that s can be applied: scrape configuration, rules,
+// routing, the Mattermost client, and a retention long enough for its
+// windows (the TSDB's retention is set at start).
+func (e *Engine) prepare(s *spec.Spec) error {
+	if _, err := e.scrapeConfig(s); err != nil {
+		return fmt.Errorf("reload scrape configuration: %w", err)
+	}
+	if err := rules.Generate(s).Validate(); err != nil {
+		return fmt.Errorf("reload rules: %w", err)
+	}
+	y, err := render.AlertmanagerConfigYAML(s)
+	if err != nil {
+		return fmt.Errorf("reload routing: %w", err)
+	}
+	if _, err := amconfig.Load(string(y)); err != nil {
+		return fmt.Errorf("reload routing: %w", err)
+	}
+	if _, err := mattermost.NewClient(s.Mattermost); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	if need, have := retention(s), retention(e.spec); need > have {
+		return fmt.Errorf("reload: the new alert windows need %s of history, the running storage keeps %s: restart gatewatch to apply", need, have)
+	}
 	return nil
 }
 

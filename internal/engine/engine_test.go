@@ -205,3 +205,33 @@ func TestTwoPodsLabelledSeparately(t *testing.T) {
 		return false
 	})
 }
+
+// TestReloadChecksBeforeApplying: a spec that cannot be applied (no webhook,
+// a window longer than the storage keeps) is rejected and the running spec
+// stays; a valid one is applied.
+func TestReloadChecksBeforeApplying(t *testing.T) {
+	inbox, err := mmtest.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	defer inbox.Close()
+	hook := inbox.AddHook("h", "alerts", false)
+	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "p", nil, nil)
+	require.NoError(t, gw.Start("127.0.0.1:0"))
+	defer gw.Close()
+	var logs logBuffer
+	s := testSpec(t, hook, gw.Addr())
+	e := startEngine(t, s, t.TempDir(), &logs)
+	defer e.Close()
+
+	noWebhook := testSpec(t, hook, gw.Addr())
+	noWebhook.Mattermost.WebhookURL = ""
+	require.ErrorContains(t, e.Reload(context.Background(), noWebhook), "webhook_url")
+	longer := testSpec(t, hook, gw.Addr())
+	longer.Alerts[0].Window = spec.Duration(time.Hour)
+	require.ErrorContains(t, e.Reload(context.Background(), longer), "restart gatewatch")
+	require.Same(t, s, e.Spec(), "the running spec stays")
+
+	shorter := testSpec(t, hook, gw.Addr())
+	shorter.Routing.GroupWait = spec.Duration(2 * time.Second)
+	require.NoError(t, e.Reload(context.Background(), shorter))
+	require.Same(t, shorter, e.Spec())
+}

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -96,7 +97,32 @@ func Handler(b Backend, o Options) http.Handler {
 		fmt.Fprintln(w, "Ready")
 	})
 	mux.HandleFunc("POST /-/reload", s.reload)
-	return mux
+	return sameOrigin(mux)
+}
+
+// sameOrigin refuses state-changing requests a browser sends on behalf of
+// another site (cross-site request forgery: a page elsewhere posting to the
+// silence form). Requests without browser headers (curl, scripts) pass.
+func sameOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && !strings.HasPrefix(r.URL.Path, "/api/v1/") {
+			site := r.Header.Get("Sec-Fetch-Site")
+			origin := r.Header.Get("Origin")
+			crossSite := site != "" && site != "same-origin" && site != "none"
+			if origin != "" && origin != "null" {
+				if u, err := url.Parse(origin); err != nil || u.Host != r.Host {
+					crossSite = true
+				}
+			} else if origin == "null" {
+				crossSite = true
+			}
+			if crossSite {
+				http.Error(w, "cross-site request refused", http.StatusForbidden)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *server) reload(w http.ResponseWriter, r *http.Request) {

@@ -146,6 +146,22 @@ routing: {group_wait: 1s, group_interval: 2s}
 	resp.Body.Close()
 	require.Equal(t, 400, resp.StatusCode)
 
+	// A page on another site cannot post the silence form (CSRF).
+	for _, h := range []map[string]string{{"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}} {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/silences", strings.NewReader(form.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, "%v", h)
+	}
+	sils, _ = e.Silences(context.Background())
+	require.Len(t, sils, 1, "no silence was added by the cross-site posts")
+
 	// Operations endpoints.
 	code, body = get(t, srv.URL+"/metrics")
 	require.Equal(t, 200, code)

@@ -24,6 +24,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/doctor"
 	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
 	"github.com/gatewatch/gatewatch/internal/render"
+	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -169,8 +170,9 @@ func TestDoctorLive(t *testing.T) {
 	})
 
 	sendTest := true
+	statsURL := ""
 	run := func() map[string]doctor.Result {
-		env := &doctor.Env{Spec: s, Kube: client, PrometheusURL: promURL, AlertmanagerURL: amURL, SendTest: sendTest, NotificationsInterval: 3 * time.Second}
+		env := &doctor.Env{Spec: s, Kube: client, PrometheusURL: promURL, AlertmanagerURL: amURL, SendTest: sendTest, StatsURL: statsURL, NotificationsInterval: 3 * time.Second}
 		out := map[string]doctor.Result{}
 		for _, r := range doctor.Run(ctx, env, doctor.Checks(), nil) {
 			out[r.ID] = r
@@ -218,6 +220,25 @@ func TestDoctorLive(t *testing.T) {
 	}
 	_, err = client.NetworkingV1().NetworkPolicies("monitoring").Create(ctx, &dnsPol, metav1.CreateOptions{})
 	require.NoError(t, err)
+
+	// 2a. Envoy's page at a wrong path: gateway/stats fails.
+	statsURL = "http://" + gw.Addr() + "/stats"
+	onlyFailing(run(), "gateway/stats", "/stats/prometheus")
+	statsURL = ""
+
+	// 2b. The runbook's rule instead of gatewatch's: prometheus/rule warns, naming the blind spot.
+	rulesPath := filepath.Join(dir, render.RulesFileName)
+	goodRules, err := os.ReadFile(rulesPath)
+	require.NoError(t, err)
+	runbookRules := fmt.Sprintf("groups:\n- name: runbook\n  rules:\n  - alert: GatewayMisdirectedRequest421\n    expr: %s\n", rules.RunbookExpr(s.Gateways[0], spec.DefaultWindow))
+	require.NoError(t, os.WriteFile(rulesPath, []byte(runbookRules), 0o644))
+	post(t, promURL+"/-/reload")
+	waitUntil(t, 20*time.Second, "the runbook rule loaded", func() bool { return run()["prometheus/rule"].Status == doctor.Warn })
+	r := run()["prometheus/rule"]
+	require.Contains(t, r.Hint, "never fires on the first 421")
+	require.NoError(t, os.WriteFile(rulesPath, goodRules, 0o644))
+	post(t, promURL+"/-/reload")
+	waitUntil(t, 20*time.Second, "the rule back", func() bool { return run()["prometheus/rule"].Status == doctor.Pass })
 
 	// 2. The route goes: alertmanager/route fails.
 	noRoute := strings.Replace(string(amYAML), `alertname="GatewayMisdirectedRequest421"`, `alertname="SomethingElse"`, 1)

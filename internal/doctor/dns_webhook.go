@@ -54,8 +54,13 @@ func (dnsWebhook) Run(ctx context.Context, env *Env) Result {
 		ev = append(ev, fmt.Sprintf("expected path: %s resolves (in-cluster, e.g. through a ServiceEntry or the gateway's Service) to the gateway in %s, pods %q, port %d → pod port %d",
 			host, w.Gateway.Namespace, w.Gateway.PodSelector, w.Gateway.Port, w.Gateway.TargetPort))
 	}
+	ev = append(ev, "resolved from the machine running doctor; in-cluster DNS may differ")
 	if err != nil {
-		return failed(fmt.Sprintf("%s does not resolve here", host), "check DNS from the Alertmanager pod (kubectl exec … nslookup), the ServiceEntry for the host, and network/egress for kube-dns", append(ev, err.Error())...)
+		if w.Via == spec.ViaGateway {
+			// The name may only exist inside the cluster (a ServiceEntry).
+			return warn(fmt.Sprintf("%s does not resolve on this machine", host), "check from inside: kubectl exec into the Alertmanager pod and nslookup the host; and network/egress for kube-dns", append(ev, err.Error())...)
+		}
+		return failed(fmt.Sprintf("%s does not resolve", host), "check the host name in the webhook URL and DNS (from the Alertmanager pod: nslookup), and network/egress for kube-dns", append(ev, err.Error())...)
 	}
 	return pass(fmt.Sprintf("%s resolves to %s", host, strings.Join(addrs, ", ")), ev...)
 }

@@ -20,6 +20,7 @@ const factGatewayPods = "gateway-pods"
 
 func (gatewayPods) Run(ctx context.Context, env *Env) Result {
 	var all []corev1.Pod
+	byGateway := map[string][]corev1.Pod{}
 	var evidence []string
 	bad, unknown := 0, 0
 	for _, g := range env.Spec.Gateways {
@@ -56,12 +57,13 @@ func (gatewayPods) Run(ctx context.Context, env *Env) Result {
 			}
 		}
 		all = append(all, pods...)
+		byGateway[g.Name] = pods
 		evidence = append(evidence, fmt.Sprintf("%s: %d pod(s) match %q in %s, %d Running and Ready", g.Name, len(pods), g.Selector, g.Namespace, ready))
 		if ready == 0 {
 			bad++
 		}
 	}
-	env.facts[factGatewayPods] = all
+	env.facts[factGatewayPods] = byGateway
 	if unknown > 0 && bad == 0 && len(all) == 0 {
 		return warn("the gateway's own workload is not in the manifests", "add the gateway Deployment's manifest to the directory to check the selector, or run doctor against the live cluster", evidence...)
 	}

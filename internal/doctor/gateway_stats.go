@@ -26,19 +26,21 @@ func (gatewayStats) Title() string { return "Envoy serves Prometheus stats with 
 func (gatewayStats) Offline() bool { return false }
 
 func (gatewayStats) Run(ctx context.Context, env *Env) Result {
-	url := env.StatsURL
-	if url == "" {
-		g := env.Spec.Gateways[0]
-		pods, _ := env.facts[factGatewayPods].([]corev1.Pod)
+	if env.StatsURL != "" {
+		return statsAt(ctx, env, env.StatsURL)
+	}
+	pods, _ := env.facts[factGatewayPods].(map[string][]corev1.Pod)
+	var results []Result
+	for _, g := range env.Spec.Gateways {
 		var pod *corev1.Pod
-		for i := range pods {
-			if pods[i].Status.PodIP != "" {
-				pod = &pods[i]
+		for i := range pods[g.Name] {
+			if pods[g.Name][i].Status.PodIP != "" {
+				pod = &pods[g.Name][i]
 				break
 			}
 		}
 		if pod == nil {
-			return skip("no gateway pod with an IP (see gateway/pods); or give --stats-url")
+			continue
 		}
 		port := g.Stats.Port.Number
 		for _, c := range pod.Spec.Containers {
@@ -51,8 +53,26 @@ func (gatewayStats) Run(ctx context.Context, env *Env) Result {
 		if port == 0 {
 			return failed(fmt.Sprintf("pod %s has no container port named %s", pod.Name, g.Stats.Port.Name), "set gateways[].stats.port to the Envoy stats port (15090) or its name")
 		}
-		url = "http://" + net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(port)) + g.Stats.Path
+		r := statsAt(ctx, env, "http://"+net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(port))+g.Stats.Path)
+		r.Evidence = append([]string{fmt.Sprintf("%s: pod %s", g.Name, pod.Name)}, r.Evidence...)
+		if r.Status != Pass {
+			return r
+		}
+		results = append(results, r)
 	}
+	if len(results) == 0 {
+		return skip("no gateway pod with an IP (see gateway/pods); or give --stats-url")
+	}
+	out := results[0]
+	for _, r := range results[1:] {
+		out.Evidence = append(out.Evidence, r.Summary)
+		out.Evidence = append(out.Evidence, r.Evidence...)
+	}
+	return out
+}
+
+// statsAt reads one Envoy stats page.
+func statsAt(ctx context.Context, env *Env, url string) Result {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return failed("bad stats URL", "", err.Error())

@@ -279,7 +279,7 @@ func (m *Manifests) checkScrape(s *spec.Spec) Result {
 		}
 		sel, _ := labels.Parse(g.Selector)
 		gwPods := m.podsMatching(g.Namespace, sel)
-		podLabels := standIn(g.Namespace, sel).Labels
+		podLabels := standInPod(g.Namespace, sel).Labels
 		if len(gwPods) > 0 {
 			podLabels = gwPods[0].Labels
 		}

@@ -3,6 +3,7 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,8 +47,25 @@ func cluster(ctx context.Context, env *Env) (*netpol.Cluster, error) {
 
 // podsFor returns the pods a workload selector picks: live, from the
 // manifests, or, when neither has any, one pod standing for the selector
-// (its labels are what the selector requires).
-func podsFor(ctx context.Context, env *Env, w spec.Workload) ([]netpol.Pod, error) {
+// (its labels are what the selector requires; standIn reports it). Pods
+// with the same labels are judged once: policies only see labels.
+func podsFor(ctx context.Context, env *Env, w spec.Workload) (pods []netpol.Pod, standIn bool, err error) {
+	all, err := podsForAll(ctx, env, w)
+	if err != nil {
+		return nil, false, err
+	}
+	seen := map[string]bool{}
+	for _, p := range all {
+		key := labels.Set(p.Labels).String()
+		if !seen[key] {
+			seen[key] = true
+			pods = append(pods, p)
+		}
+	}
+	return pods, len(pods) == 1 && pods[0].IP == "" && strings.HasPrefix(pods[0].Name, "(pods matching"), nil
+}
+
+func podsForAll(ctx context.Context, env *Env, w spec.Workload) ([]netpol.Pod, error) {
 	sel, err := labels.Parse(w.PodSelector)
 	if err != nil {
 		return nil, err
@@ -67,7 +85,7 @@ func podsFor(ctx context.Context, env *Env, w spec.Workload) ([]netpol.Pod, erro
 		out = append(out, toNetpolPod(p))
 	}
 	if len(out) == 0 {
-		out = append(out, standIn(w.Namespace, sel))
+		out = append(out, standInPod(w.Namespace, sel))
 	}
 	return out, nil
 }
@@ -80,8 +98,8 @@ func toNetpolPod(p corev1.Pod) netpol.Pod {
 	return np
 }
 
-// standIn is a pod carrying exactly what the selector requires.
-func standIn(ns string, sel labels.Selector) netpol.Pod {
+// standInPod is a pod carrying exactly what the selector requires.
+func standInPod(ns string, sel labels.Selector) netpol.Pod {
 	lbls := map[string]string{}
 	reqs, _ := sel.Requirements()
 	for _, r := range reqs {

@@ -71,10 +71,17 @@ func (prometheusRule) Run(ctx context.Context, env *Env) Result {
 	var ev []string
 	status := Pass
 	hint := ""
+	// raise records a finding; the hint shown is the most severe one's.
+	rank := map[Status]int{Pass: 0, Warn: 1, Fail: 2}
+	raise := func(st Status, h string) {
+		if rank[st] >= rank[status] {
+			status, hint = st, h
+		}
+	}
 	for _, g := range env.Spec.Gateways {
 		for _, a := range env.Spec.EnabledAlerts() {
 			want := normalize(rules.Expr(g, a))
-			runbook := normalize(rules.RunbookExpr(g, spec.DefaultWindow))
+			runbook := normalize(rules.RunbookExpr(g, a.Window))
 			found := false
 			for _, r := range loaded {
 				if r.Name != a.Name {
@@ -85,31 +92,23 @@ func (prometheusRule) Run(ctx context.Context, env *Env) Result {
 				case got == want:
 					found = true
 					if r.Health != "" && r.Health != "ok" && r.Health != "unknown" {
-						status = Fail
-						hint = "the rule fails to evaluate: see its last error"
+						raise(Fail, "the rule fails to evaluate: see its last error")
 						ev = append(ev, fmt.Sprintf("%s (%s): health %s: %s", a.Name, g.Name, r.Health, r.LastError))
 					} else {
 						ev = append(ev, fmt.Sprintf("%s (%s): loaded, expression matches", a.Name, g.Name))
 					}
 				case got == runbook && a.Kind == spec.KindMisdirectedRequest:
 					found = true
-					if status == Pass {
-						status = Warn
-					}
-					hint = "replace it with the rule from `gatewatch render`: sum(increase(...)) never fires on the first 421 a gateway serves (the series starts at 1)"
+					raise(Warn, "replace it with the rule from `gatewatch render`: sum(increase(...)) never fires on the first 421 a gateway serves (the series starts at 1)")
 					ev = append(ev, fmt.Sprintf("%s (%s): the runbook's expression: blind to the first 421", a.Name, g.Name))
 				}
 			}
 			if !found {
 				if !hasName(loaded, a.Name) {
-					status = Fail
-					hint = "apply the PrometheusRule from `gatewatch render --target operator` and check the Prometheus ruleSelector matches cluster.selector_labels"
+					raise(Fail, "apply the PrometheusRule from `gatewatch render --target operator` and check the Prometheus ruleSelector matches cluster.selector_labels")
 					ev = append(ev, fmt.Sprintf("%s (%s): not loaded", a.Name, g.Name))
 				} else {
-					if status == Pass {
-						status = Warn
-					}
-					hint = "re-render and apply the rules: the loaded expression differs from the spec's"
+					raise(Warn, "re-render and apply the rules: the loaded expression differs from the spec's")
 					ev = append(ev, fmt.Sprintf("%s (%s): loaded with a different expression", a.Name, g.Name))
 				}
 			}

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewatch/gatewatch/internal/cli"
+	"github.com/gatewatch/gatewatch/internal/doctor"
 	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
@@ -212,54 +213,23 @@ func alertmanagerConfigs(t *testing.T, path string) map[string][]byte {
 	return out
 }
 
-// operatorEquivalent translates the rendered AlertmanagerConfig the way the
-// prometheus-operator does (receiver "<ns>/<name>/<receiver>", a namespace
-// matcher on its route, under a "null" default with the Watchdog route that
-// kube-prometheus-stack ships), so amtool can check its templates and routing.
+// operatorEquivalent translates the rendered AlertmanagerConfig objects as
+// the prometheus-operator does (doctor's translation), so amtool can check
+// their templates and routing.
 func operatorEquivalent(t *testing.T, path string) []byte {
 	t.Helper()
 	_, files := renderSpec(t, path, render.TargetOperator)
-	type route = map[string]any
-	var routes []any
-	receivers := []any{map[string]any{"name": "null"}}
+	var amcs []monitoringv1alpha1.AlertmanagerConfig
 	for n, b := range files {
-		if !strings.HasPrefix(n, "alertmanagerconfig-") {
-			continue
-		}
-		var amc monitoringv1alpha1.AlertmanagerConfig
-		require.NoError(t, yaml.UnmarshalStrict(b, &amc))
-		prefix := amc.Namespace + "/" + amc.Name + "/"
-		r := amc.Spec.Route
-		matchers := []string{`namespace="` + amc.Namespace + `"`}
-		for _, m := range r.Matchers {
-			matchers = append(matchers, m.Name+string(m.MatchType)+`"`+m.Value+`"`)
-		}
-		routes = append(routes, route{
-			"receiver": prefix + r.Receiver, "matchers": matchers, "group_by": r.GroupBy,
-			"group_wait": string(*r.GroupWait), "group_interval": string(*r.GroupInterval), "repeat_interval": string(*r.RepeatInterval),
-		})
-		for _, rc := range amc.Spec.Receivers {
-			var slack []any
-			for _, sc := range rc.SlackConfigs {
-				require.NotNil(t, sc.APIURL, "the webhook URL must come from a Secret key reference")
-				cfg := map[string]any{
-					"send_resolved": *sc.SendResolved,
-					"api_url_file":  "/etc/alertmanager/secrets/" + sc.APIURL.Name + "/" + sc.APIURL.Key,
-					"title":         *sc.Title, "text": *sc.Text, "color": *sc.Color,
-				}
-				if sc.Username != nil {
-					cfg["username"] = *sc.Username
-				}
-				if sc.Channel != nil {
-					cfg["channel"] = *sc.Channel
-				}
-				slack = append(slack, cfg)
-			}
-			receivers = append(receivers, map[string]any{"name": prefix + rc.Name, "slack_configs": slack})
+		if strings.HasPrefix(n, "alertmanagerconfig-") {
+			var amc monitoringv1alpha1.AlertmanagerConfig
+			require.NoError(t, yaml.UnmarshalStrict(b, &amc))
+			require.NotNil(t, amc.Spec.Receivers[0].SlackConfigs[0].APIURL, "the webhook URL must come from a Secret key reference")
+			amcs = append(amcs, amc)
 		}
 	}
-	routes = append(routes, route{"receiver": "null", "matchers": []string{`alertname="Watchdog"`}})
-	b, err := yaml.Marshal(map[string]any{"route": route{"receiver": "null", "routes": routes}, "receivers": receivers})
+	require.NotEmpty(t, amcs)
+	b, err := doctor.OperatorAlertmanagerYAML(amcs)
 	require.NoError(t, err)
 	return b
 }

@@ -246,6 +246,16 @@ func TestDoctorLive(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte(noRoute), 0o644))
 	post(t, amURL+"/-/reload")
 	onlyFailing(run(), "alertmanager/route", "add a route matching the alertname")
+
+	// 2c. An Alertmanager without the Mattermost receiver (its stock config):
+	// alertmanager/config fails, and the route check with it.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte("route: {receiver: \"null\"}\nreceivers: [{name: \"null\"}]\n"), 0o644))
+	post(t, amURL+"/-/reload")
+	rs = run()
+	require.Equal(t, doctor.Fail, rs["alertmanager/config"].Status, "%+v", rs["alertmanager/config"])
+	require.Contains(t, rs["alertmanager/config"].Summary, "no Mattermost receiver")
+	require.Contains(t, rs["alertmanager/config"].Hint, "add the receiver from `gatewatch render`")
+	require.Equal(t, doctor.Fail, rs["alertmanager/route"].Status)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "alertmanager.yml"), amYAML, 0o644))
 	post(t, amURL+"/-/reload")
 

@@ -66,6 +66,7 @@ selectors, the rule expression, the route, NetworkPolicy reachability.`,
 					fmt.Fprintf(cmd.ErrOrStderr(), "note: no Kubernetes configuration found (%v); the Kubernetes checks are skipped\n", err)
 				} else {
 					cfg.Timeout = 10 * time.Second
+					env.RestConfig = cfg
 					if env.Kube, err = kubernetes.NewForConfig(cfg); err != nil {
 						return fail(exitUsage, fmt.Errorf("kubernetes client: %w", err))
 					}
@@ -99,7 +100,7 @@ selectors, the rule expression, the route, NetworkPolicy reachability.`,
 	cmd.Flags().StringVar(&kubeContext, "context", "", "kubeconfig context")
 	cmd.Flags().StringVar(&env.PrometheusURL, "prometheus-url", "", "Prometheus base URL (e.g. a port-forward: http://127.0.0.1:9090)")
 	cmd.Flags().StringVar(&env.AlertmanagerURL, "alertmanager-url", "", "Alertmanager base URL (e.g. http://127.0.0.1:9093)")
-	cmd.Flags().StringVar(&env.StatsURL, "stats-url", "", "Envoy stats URL, e.g. http://127.0.0.1:15090/stats/prometheus after kubectl port-forward (default: the first gateway pod's IP)")
+	cmd.Flags().StringVar(&env.StatsURL, "stats-url", "", "Envoy stats URL, e.g. http://127.0.0.1:15090/stats/prometheus instead of a port-forward to the first running gateway pod (falls back to the pod IP)")
 	cmd.Flags().BoolVar(&env.SendTest, "send-test", false, "also post a test message to the webhook (mattermost/webhook)")
 	cmd.Flags().DurationVar(&env.NotificationsInterval, "notifications-interval", 2*time.Second, "how long alertmanager/notifications watches the failure counter")
 	cmd.Flags().BoolVar(&offline, "offline", false, "check manifests on disk (-f DIR) instead of a live cluster")

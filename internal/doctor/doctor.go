@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/gatewatch/gatewatch/internal/mattermost"
 	"github.com/gatewatch/gatewatch/internal/spec"
@@ -57,7 +58,10 @@ type Env struct {
 	// Offline: the manifests to check instead of a live cluster.
 	Manifests *Manifests
 	// Online peers; a nil or empty one makes the checks that need it SKIP.
-	Kube            kubernetes.Interface
+	Kube kubernetes.Interface
+	// RestConfig lets gateway/stats port-forward to a gateway pod through
+	// the API server; without it the pod IP is read directly.
+	RestConfig      *rest.Config
 	PrometheusURL   string
 	AlertmanagerURL string
 	// StatsURL overrides where gateway/stats reads Envoy's page (e.g. a

@@ -23,6 +23,7 @@ func (gatewayPods) Run(ctx context.Context, env *Env) Result {
 	byGateway := map[string][]corev1.Pod{}
 	var evidence []string
 	bad, unknown := 0, 0
+	matchedNotReady := false
 	for _, g := range env.Spec.Gateways {
 		if g.Selector == "" {
 			evidence = append(evidence, fmt.Sprintf("%s: static targets only", g.Name))
@@ -51,16 +52,23 @@ func (gatewayPods) Run(ctx context.Context, env *Env) Result {
 			pods = list.Items
 		}
 		ready := 0
+		var notReady []string
 		for _, p := range pods {
 			if env.offline() || (p.Status.Phase == corev1.PodRunning && podReady(p)) {
 				ready++
+			} else if len(notReady) < 5 {
+				notReady = append(notReady, fmt.Sprintf("%s: pod %s is %s", g.Name, p.Name, podState(p)))
 			}
 		}
 		all = append(all, pods...)
 		byGateway[g.Name] = pods
 		evidence = append(evidence, fmt.Sprintf("%s: %d pod(s) match %q in %s, %d Running and Ready", g.Name, len(pods), g.Selector, g.Namespace, ready))
+		evidence = append(evidence, notReady...)
 		if ready == 0 {
 			bad++
+			if len(pods) > 0 {
+				matchedNotReady = true
+			}
 		}
 	}
 	env.facts[factGatewayPods] = byGateway
@@ -72,9 +80,34 @@ func (gatewayPods) Run(ctx context.Context, env *Env) Result {
 		if env.offline() {
 			what = "no pod template in the manifests matches the gateway selector"
 		}
+		if matchedNotReady {
+			return failed("the gateway's pods match but none is Running and Ready", "`kubectl -n <namespace> describe pod <pod>`: the istio-proxy readiness probe (:15021/healthz/ready) fails while Envoy has no configuration from istiod", evidence...)
+		}
 		return failed(what, "compare gateways[].selector and namespace with `kubectl get pods -n <namespace> --show-labels`", evidence...)
 	}
 	return pass(fmt.Sprintf("%d gateway pod(s) found", len(all)), evidence...)
+}
+
+// podState says why a pod is not serving: its phase and the Ready
+// condition's reason and message.
+func podState(p corev1.Pod) string {
+	state := string(p.Status.Phase)
+	if state == "" {
+		state = "Pending"
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status != corev1.ConditionTrue {
+			state += ", not Ready"
+			if c.Reason != "" {
+				state += " (" + c.Reason
+				if c.Message != "" {
+					state += ": " + c.Message
+				}
+				state += ")"
+			}
+		}
+	}
+	return state
 }
 
 func podReady(p corev1.Pod) bool {

@@ -34,7 +34,7 @@ func (gatewayStats) Run(ctx context.Context, env *Env) Result {
 	for _, g := range env.Spec.Gateways {
 		var pod *corev1.Pod
 		for i := range pods[g.Name] {
-			if pods[g.Name][i].Status.PodIP != "" {
+			if pods[g.Name][i].Status.Phase == corev1.PodRunning {
 				pod = &pods[g.Name][i]
 				break
 			}
@@ -53,15 +53,14 @@ func (gatewayStats) Run(ctx context.Context, env *Env) Result {
 		if port == 0 {
 			return failed(fmt.Sprintf("pod %s has no container port named %s", pod.Name, g.Stats.Port.Name), "set gateways[].stats.port to the Envoy stats port (15090) or its name")
 		}
-		r := statsAt(ctx, env, "http://"+net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(port))+g.Stats.Path)
-		r.Evidence = append([]string{fmt.Sprintf("%s: pod %s", g.Name, pod.Name)}, r.Evidence...)
+		r := statsOfPod(ctx, env, pod, port, g.Stats.Path)
 		if r.Status != Pass {
 			return r
 		}
 		results = append(results, r)
 	}
 	if len(results) == 0 {
-		return skip("no gateway pod with an IP (see gateway/pods); or give --stats-url")
+		return skip("no running gateway pod (see gateway/pods); or give --stats-url")
 	}
 	out := results[0]
 	for _, r := range results[1:] {
@@ -71,6 +70,46 @@ func (gatewayStats) Run(ctx context.Context, env *Env) Result {
 	return out
 }
 
+// statsOfPod reads a gateway pod's stats page through an API port-forward,
+// as `kubectl port-forward` would, so doctor works from a workstation. When
+// the forward cannot be opened (no pods/portforward permission, kubelet
+// unreachable) it reads the pod IP directly, which works inside the cluster.
+func statsOfPod(ctx context.Context, env *Env, pod *corev1.Pod, port int, path string) Result {
+	podRef := fmt.Sprintf("pod %s/%s", pod.Namespace, pod.Name)
+	var pfErr error
+	if env.RestConfig != nil && env.Kube != nil {
+		addr, stop, err := forwardPort(ctx, env.RestConfig, env.Kube, pod, port)
+		if err == nil {
+			r := statsAt(ctx, env, "http://"+addr+path)
+			streamErr := stop()
+			r.Evidence = append([]string{fmt.Sprintf("%s port %d, through a port-forward (as kubectl port-forward would)", podRef, port)}, r.Evidence...)
+			if r.Status == Fail && streamErr != "" {
+				r.Evidence = append(r.Evidence, "port-forward: "+streamErr)
+			}
+			if r.Status == Fail && r.Summary == summaryStatsUnreachable {
+				r.Hint = fmt.Sprintf("nothing answers on port %d in the pod: set gateways[].stats.port to Envoy's stats port (15090)", port)
+			}
+			return r
+		}
+		pfErr = err
+	}
+	if pod.Status.PodIP == "" {
+		return failed(podRef+": no port-forward and no pod IP", "allow pods/portforward (create) in the gateway namespace, or give --stats-url after `kubectl port-forward`", pfErr.Error())
+	}
+	r := statsAt(ctx, env, "http://"+net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(port))+path)
+	ev := fmt.Sprintf("%s at its IP %s", podRef, pod.Status.PodIP)
+	if pfErr != nil {
+		ev += " (port-forward failed: " + pfErr.Error() + ")"
+	}
+	r.Evidence = append([]string{ev}, r.Evidence...)
+	if r.Status == Fail && pfErr != nil && r.Summary == summaryStatsUnreachable {
+		r.Hint = "allow pods/portforward (create) in the gateway namespace so doctor can port-forward, or run `kubectl -n " + pod.Namespace + " port-forward pod/" + pod.Name + " " + strconv.Itoa(port) + "` and pass --stats-url http://127.0.0.1:" + strconv.Itoa(port) + path
+	}
+	return r
+}
+
+const summaryStatsUnreachable = "Envoy stats unreachable"
+
 // statsAt reads one Envoy stats page.
 func statsAt(ctx context.Context, env *Env, url string) Result {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -79,7 +118,7 @@ func statsAt(ctx context.Context, env *Env, url string) Result {
 	}
 	resp, err := env.HTTP.Do(req)
 	if err != nil {
-		return failed("Envoy stats unreachable", "from outside the cluster: `kubectl -n <ns> port-forward pod/<gateway-pod> 15090` and pass --stats-url http://127.0.0.1:15090/stats/prometheus", err.Error())
+		return failed(summaryStatsUnreachable, "from outside the cluster: `kubectl -n <ns> port-forward pod/<gateway-pod> 15090` and pass --stats-url http://127.0.0.1:15090/stats/prometheus", err.Error())
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 256<<20))

@@ -123,6 +123,7 @@ func (p *alertingPart) apply(s *spec.Spec) error {
 		return err
 	}
 	n.Observe = p.e.deliveries.add
+	n.Enrich, n.EnrichTimeout = p.e.opts.Enrich, p.e.opts.EnrichTimeout
 
 	routes := dispatch.NewRoute(conf.Route, nil)
 	receivers := map[string][]notify.Integration{}

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb"
 
 	amconfig "github.com/prometheus/alertmanager/config"
+	"github.com/prometheus/alertmanager/template"
 
 	"github.com/gatewatch/gatewatch/internal/mattermost"
 	"github.com/gatewatch/gatewatch/internal/render"
@@ -48,6 +49,11 @@ type Options struct {
 	// BodySizeLimit is the largest stats page accepted (default 128 MiB);
 	// a larger one marks the target down.
 	BodySizeLimit int64
+	// Enrich, if set, adds gatewatch explain's analysis to messages (see
+	// mattermost.Notifier.Enrich); it never delays a message by more than
+	// EnrichTimeout (default 2s).
+	Enrich        func(ctx context.Context, d *template.Data) *mattermost.Enrichment
+	EnrichTimeout time.Duration
 }
 
 // Engine runs the whole pipeline for one spec.

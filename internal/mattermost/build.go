@@ -25,12 +25,44 @@ type Options struct {
 // gateway, namespace, pods, count and window, one entry per alert with its
 // links, and props.card holding every alert with every label. A group too
 // large for Mattermost's limits lists fewer alerts and says "and N more".
-func Build(d *template.Data, o Options) Payload {
+func Build(d *template.Data, o Options) Payload { return BuildEnriched(d, o, nil) }
+
+// Enrichment is what `gatewatch explain` adds to a 421 message: one short
+// line under the alerts and a section at the end of the card.
+type Enrichment struct {
+	// Line is the one-line verdict, e.g. "Why: shop.example.com → api.example.com
+	// (12×, Lua filter): the *.example.com certificate lets browsers reuse …".
+	Line string
+	// Card is markdown (top pairs, verdict, fix) for props.card.
+	Card string
+}
+
+// Limits of the enrichment inside a message, well within Mattermost's.
+const (
+	maxEnrichLine = 400
+	maxEnrichCard = 6000
+)
+
+// BuildEnriched is Build with explain's enrichment. The enrichment is cut
+// to its own limits first; if the message is still too large with every
+// alert shown, alerts are listed fewer as in Build, and as a last resort the
+// enrichment's card section is dropped (the line stays).
+func BuildEnriched(d *template.Data, o Options, e *Enrichment) Payload {
+	if e != nil {
+		e = &Enrichment{Line: truncateRunes(strings.TrimSpace(e.Line), maxEnrichLine), Card: truncateRunes(strings.TrimSpace(e.Card), maxEnrichCard)}
+	}
 	n := len(d.Alerts)
-	p := build(d, o, n)
+	p := build(d, o, n, e)
 	for n > 0 && !fits(p) {
 		n = min(n-1, n*3/4)
-		p = build(d, o, n)
+		p = build(d, o, n, e)
+	}
+	if !fits(p) && e != nil && e.Card != "" {
+		e = &Enrichment{Line: e.Line}
+		n = len(d.Alerts)
+		for p = build(d, o, n, e); n > 0 && !fits(p); p = build(d, o, n, e) {
+			n = min(n-1, n*3/4)
+		}
 	}
 	if !fits(p) {
 		// Even one alert is too large (giant annotations): cut the texts.
@@ -58,13 +90,20 @@ func truncateRunes(s string, n int) string {
 }
 
 // build lays out the post listing the first shown alerts.
-func build(d *template.Data, o Options, shown int) Payload {
+func build(d *template.Data, o Options, shown int, e *Enrichment) Payload {
 	title := Title(d)
+	text, crd := body(d, shown), card(d, shown)
+	if e != nil && e.Line != "" {
+		text = strings.TrimRight(text, "\n") + "\n" + e.Line
+	}
+	if e != nil && e.Card != "" {
+		crd += "\n---\n" + e.Card + "\n"
+	}
 	a := Attachment{
 		Fallback: title,
 		Color:    Color(d),
 		Title:    title,
-		Text:     body(d, shown),
+		Text:     text,
 		Fields:   fields(d, shown),
 		Footer:   o.Footer,
 	}
@@ -74,7 +113,7 @@ func build(d *template.Data, o Options, shown int) Payload {
 	p := Payload{
 		Channel: o.Channel, Username: o.Username, IconURL: o.IconURL, IconEmoji: o.IconEmoji,
 		Attachments: []Attachment{a},
-		Props:       &Props{Card: card(d, shown)},
+		Props:       &Props{Card: crd},
 	}
 	if critical(d) {
 		p.Text = o.MentionCritical

@@ -81,6 +81,10 @@ func (s *Spec) applyDefaults(idx lineIndex) {
 		}
 	}
 
+	if s.Explain.Timeout == 0 {
+		s.Explain.Timeout = DefaultExplainTimeout
+	}
+
 	c := &s.Cluster
 	if c.MonitoringNamespace == "" {
 		c.MonitoringNamespace = "monitoring"

@@ -247,6 +247,11 @@ func (l lineIndex) line(path string) int {
 }
 
 func (s *Spec) resolvePaths(dir string) {
+	for _, f := range []*string{&s.Explain.AccessLogs, &s.Explain.Config} {
+		if *f != "" && *f != "kube" && *f != "-" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(dir, *f)
+		}
+	}
 	if f := s.Mattermost.WebhookURLFile; f != "" && !filepath.IsAbs(f) {
 		s.Mattermost.WebhookURLFile = filepath.Join(dir, f)
 	}

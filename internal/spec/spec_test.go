@@ -3,6 +3,8 @@ package spec
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +92,8 @@ func TestErrors(t *testing.T) {
 		{"two documents", minimal + "---\n" + minimal, []string{"g.yaml:5: the spec must be a single YAML document"}},
 		{"gateways as a mapping", "gateways: {}\n", []string{"g.yaml:1: wrong type: got a mapping, want a list"}},
 		{"zero group_interval", minimal + "routing:\n  group_interval: 0s\n", []string{"g.yaml:6: routing.group_interval: group_interval must be positive"}},
+		{"explain kube logs without selector", "gateways:\n  - name: gw\n    namespace: ns\n    static_targets: [\"10.0.0.1:15090\"]\nexplain:\n  access_logs: kube\n", []string{"g.yaml:6: explain.access_logs: access_logs: kube reads the gateway pods' logs, but no gateway has a selector"}},
+		{"explain timeout too long", minimal + "explain:\n  timeout: 5m\n", []string{"g.yaml:6: explain.timeout: timeout 5m must be between 0 and 1m"}},
 		{"several at once", "gateways:\n  - name: Bad_Name\n    namespace: ok\n    selector: a=b\n    stats: {interval: x, timeout: y}\n", []string{"g.yaml:2: gateways[0].name", `g.yaml:5: bad duration "x"`, `g.yaml:5: bad duration "y"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,4 +124,16 @@ func TestWebhookFileResolvesRelativeToSpec(t *testing.T) {
 	s, err := Load("../../examples/gatewatch.yaml")
 	require.NoError(t, err)
 	require.True(t, strings.HasSuffix(s.Mattermost.WebhookURLFile, "examples/mattermost-webhook-url"))
+}
+
+func TestExplainPathsResolveRelativeToSpec(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gatewatch.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(minimal+"explain:\n  access_logs: logs/gw.log\n  config: kube\n"), 0o644))
+	s, err := Load(file)
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(dir, "logs", "gw.log"), s.Explain.AccessLogs)
+	require.Equal(t, "kube", s.Explain.Config)
+	require.Equal(t, DefaultExplainTimeout, s.Explain.Timeout)
+	require.True(t, s.Explain.Enabled())
 }

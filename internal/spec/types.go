@@ -23,6 +23,9 @@ type Spec struct {
 	Routing Routing `yaml:"routing,omitempty"`
 	// Cluster holds facts about the cluster that render and doctor need.
 	Cluster Cluster `yaml:"cluster,omitempty"`
+	// Explain says where the evidence that explains 421s comes from, for
+	// the alert messages of run and bridge and for `gatewatch explain`.
+	Explain Explain `yaml:"explain,omitempty"`
 
 	// File is the path the spec was loaded from ("" when built in code).
 	File string `yaml:"-"`
@@ -260,6 +263,29 @@ var (
 	DefaultScrapeTimeout  = Duration(10 * time.Second)
 	DefaultWindow         = Duration(5 * time.Minute)
 	DefaultGroupWait      = Duration(30 * time.Second)
+	DefaultExplainTimeout = Duration(2 * time.Second)
 	DefaultGroupInterval  = Duration(5 * time.Minute)
 	DefaultRepeatInterval = Duration(4 * time.Hour)
 )
+
+// Explain configures the 421 analysis attached to alert messages.
+type Explain struct {
+	// AccessLogs is where the gateways' access logs are read: "kube" (the
+	// gateway pods' istio-proxy container logs through the API; needs get
+	// on pods/log), a file path, or "" for none (the default).
+	AccessLogs string `yaml:"access_logs,omitempty"`
+	// LogFormat is the Envoy access-log format string when the mesh sets a
+	// custom one; default: Istio's text and JSON formats, detected per line.
+	LogFormat string `yaml:"log_format,omitempty"`
+	// Config is where the gateway configuration is read: "kube" (Istio
+	// Gateways, VirtualServices and EnvoyFilters, Gateway API Gateways and
+	// the TLS Secrets they name; needs get/list on them), a directory of
+	// manifests, or "" for none (the default).
+	Config string `yaml:"config,omitempty"`
+	// Timeout bounds the analysis for one message; the alert is sent
+	// without it when it takes longer. Default 2s.
+	Timeout Duration `yaml:"timeout,omitempty"`
+}
+
+// Enabled reports whether any evidence source is configured.
+func (e Explain) Enabled() bool { return e.AccessLogs != "" || e.Config != "" }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/common/model"
 	"k8s.io/apimachinery/pkg/labels"
@@ -67,6 +68,7 @@ func (s *Spec) validate(v *validator) {
 	}
 
 	s.Mattermost.validate(v)
+	s.Explain.validate(v, s)
 	s.Routing.validate(v, s)
 	s.Cluster.validate(v)
 }
@@ -355,4 +357,19 @@ func (v Version) AtLeast(major, minor int) bool {
 func (c Cluster) MattermostNative() bool {
 	v, err := ParseVersion(c.Alertmanager.Version)
 	return err == nil && v.AtLeast(0, 30)
+}
+
+func (e Explain) validate(v *validator, s *Spec) {
+	if e.AccessLogs == "kube" {
+		withSelector := false
+		for _, g := range s.Gateways {
+			withSelector = withSelector || g.Selector != ""
+		}
+		if !withSelector {
+			v.errorf("explain.access_logs", "access_logs: kube reads the gateway pods' logs, but no gateway has a selector: give a file path instead")
+		}
+	}
+	if e.Timeout < 0 || time.Duration(e.Timeout) > time.Minute {
+		v.errorf("explain.timeout", "timeout %s must be between 0 and 1m: the alert waits for it", e.Timeout)
+	}
 }

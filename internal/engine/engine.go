@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/prometheus/tsdb"
 
 	amconfig "github.com/prometheus/alertmanager/config"
-	"github.com/prometheus/alertmanager/template"
 
 	"github.com/gatewatch/gatewatch/internal/mattermost"
 	"github.com/gatewatch/gatewatch/internal/render"
@@ -52,7 +51,7 @@ type Options struct {
 	// Enrich, if set, adds gatewatch explain's analysis to messages (see
 	// mattermost.Notifier.Enrich); it never delays a message by more than
 	// EnrichTimeout (default 2s).
-	Enrich        func(ctx context.Context, d *template.Data) *mattermost.Enrichment
+	Enrich        mattermost.EnrichFunc
 	EnrichTimeout time.Duration
 }
 

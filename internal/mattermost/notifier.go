@@ -26,39 +26,8 @@ type Notifier struct {
 	// Enrich, if set, explains the group (gatewatch explain); nil or a nil
 	// result sends the message as it is. It gets EnrichTimeout (default 2s):
 	// a slow or stuck enricher never delays the alert longer than that.
-	Enrich        func(ctx context.Context, d *template.Data) *Enrichment
+	Enrich        EnrichFunc
 	EnrichTimeout time.Duration
-}
-
-// enrich runs Enrich bounded by EnrichTimeout; it returns nil when the
-// enricher is slow, fails or panics.
-func (n *Notifier) enrich(ctx context.Context, d *template.Data) *Enrichment {
-	if n.Enrich == nil {
-		return nil
-	}
-	timeout := n.EnrichTimeout
-	if timeout <= 0 {
-		timeout = 2 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	done := make(chan *Enrichment, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				n.logger.Error("explain enrichment panicked; message sent without it", "panic", r)
-				done <- nil
-			}
-		}()
-		done <- n.Enrich(ctx, d)
-	}()
-	select {
-	case e := <-done:
-		return e
-	case <-ctx.Done():
-		n.logger.Warn("explain enrichment timed out; message sent without it", "timeout", timeout)
-		return nil
-	}
 }
 
 // Delivery is one attempt to post a group.
@@ -69,6 +38,39 @@ type Delivery struct {
 	// Answer is "200 ok" or the error.
 	Answer string
 	OK     bool
+}
+
+// EnrichFunc explains an alert group; nil means nothing to add.
+type EnrichFunc func(ctx context.Context, d *template.Data) *Enrichment
+
+// EnrichWithin runs f bounded by timeout (default 2s): it returns nil when f
+// is nil, slow, or panics, so enrichment never holds an alert back.
+func EnrichWithin(ctx context.Context, f EnrichFunc, d *template.Data, timeout time.Duration, logger *slog.Logger) *Enrichment {
+	if f == nil {
+		return nil
+	}
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan *Enrichment, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				logger.Error("explain enrichment panicked; message sent without it", "panic", r)
+				done <- nil
+			}
+		}()
+		done <- f(ctx, d)
+	}()
+	select {
+	case e := <-done:
+		return e
+	case <-ctx.Done():
+		logger.Warn("explain enrichment timed out; message sent without it", "timeout", timeout)
+		return nil
+	}
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -95,7 +97,7 @@ func NewNotifier(c *Client, o Options, tmpl *template.Template, logger *slog.Log
 // Notify posts the group once and tells Alertmanager whether to retry.
 func (n *Notifier) Notify(ctx context.Context, alerts ...*alert.Alert) notify.NotifyVerdict {
 	data := notify.GetTemplateData(ctx, n.tmpl, alerts, n.logger)
-	p := BuildEnriched(data, n.opts, n.enrich(ctx, data))
+	p := BuildEnriched(data, n.opts, EnrichWithin(ctx, n.Enrich, data, n.EnrichTimeout, n.logger))
 	_, err := n.client.Post(ctx, p)
 	if n.Observe != nil {
 		d := Delivery{At: time.Now(), Title: p.Attachments[0].Title, Alerts: len(alerts), Answer: "200 ok", OK: err == nil}

@@ -1,0 +1,137 @@
+// Package bridge lets users of their own Alertmanager get gatewatch's
+// Mattermost message: it receives Alertmanager's webhook notifications
+// (payload version 4), adds `gatewatch explain`'s analysis, and posts
+// through gatewatch's Mattermost client.
+package bridge
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/alertmanager/notify/webhook"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatewatch/gatewatch/internal/mattermost"
+)
+
+// MaxPayload is the largest webhook body accepted. Alertmanager sends every
+// alert of a group; 4000 alerts with long annotations stay well under it.
+const MaxPayload = 32 << 20
+
+// Server is the bridge's HTTP handler.
+type Server struct {
+	client        *mattermost.Client
+	opts          mattermost.Options
+	enrich        mattermost.EnrichFunc
+	enrichTimeout time.Duration
+	logger        *slog.Logger
+	received      *prometheus.CounterVec
+}
+
+// Options of a bridge.
+type Options struct {
+	Message mattermost.Options
+	// Enrich adds explain's analysis; nil sends messages as they are.
+	Enrich        mattermost.EnrichFunc
+	EnrichTimeout time.Duration
+	Logger        *slog.Logger
+	Registry      prometheus.Registerer
+}
+
+// New returns a bridge posting through c.
+func New(c *mattermost.Client, o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{client: c, opts: o.Message, enrich: o.Enrich, enrichTimeout: o.EnrichTimeout, logger: o.Logger,
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatewatch_bridge_notifications_total",
+			Help: "Alertmanager webhook notifications received, by outcome (sent, retry, failed, bad_request).",
+		}, []string{"outcome"})}
+	if o.Registry != nil {
+		o.Registry.MustRegister(s.received)
+	}
+	return s
+}
+
+// ServeHTTP takes one Alertmanager webhook notification. Answers follow
+// Alertmanager's webhook retrier (notify.Retrier): 200 when Mattermost took
+// the message; 503 when another attempt may succeed, so Alertmanager
+// retries; 4xx when retrying cannot help (bad payload, rejected by
+// Mattermost), which Alertmanager logs and counts as failed.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST Alertmanager webhook notifications here", http.StatusMethodNotAllowed)
+		return
+	}
+	msg, status, err := decode(w, r)
+	if err != nil {
+		s.received.WithLabelValues("bad_request").Inc()
+		s.logger.Warn("bad webhook notification", "remote", r.RemoteAddr, "err", err)
+		http.Error(w, err.Error(), status)
+		return
+	}
+	data := msg.Data
+	e := mattermost.EnrichWithin(r.Context(), s.enrich, data, s.enrichTimeout, s.logger)
+	p := mattermost.BuildEnriched(data, s.opts, e)
+	if msg.TruncatedAlerts > 0 {
+		// Alertmanager's max_alerts cut the group: say so instead of hiding it.
+		p.Attachments[0].Text += fmt.Sprintf("\n- … and %d more alerts Alertmanager did not send (webhook max_alerts)", msg.TruncatedAlerts)
+	}
+	_, err = s.client.Post(r.Context(), p)
+	if err == nil {
+		s.received.WithLabelValues("sent").Inc()
+		s.logger.Info("notification sent", "group", msg.GroupKey, "status", data.Status, "alerts", len(data.Alerts), "enriched", e != nil)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"sent"}`+"\n")
+		return
+	}
+	var se *mattermost.SendError
+	if errors.As(err, &se) && se.Retryable {
+		s.received.WithLabelValues("retry").Inc()
+		s.logger.Warn("mattermost did not take the notification; Alertmanager will retry", "group", msg.GroupKey, "cause", se.Cause, "err", err)
+		if se.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(se.RetryAfter.Seconds()+0.5)))
+		}
+		http.Error(w, "mattermost: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	s.received.WithLabelValues("failed").Inc()
+	s.logger.Error("mattermost rejected the notification, not retrying", "group", msg.GroupKey, "err", err)
+	http.Error(w, "mattermost: "+err.Error(), http.StatusUnprocessableEntity)
+}
+
+// decode reads and checks a webhook payload.
+func decode(w http.ResponseWriter, r *http.Request) (*webhook.Message, int, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPayload))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("payload over %d bytes", MaxPayload)
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("read payload: %w", err)
+	}
+	var msg webhook.Message
+	if err := json.Unmarshal(body, &msg); err != nil {
+		return nil, http.StatusBadRequest, fmt.Errorf("decode Alertmanager webhook payload: %w", err)
+	}
+	if msg.Version != "4" {
+		return nil, http.StatusBadRequest, fmt.Errorf("webhook payload version %q: gatewatch bridge reads version 4 (Alertmanager ≥ 0.9)", msg.Version)
+	}
+	if msg.Data == nil || len(msg.Alerts) == 0 {
+		return nil, http.StatusBadRequest, errors.New("webhook payload has no alerts")
+	}
+	for i, a := range msg.Alerts {
+		if a.Labels["alertname"] == "" {
+			return nil, http.StatusBadRequest, fmt.Errorf("alerts[%d] has no alertname label", i)
+		}
+	}
+	return &msg, 0, nil
+}

@@ -156,13 +156,16 @@ func (g *Gateway) record(k requestKey, ms float64, l accessLine) {
 	h.sum += ms
 	h.count++
 	g.served++
-	// Istio's default text access log format (%UPSTREAM_CLUSTER% variant).
+	// Istio's default text access log format (1.23+, %UPSTREAM_CLUSTER_RAW%;
+	// istio/istio pilot/pkg/model/telemetry_logging.go), field for field:
+	// %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%
+	// %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" …
 	now := g.now().UTC().Format("2006-01-02T15:04:05.000Z")
 	upstream := "outbound|80||" + l.dest
 	if l.details == "lua_response" {
 		upstream = "-"
 	}
-	fmt.Fprintf(g.log, "[%s] \"GET /v1/items HTTP/2\" %s %s %s \"-\" 0 %d %d %d \"198.51.100.23\" \"%s\" \"%08x-demo\" \"%s\" \"%s\" %s - 10.0.0.11:8443 198.51.100.23:51234 %s -\n",
+	fmt.Fprintf(g.log, "[%s] \"GET /v1/items HTTP/2\" %s %s %s - \"-\" 0 %d %d %d \"198.51.100.23\" \"%s\" \"%08x-demo\" \"%s\" \"%s\" %s - 10.0.0.11:8443 198.51.100.23:51234 %s -\n",
 		now, l.code, l.flags, l.details, 120, int(ms), int(ms), l.ua, rand.Uint32(), l.authority, upstreamHost(l), upstream, l.sni)
 }
 

@@ -72,15 +72,27 @@ GO
   echo "tools: etcd built in $((SECONDS - start))s" >&2
 fi
 
-# prometheus-operator CRDs (PodMonitor, PrometheusRule, AlertmanagerConfig,
-# ScrapeConfig, …) from the pinned module, for server-side dry-runs.
+# CRDs for the envtest API server, from pinned modules:
+# - prometheus-operator (PodMonitor, PrometheusRule, AlertmanagerConfig,
+#   ScrapeConfig, …) for server-side dry-runs of render's output;
+# - Istio (Gateway, VirtualService, EnvoyFilter, …; istio.io/api, the
+#   version of the istio/proxyv2 image the tests name) and the Gateway API
+#   standard channel, for explain --kube.
 OPERATOR_CRD_VERSION=v0.85.0
+ISTIO_API_VERSION=v1.28.0
+GATEWAY_API_VERSION=v1.4.0
 crds="${GATEWATCH_CRDS_DIR:-$root/.cache/crds}"
-if [ "$(cat "$crds/.version" 2>/dev/null)" != "$OPERATOR_CRD_VERSION" ]; then
-  dir=$(GOFLAGS=-mod=mod go mod download -json "github.com/prometheus-operator/prometheus-operator@$OPERATOR_CRD_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+stamp="$OPERATOR_CRD_VERSION istio.io/api@$ISTIO_API_VERSION gateway-api@$GATEWAY_API_VERSION"
+if [ "$(cat "$crds/.version" 2>/dev/null)" != "$stamp" ]; then
+  moddir() { GOFLAGS=-mod=mod go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'; }
+  op=$(moddir "github.com/prometheus-operator/prometheus-operator@$OPERATOR_CRD_VERSION")
+  istio=$(moddir "istio.io/api@$ISTIO_API_VERSION")
+  gwapi=$(moddir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")
   rm -rf "$crds" && mkdir -p "$crds"
-  cp "$dir"/example/prometheus-operator-crd/*.yaml "$crds/"
+  cp "$op"/example/prometheus-operator-crd/*.yaml "$crds/"
+  cp "$istio"/kubernetes/customresourcedefinitions.gen.yaml "$crds/istio-crds.yaml"
+  cp "$gwapi"/config/crd/standard/gateway.networking.k8s.io_*.yaml "$crds/"
   chmod u+w "$crds"/*.yaml
-  echo "$OPERATOR_CRD_VERSION" > "$crds/.version"
-  echo "tools: prometheus-operator $OPERATOR_CRD_VERSION CRDs in $crds" >&2
+  echo "$stamp" > "$crds/.version"
+  echo "tools: CRDs ($stamp) in $crds" >&2
 fi

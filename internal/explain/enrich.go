@@ -1,0 +1,135 @@
+package explain
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/common/model"
+
+	"github.com/gatewatch/gatewatch/internal/explain/accesslog"
+	"github.com/gatewatch/gatewatch/internal/mattermost"
+)
+
+// Enricher attaches the analysis to 421 alert messages (the embedded
+// engine's notifier and `gatewatch bridge`).
+type Enricher struct {
+	// Alerts are the names of the 421 alerts; other groups are left alone.
+	Alerts map[string]bool
+	// Logs and Config are the sources; Logs may be scoped per gateway.
+	Logs   func(gateway string) LogSource
+	Config ConfigSource
+	Format *accesslog.Format
+	// Since is used when the alert has no window annotation (default 15m).
+	Since time.Duration
+	// Now is the clock (default time.Now).
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Top is how many pairs the card lists (default 3).
+	Top int
+}
+
+// Enrich is a mattermost.EnrichFunc: for a firing 421 group, the top
+// pairs and the verdict; nil for anything else or when there is nothing to
+// say. It honours ctx (the notifier's timeout).
+func (e *Enricher) Enrich(ctx context.Context, d *template.Data) *mattermost.Enrichment {
+	if d.Status != "firing" || !e.Alerts[d.CommonLabels["alertname"]] {
+		return nil
+	}
+	now := time.Now
+	if e.Now != nil {
+		now = e.Now
+	}
+	since := e.Since
+	if since == 0 {
+		since = 15 * time.Minute
+	}
+	if w, err := model.ParseDuration(d.CommonAnnotations["window"]); err == nil && w > 0 {
+		since = time.Duration(w) + time.Minute // the window, plus scrape and evaluation delay
+	}
+	top := e.Top
+	if top <= 0 {
+		top = 3
+	}
+	o := Options{Config: e.Config, Format: e.Format, Since: since, Now: now(), Top: top}
+	if e.Logs != nil {
+		o.Logs = e.Logs(d.CommonLabels["gateway"])
+	}
+	r, err := Run(ctx, o)
+	if err != nil {
+		if e.Logger != nil {
+			e.Logger.Warn("explain failed; message sent without it", "err", err)
+		}
+		return nil
+	}
+	return Enrichment(r, top)
+}
+
+// Enrichment condenses a report into a message line and a card section;
+// nil when the report has no verdict.
+func Enrichment(r *Report, top int) *mattermost.Enrichment {
+	if r.Verdict == nil {
+		return nil
+	}
+	var line string
+	if len(r.Findings) > 0 {
+		f := r.Findings[0]
+		line = fmt.Sprintf("**Why:** `%s` → `%s` ×%d (%s)", orDash(f.SNI), orDash(f.Authority), f.Count, shortProducer(f.Pair))
+		if f.WebKit > 0 {
+			line += fmt.Sprintf(", %d Safari/WebKit", f.WebKit)
+		}
+	} else {
+		line = "**Why (from the configuration):**"
+	}
+	line += ": " + r.Verdict.Short + "."
+	if len(r.Verdict.Fixes) > 0 {
+		line += " **Fix:** " + gist(r.Verdict.Fixes[0].Text) + "."
+	}
+
+	var b strings.Builder
+	b.WriteString("#### Why: gatewatch explain\n")
+	if len(r.Findings) > 0 {
+		b.WriteString("| SNI | :authority | 421s | answered by | Safari/WebKit | verdict |\n|---|---|---|---|---|---|\n")
+		for i, f := range r.Findings {
+			if i == top {
+				break
+			}
+			fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %s |\n", orDash(f.SNI), orDash(f.Authority), f.Count, shortProducer(f.Pair), f.WebKit, f.Verdict.Cause)
+		}
+		if n := len(r.Logs.Pairs) - min(top, len(r.Findings)); n > 0 {
+			fmt.Fprintf(&b, "\n… and %d more pairs.\n", n)
+		}
+	}
+	fmt.Fprintf(&b, "\n%s\n\n**Fixes, best first:**\n", r.Verdict.Summary)
+	for i, f := range r.Verdict.Fixes {
+		fmt.Fprintf(&b, "%d. %s\n", i+1, f.Text)
+	}
+	b.WriteString("\nRun `gatewatch explain` for the full analysis.")
+	return &mattermost.Enrichment{Line: line, Card: b.String()}
+}
+
+func shortProducer(p accesslog.Pair) string {
+	switch pc := dominantProducer(p); pc.Producer {
+	case accesslog.ProducerEnvoyFilter:
+		return "Lua filter"
+	case accesslog.ProducerApplication:
+		return "application"
+	case accesslog.ProducerOther:
+		return "Envoy: " + pc.Detail
+	}
+	return "unknown"
+}
+
+
+// gist is a fix without its explanation (the card has it whole).
+func gist(s string) string {
+	for _, cut := range []string{" (", ", so ", ": "} {
+		if i := strings.Index(s, cut); i > 0 {
+			s = s[:i]
+		}
+	}
+	return s
+}

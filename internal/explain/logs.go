@@ -1,0 +1,243 @@
+package explain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// LogSource yields a gateway access log to analyse.
+type LogSource interface {
+	// Logs opens the log of roughly the last since (0: all there is).
+	// warn is told about each part that could not be read (also while the
+	// log is read); the rest is returned.
+	Logs(ctx context.Context, since time.Duration, warn func(string)) (io.ReadCloser, error)
+	// String names the source for the report ("file gw.log", "kube …").
+	String() string
+}
+
+// DefaultMaxLogBytes bounds how much of a log is read per file or pod.
+const DefaultMaxLogBytes = 64 << 20
+
+// FileLogs reads an access-log file, or its last MaxBytes when larger (the
+// newest lines are the ones that explain a firing alert).
+type FileLogs struct {
+	Path     string
+	MaxBytes int64
+}
+
+func (f FileLogs) String() string { return "file " + f.Path }
+
+// Logs opens the file at its tail.
+func (f FileLogs) Logs(_ context.Context, _ time.Duration, warn func(string)) (io.ReadCloser, error) {
+	file, err := os.Open(f.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open access log: %w", err)
+	}
+	max := f.MaxBytes
+	if max <= 0 {
+		max = DefaultMaxLogBytes
+	}
+	if st, err := file.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > max {
+		if _, err := file.Seek(st.Size()-max, io.SeekStart); err == nil {
+			warn(fmt.Sprintf("%s: read its last %d MiB of %d MiB (the first line read may be cut and counted bad)", f.Path, max>>20, st.Size()>>20))
+		}
+	}
+	return file, nil
+}
+
+// KubeLogs reads the access log from the gateway pods' proxy container
+// through the API server, as `kubectl logs --since` does (needs get on
+// pods/log in the gateway namespaces).
+type KubeLogs struct {
+	Client   kubernetes.Interface
+	Gateways []spec.Gateway
+	// Container is the proxy container's name (default istio-proxy; a pod
+	// without it is read from its first container).
+	Container string
+	// MaxBytes is read at most per pod (default DefaultMaxLogBytes).
+	MaxBytes int64
+}
+
+func (k KubeLogs) String() string {
+	var names []string
+	for _, g := range k.Gateways {
+		names = append(names, g.Namespace+"/"+g.Name)
+	}
+	return "kube logs of gateway " + strings.Join(names, ", ")
+}
+
+// Logs streams every running gateway pod's log, one pod after the other.
+func (k KubeLogs) Logs(ctx context.Context, since time.Duration, warn func(string)) (io.ReadCloser, error) {
+	container := k.Container
+	if container == "" {
+		container = "istio-proxy"
+	}
+	max := k.MaxBytes
+	if max <= 0 {
+		max = DefaultMaxLogBytes
+	}
+	var opens []func() (io.ReadCloser, error)
+	var listErrs []error
+	for _, g := range k.Gateways {
+		if g.Selector == "" {
+			continue
+		}
+		sel, err := labels.Parse(g.Selector)
+		if err != nil {
+			return nil, fmt.Errorf("gateway %s selector: %w", g.Name, err)
+		}
+		pods, err := k.Client.CoreV1().Pods(g.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			listErrs = append(listErrs, fmt.Errorf("list gateway %s pods in %s: %w", g.Name, g.Namespace, err))
+			continue
+		}
+		items := pods.Items
+		sort.Slice(items, func(i, j int) bool { return items[i].Name < items[j].Name })
+		for _, p := range items {
+			if p.Status.Phase != corev1.PodRunning {
+				continue
+			}
+			opts := &corev1.PodLogOptions{Container: logContainer(p, container), LimitBytes: &max}
+			if since > 0 {
+				secs := int64(since.Seconds() + 0.5)
+				opts.SinceSeconds = &secs
+			}
+			pod := p
+			opens = append(opens, func() (io.ReadCloser, error) {
+				rc, err := k.Client.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, opts).Stream(ctx)
+				if err != nil {
+					return nil, fmt.Errorf("logs of pod %s/%s container %s: %w", pod.Namespace, pod.Name, opts.Container, err)
+				}
+				return rc, nil
+			})
+		}
+	}
+	if len(opens) == 0 {
+		if len(listErrs) > 0 {
+			return nil, errors.Join(listErrs...)
+		}
+		return nil, errors.New("no running gateway pod to read logs from")
+	}
+	for _, err := range listErrs {
+		warn(err.Error())
+	}
+	return &podLogs{opens: opens, warn: func(err error) { warn(err.Error()) }}, nil
+}
+
+func logContainer(p corev1.Pod, want string) string {
+	for _, c := range p.Spec.Containers {
+		if c.Name == want {
+			return want
+		}
+	}
+	if len(p.Spec.Containers) > 0 {
+		return p.Spec.Containers[0].Name
+	}
+	return want
+}
+
+// podLogs reads the pods' streams in turn; a pod whose log cannot be opened
+// is skipped with a warning.
+type podLogs struct {
+	opens []func() (io.ReadCloser, error)
+	cur   io.ReadCloser
+	warn  func(error)
+}
+
+func (p *podLogs) Read(b []byte) (int, error) {
+	for {
+		if p.cur == nil {
+			if len(p.opens) == 0 {
+				return 0, io.EOF
+			}
+			rc, err := p.opens[0]()
+			p.opens = p.opens[1:]
+			if err != nil {
+				p.warn(err)
+				continue
+			}
+			p.cur = rc
+		}
+		n, err := p.cur.Read(b)
+		if err == io.EOF {
+			_ = p.cur.Close()
+			p.cur = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		if err != nil {
+			p.warn(fmt.Errorf("reading pod log: %w", err))
+			_ = p.cur.Close()
+			p.cur = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, nil
+	}
+}
+
+func (p *podLogs) Close() error {
+	if p.cur != nil {
+		return p.cur.Close()
+	}
+	return nil
+}
+
+// MemoryLogs keeps the newest lines written to it, up to MaxBytes, and
+// serves them as a LogSource: the demo's simulated gateway writes its
+// access log here. Safe for concurrent use.
+type MemoryLogs struct {
+	mu       sync.Mutex
+	maxBytes int
+	lines    []string
+	size     int
+	partial  string
+}
+
+// NewMemoryLogs keeps up to maxBytes of log.
+func NewMemoryLogs(maxBytes int) *MemoryLogs { return &MemoryLogs{maxBytes: maxBytes} }
+
+func (m *MemoryLogs) String() string { return "the simulated gateway's access log" }
+
+// Write takes log text; whole lines are kept.
+func (m *MemoryLogs) Write(b []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	text := m.partial + string(b)
+	parts := strings.Split(text, "\n")
+	m.partial = parts[len(parts)-1]
+	for _, l := range parts[:len(parts)-1] {
+		m.lines = append(m.lines, l+"\n")
+		m.size += len(l) + 1
+	}
+	for m.size > m.maxBytes && len(m.lines) > 0 {
+		m.size -= len(m.lines[0])
+		m.lines = m.lines[1:]
+	}
+	return len(b), nil
+}
+
+// Logs returns a copy of the lines kept.
+func (m *MemoryLogs) Logs(context.Context, time.Duration, func(string)) (io.ReadCloser, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return io.NopCloser(strings.NewReader(strings.Join(m.lines, ""))), nil
+}

@@ -1,0 +1,239 @@
+package explain
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gatewatch/gatewatch/internal/explain/accesslog"
+	"github.com/gatewatch/gatewatch/internal/explain/gwconfig"
+)
+
+// Verdict is the cause of a finding and the fixes, best first, each chosen
+// by the evidence.
+type Verdict struct {
+	// Cause is a stable word: coalescing, lua-filter, application, client,
+	// no-sni, sni-not-logged, unknown-sni-server, coalescing-possible,
+	// overlap-harmless.
+	Cause string `json:"cause"`
+	// Short is the gist in a few words, for the alert message's line.
+	Short string `json:"short"`
+	// Summary says what happened and why, from the evidence.
+	Summary string `json:"summary"`
+	Fixes   []Fix  `json:"fixes"`
+}
+
+// Fix is one change, in the user's terms.
+type Fix struct {
+	// Code is a stable word: merge-servers, distinct-certificates,
+	// separate-address, alpn-http11, scope-lua-filter, fix-application,
+	// client, log-sni, give-config.
+	Code string `json:"code"`
+	Text string `json:"text"`
+}
+
+// dominantProducer is the producer with the most 421s of a pair.
+func dominantProducer(p accesslog.Pair) accesslog.ProducerCount {
+	if len(p.Producers) == 0 {
+		return accesslog.ProducerCount{Producer: accesslog.ProducerUnknown}
+	}
+	return p.Producers[0] // sorted by count, most first
+}
+
+func producerWords(pc accesslog.ProducerCount) string {
+	switch pc.Producer {
+	case accesslog.ProducerEnvoyFilter:
+		return "an EnvoyFilter's Lua code answered (lua_response)"
+	case accesslog.ProducerApplication:
+		return "the application answered (via_upstream)"
+	case accesslog.ProducerOther:
+		return fmt.Sprintf("Envoy answered (%s)", pc.Detail)
+	}
+	return "the log does not say who answered (no %RESPONSE_CODE_DETAILS%)"
+}
+
+func producerSentence(pc accesslog.ProducerCount) string {
+	w := producerWords(pc)
+	return "In the log, " + w + "."
+}
+
+func webkitWords(p accesslog.Pair) string {
+	if p.WebKit == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" %d of the %d went to Safari/WebKit, some versions of which do not retry a 421 and show the user an error.", p.WebKit, p.Count)
+}
+
+// judgePair decides the verdict of one pair of 421s from the log.
+func judgePair(f Finding, haveConfig bool) Verdict {
+	v := judge(f, haveConfig)
+	v.Short = short(v.Cause, f)
+	return v
+}
+
+// short is the gist of a verdict.
+func short(cause string, f Finding) string {
+	switch cause {
+	case "coalescing":
+		if cp := f.Config; cp != nil && cp.SNIServer != nil {
+			cert := "certificate"
+			if len(cp.SNIServer.Credentials) > 0 {
+				cert += " " + strings.Join(cp.SNIServer.Credentials, ", ")
+			}
+			where := ""
+			if cp.AuthorityServer != nil && !cp.SameServer {
+				where = " on " + cp.AddressNote
+			}
+			return fmt.Sprintf("HTTP/2 connection coalescing: %s's %s also covers %s%s", cp.SNI, cert, cp.Authority, where)
+		}
+		return "HTTP/2 connection coalescing (a reused connection)"
+	case "client":
+		return "the client sent a :authority a browser would not send on that connection"
+	case "lua-filter":
+		return "the Lua filter refuses requests whose SNI and :authority name the same host"
+	case "application":
+		return "the application refuses its own host"
+	case "no-sni":
+		return "connections without SNI"
+	case "sni-not-logged":
+		return "the log format has no SNI to compare"
+	case "unknown-sni-server":
+		return "the SNI matches no server in the configuration given"
+	}
+	return cause
+}
+
+func judge(f Finding, haveConfig bool) Verdict {
+	p, pc := f.Pair, dominantProducer(f.Pair)
+	lua := pc.Producer == accesslog.ProducerEnvoyFilter
+	switch p.Kind {
+	case accesslog.PairSNINotLogged:
+		return Verdict{Cause: "sni-not-logged",
+			Summary: fmt.Sprintf("%d 421s for %s, but the access-log format has no %%REQUESTED_SERVER_NAME%%: the SNI cannot be compared with :authority.", p.Count, p.Authority),
+			Fixes:   []Fix{{"log-sni", "add %REQUESTED_SERVER_NAME% to the access-log format (Istio's default text and JSON formats have it)"}}}
+	case accesslog.PairNoSNI:
+		v := Verdict{Cause: "no-sni",
+			Summary: fmt.Sprintf("%d 421s for %s on connections without SNI (clients connecting by IP address or without TLS); %s.", p.Count, p.Authority, producerWords(pc)),
+			Fixes:   []Fix{{"client", "clients must connect by host name so they send SNI; nothing to change on the gateway"}}}
+		if lua {
+			v.Fixes = append([]Fix{{"scope-lua-filter", "make the Lua filter skip the check when the SNI is empty (requestedServerName() == \"\")"}}, v.Fixes...)
+		}
+		return v
+	case accesslog.PairSameHost:
+		if lua {
+			return Verdict{Cause: "lua-filter",
+				Summary: fmt.Sprintf("%d 421s where SNI and :authority are the same host (%s): the Lua filter's comparison is wrong, not the client.", p.Count, p.SNI),
+				Fixes: []Fix{{"scope-lua-filter", "compare the SNI with the :authority host without its port, case-insensitively and without a trailing dot, or remove the filter"}}}
+		}
+		return Verdict{Cause: "application",
+			Summary: fmt.Sprintf("%d 421s where SNI and :authority are the same host (%s): no coalescing; %s.", p.Count, p.SNI, producerWords(pc)),
+			Fixes:   []Fix{{"fix-application", "look at the application's own host or TLS-name check (a framework's allowed-hosts list, a proxy in front of it)"}}}
+	}
+
+	// Coalesced: the SNI names another host than :authority.
+	what := fmt.Sprintf("Clients reused a connection opened for %s (SNI) to request %s (:authority); %s.", p.SNI, p.Authority, producerWords(pc))
+	if !haveConfig || f.Config == nil {
+		return Verdict{Cause: "coalescing", Summary: what + webkitWords(p) + " This is the mark of HTTP/2 connection coalescing.",
+			Fixes: append(coalescingFixes(nil, lua), Fix{"give-config", "run explain with --config DIR or --kube to choose the fix from the Gateways and certificates"})}
+	}
+	cp := f.Config
+	switch {
+	case cp.SNIServer == nil:
+		return Verdict{Cause: "unknown-sni-server", Summary: what + " No TLS server in the configuration matches the SNI " + p.SNI + ": the configuration given is not this gateway's, or is incomplete.",
+			Fixes: []Fix{{"give-config", "give the Gateways (and their Secrets) of the gateway that wrote this log"}}}
+	case cp.CoalescingPossible:
+		return Verdict{Cause: "coalescing", Summary: coalescingWhy(cp) + " " + producerSentence(pc) + webkitWords(p), Fixes: coalescingFixes(cp, lua)}
+	case !cp.CertCoversAuthority:
+		return Verdict{Cause: "client",
+			Summary: what + fmt.Sprintf(" The certificate for %s does not cover %s, so no browser would reuse that connection: the client sent this :authority on its own (a bot, an SDK or a proxy that pools connections by IP).", p.SNI, p.Authority),
+			Fixes:   []Fix{{"client", "the gateway is right to refuse: find the client by its user agent and X-Forwarded-For and fix it"}}}
+	case cp.AuthorityServer != nil && (!cp.SharesAddress || !cp.SharesPort):
+		return Verdict{Cause: "client",
+			Summary: what + fmt.Sprintf(" %s and %s are on %s: browsers coalesce only when both names resolve to the connection's address and port. Either DNS puts them on one address (a CDN or load balancer in front of both), or the client pools connections by IP.", p.SNI, p.Authority, addressWords(cp)),
+			Fixes: []Fix{
+				{"separate-address", fmt.Sprintf("check that %s and %s resolve to different addresses; if one load balancer or CDN fronts both, treat them as one address (the coalescing fixes apply)", p.SNI, p.Authority)},
+				{"client", "otherwise the client is at fault: find it by user agent"}}}
+	case !cp.H2:
+		return Verdict{Cause: "client",
+			Summary: what + " The SNI's server does not offer HTTP/2 (" + cp.H2Note + "), and HTTP/1.1 connections are never coalesced: the client sent this :authority on its own.",
+			Fixes:   []Fix{{"client", "find the client by user agent and X-Forwarded-For"}}}
+	}
+	return Verdict{Cause: "coalescing", Summary: what + " " + cp.Outcome + webkitWords(p), Fixes: coalescingFixes(cp, lua)}
+}
+
+func addressWords(cp *gwconfig.Pair) string {
+	if !cp.SharesAddress {
+		return cp.AddressNote
+	}
+	return fmt.Sprintf("different ports (%d and %d)", cp.SNIServer.Port, cp.AuthorityServer.Port)
+}
+
+// coalescingWhy says why a browser may coalesce, from the configuration,
+// and what the gateway then does.
+func coalescingWhy(cp *gwconfig.Pair) string {
+	cert := "its certificate"
+	if len(cp.SNIServer.Credentials) > 0 {
+		cert = fmt.Sprintf("its certificate (%s)", strings.Join(cp.SNIServer.Credentials, ", "))
+	}
+	if cp.CertInferred {
+		cert = fmt.Sprintf("its hosts %v (its certificate was not given)", cp.SNIServer.Hosts)
+	}
+	s := fmt.Sprintf("HTTP/2 connection coalescing: the SNI %s selects %s, %s also covers %s", cp.SNI, cp.SNIServer, cert, cp.Authority)
+	if cp.AuthorityServer != nil && !cp.SameServer {
+		s += fmt.Sprintf(", and %s is served by %s on %s, port %d", cp.Authority, cp.AuthorityServer, cp.AddressNote, cp.AuthorityServer.Port)
+	}
+	s += ", with h2 offered — so browsers reuse the connection for it (RFC 9113 §9.1.1)."
+	if cp.Outcome != "" {
+		s += " Then: " + cp.Outcome + "."
+	}
+	return s
+}
+
+// coalescingFixes orders the fixes for coalescing by the evidence: a Lua
+// filter in front of a server that can route the authority is needless;
+// otherwise the certificate is what lets browsers coalesce.
+func coalescingFixes(cp *gwconfig.Pair, lua bool) []Fix {
+	sni, auth := "the SNI host", "the :authority host"
+	if cp != nil {
+		sni, auth = cp.SNI, cp.Authority
+	}
+	merge := Fix{"merge-servers", fmt.Sprintf("serve %s and %s from one Gateway server (one hosts list, one certificate covering both), so Envoy routes both on one connection and no 421 is needed", sni, auth)}
+	certs := Fix{"distinct-certificates", fmt.Sprintf("give %s's server a certificate that does not cover %s (no shared wildcard or SAN), so browsers cannot reuse the connection", sni, auth)}
+	addr := Fix{"separate-address", fmt.Sprintf("serve %s from its own gateway address (a separate Service / load balancer IP), so its name never resolves to the connection's address", auth)}
+	alpn := Fix{"alpn-http11", "offer only http/1.1 on the overlapping listener (an EnvoyFilter setting alpn_protocols): no HTTP/2, no coalescing — at HTTP/2's cost"}
+	scope := Fix{"scope-lua-filter", "scope the Lua filter (workloadSelector, SNI/port match) to the servers that cannot route each other's hosts, or remove it: this server routes " + auth + " itself"}
+	switch {
+	case cp != nil && lua && (cp.SameServer || cp.AuthorityOnSNIServer):
+		return []Fix{scope, merge, certs}
+	case cp != nil && cp.CertInferred:
+		return []Fix{merge, certs, addr, alpn}
+	case cp != nil && cp.AuthorityServer != nil && cp.AuthorityServer.Gateway == cp.SNIServer.Gateway:
+		return []Fix{merge, certs, addr, alpn}
+	}
+	return []Fix{certs, merge, addr, alpn}
+}
+
+// judgeServers decides the verdict of a config-only server pair.
+func judgeServers(cp gwconfig.CoalescingPair) Verdict {
+	hosts := strings.Join(cp.Hosts, ", ")
+	if !cp.Coalescing {
+		return Verdict{Cause: "overlap-harmless", Short: "a certificate overlap browsers do not act on",
+			Summary: fmt.Sprintf("%s's certificate covers %s of %s, but %s: browsers will not coalesce.", cp.From, hosts, cp.To, cp.Reason)}
+	}
+	s := strings.ToUpper(cp.Reason[:1]) + cp.Reason[1:] + "."
+	if len(cp.Lua421) > 0 {
+		s += " Safari/WebKit versions that do not retry a 421 show an error."
+	}
+	fixes := []Fix{
+		{"distinct-certificates", fmt.Sprintf("give %s a certificate that does not cover %s", cp.From, hosts)},
+		{"merge-servers", fmt.Sprintf("or serve %s from the same server as %s's hosts", hosts, cp.From)},
+		{"separate-address", fmt.Sprintf("or give %s its own gateway address", cp.To)},
+		{"alpn-http11", "or offer only http/1.1 on the overlapping listener"},
+	}
+	if cp.SharedCertificate {
+		fixes[0], fixes[1] = fixes[1], fixes[0]
+		fixes[0].Text = strings.TrimPrefix(fixes[0].Text, "or ")
+		fixes[1].Text = "or " + fixes[1].Text
+	}
+	short := fmt.Sprintf("browsers can coalesce: %s's certificate covers %s", cp.From.Gateway, hosts)
+	return Verdict{Cause: "coalescing-possible", Short: short, Summary: s, Fixes: fixes}
+}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gatewatch/gatewatch/internal/doctor"
 )
@@ -56,9 +55,7 @@ selectors, the rule expression, the route, NetworkPolicy reachability.`,
 				}
 			} else {
 				// kubectl's rules: --kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster.
-				rules := clientcmd.NewDefaultClientConfigLoadingRules()
-				rules.ExplicitPath = kubeconfig
-				cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
+				cfg, err := kubeRESTConfig(kubeconfig, kubeContext)
 				if err != nil && (kubeconfig != "" || kubeContext != "") {
 					return fail(exitUsage, fmt.Errorf("kubeconfig: %w", err))
 				}

@@ -67,7 +67,7 @@ it happened. One spec file (gatewatch.yaml) drives everything:
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCmd(), newCheckCmd(), newTestCmd(), newRenderCmd(), newNotifyCmd(), newInboxCmd(), newRunCmd(), newDemoCmd(), newDoctorCmd())
+	root.AddCommand(newVersionCmd(), newCheckCmd(), newTestCmd(), newRenderCmd(), newNotifyCmd(), newInboxCmd(), newRunCmd(), newDemoCmd(), newDoctorCmd(), newExplainCmd(), newBridgeCmd())
 	return root
 }
 

@@ -69,7 +69,15 @@ rejected and the running one keeps going.`,
 				ln.Close()
 				return fail(exitUsage, fmt.Errorf("--web.external-url: %w", err))
 			}
-			e, err := engine.New(s, engine.Options{DataDir: dataDir, Kubeconfig: kubeconfig, KubeContext: kubeContext, ExternalURL: extURL, Logger: logger})
+			enr, err := newEnricher(s, kubeconfig, kubeContext, logger)
+			if err != nil {
+				ln.Close()
+				return fail(exitFailure, err)
+			}
+			var enrich swappableEnrich
+			enrich.set(enr)
+			e, err := engine.New(s, engine.Options{DataDir: dataDir, Kubeconfig: kubeconfig, KubeContext: kubeContext, ExternalURL: extURL, Logger: logger,
+				Enrich: enrich.enrich})
 			if err != nil {
 				ln.Close()
 				return fail(exitFailure, err)
@@ -88,10 +96,17 @@ rejected and the running one keeps going.`,
 					logger.Error("reload rejected: the spec is invalid, the running one keeps going", "file", path, "err", err)
 					return err
 				}
+				nenr, err := newEnricher(ns, kubeconfig, kubeContext, logger)
+				if err != nil {
+					e.RejectReload()
+					logger.Error("reload rejected: the explain settings do not work, the running spec keeps going", "err", err)
+					return err
+				}
 				if err := e.Reload(ctx, ns); err != nil {
 					logger.Error("reload failed, the running spec keeps going", "err", err)
 					return err
 				}
+				enrich.set(nenr)
 				return nil
 			}
 			srv := &http.Server{Handler: web.Handler(e, web.Options{Reload: reload, Version: version, Logger: logger}), ReadHeaderTimeout: 10 * time.Second}

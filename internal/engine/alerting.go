@@ -123,7 +123,10 @@ func (p *alertingPart) apply(s *spec.Spec) error {
 		return err
 	}
 	n.Observe = p.e.deliveries.add
-	n.Enrich, n.EnrichTimeout = p.e.opts.Enrich, p.e.opts.EnrichTimeout
+	n.Enrich, n.EnrichTimeout = p.e.opts.Enrich, time.Duration(s.Explain.Timeout)
+	if p.e.opts.EnrichTimeout > 0 {
+		n.EnrichTimeout = p.e.opts.EnrichTimeout
+	}
 
 	routes := dispatch.NewRoute(conf.Route, nil)
 	receivers := map[string][]notify.Integration{}

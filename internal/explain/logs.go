@@ -241,3 +241,16 @@ func (m *MemoryLogs) Logs(context.Context, time.Duration, func(string)) (io.Read
 	defer m.mu.Unlock()
 	return io.NopCloser(strings.NewReader(strings.Join(m.lines, ""))), nil
 }
+
+// ReaderLogs is a log already open, e.g. standard input (`--logs -`).
+type ReaderLogs struct {
+	R    io.Reader
+	Name string
+}
+
+func (r ReaderLogs) String() string { return r.Name }
+
+// Logs returns the reader.
+func (r ReaderLogs) Logs(context.Context, time.Duration, func(string)) (io.ReadCloser, error) {
+	return io.NopCloser(r.R), nil
+}

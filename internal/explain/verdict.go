@@ -206,7 +206,8 @@ func coalescingFixes(cp *gwconfig.Pair, lua bool) []Fix {
 		return []Fix{scope, merge, certs}
 	case cp != nil && cp.CertInferred:
 		return []Fix{merge, certs, addr, alpn}
-	case cp != nil && cp.AuthorityServer != nil && cp.AuthorityServer.Gateway == cp.SNIServer.Gateway:
+	case cp != nil && cp.AuthorityServer != nil && (cp.AuthorityServer.Gateway == cp.SNIServer.Gateway || sameCredentials(cp.SNIServer.Credentials, cp.AuthorityServer.Credentials)):
+		// One gateway, or one certificate already: merging costs nothing.
 		return []Fix{merge, certs, addr, alpn}
 	}
 	return []Fix{certs, merge, addr, alpn}
@@ -236,4 +237,16 @@ func judgeServers(cp gwconfig.CoalescingPair) Verdict {
 	}
 	short := fmt.Sprintf("browsers can coalesce: %s's certificate covers %s", cp.From.Gateway, hosts)
 	return Verdict{Cause: "coalescing-possible", Short: short, Summary: s, Fixes: fixes}
+}
+
+func sameCredentials(a, b []string) bool {
+	if len(a) == 0 || len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/gatewatch/gatewatch/internal/explain"
+	"github.com/gatewatch/gatewatch/internal/explain/accesslog"
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+func newExplainCmd() *cobra.Command {
+	var (
+		path, logs, logFormat, configDir, namespace, selector, kubeconfig, kubeContext, format string
+		kube                                                                                   bool
+		since                                                                                  time.Duration
+		top                                                                                    int
+	)
+	cmd := &cobra.Command{
+		Use:   "explain",
+		Short: "Explain why the gateway answered 421: host pairs, who answered, which certificates and servers overlap, and the fix",
+		Long: `Reads a gateway's access log (Istio's default text or JSON format, or
+--log-format), groups the 421 Misdirected Request answers by TLS SNI →
+:authority pair and by who produced them (an EnvoyFilter's Lua code, the
+application, Envoy), then checks each pair against the gateway configuration:
+Istio Gateways, VirtualServices and EnvoyFilters, Gateway API Gateways and
+the TLS Secrets' certificates. It says which server the SNI selected, whether
+its certificate also covers the :authority (so browsers may reuse the
+connection: HTTP/2 connection coalescing), whether both share an address and
+port, and what to change.
+
+Without logs it lists the server pairs whose certificates let browsers
+coalesce. Bad log lines and unreadable resources are warnings; the analysis
+goes on.
+
+Sources:
+  --logs FILE|-        an access log (kubectl logs output is fine, with --prefix/--timestamps)
+  --config DIR|FILE    manifests (YAML/JSON, multi-document, recursive)
+  --kube               the gateway pods' logs and the resources through the API
+  --spec gatewatch.yaml  the spec's gateways (for --kube) and its explain section`,
+		Example: `  kubectl -n istio-ingress logs deploy/istio-ingressgateway --since=1h | gatewatch explain --logs - --config manifests/
+  gatewatch explain --kube -n istio-ingress --since 30m
+  gatewatch explain --config manifests/ -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			var s *spec.Spec
+			if path != "" {
+				var err error
+				if s, err = loadSpec(path); err != nil {
+					return fail(exitUsage, err)
+				}
+			}
+			o := explain.Options{Since: since, Now: time.Now(), Top: top}
+			if logFormat == "" && s != nil {
+				logFormat = s.Explain.LogFormat
+			}
+			if logFormat != "" {
+				f, err := accesslog.ParseFormat(logFormat)
+				if err != nil {
+					return fail(exitUsage, fmt.Errorf("--log-format: %w", err))
+				}
+				o.Format = f
+			}
+			switch logs {
+			case "":
+			case "-":
+				o.Logs = explain.ReaderLogs{R: cmd.InOrStdin(), Name: "standard input"}
+			default:
+				o.Logs = explain.FileLogs{Path: logs}
+			}
+			if configDir != "" {
+				o.Config = explain.DirConfig{Path: configDir}
+			}
+			if kube {
+				cfg, err := kubeRESTConfig(kubeconfig, kubeContext)
+				if err != nil {
+					return fail(exitUsage, fmt.Errorf("--kube: %w", err))
+				}
+				cfg.Timeout = 30 * time.Second
+				client, err := kubernetes.NewForConfig(cfg)
+				if err != nil {
+					return fail(exitUsage, err)
+				}
+				dyn, err := dynamic.NewForConfig(cfg)
+				if err != nil {
+					return fail(exitUsage, err)
+				}
+				gws := []spec.Gateway{{Name: "gateway", Namespace: namespace, Selector: selector}}
+				if s != nil && !cmd.Flags().Changed("selector") {
+					gws = nil
+					for _, g := range s.Gateways {
+						if g.Selector != "" && (!cmd.Flags().Changed("namespace") || g.Namespace == namespace) {
+							gws = append(gws, g)
+						}
+					}
+				}
+				var nss []string
+				for _, g := range gws {
+					nss = append(nss, g.Namespace)
+				}
+				if o.Logs == nil {
+					o.Logs = explain.KubeLogs{Client: client, Gateways: gws}
+				}
+				if o.Config == nil {
+					o.Config = explain.KubeConfig{Client: dyn, GatewayNamespaces: nss}
+				}
+			}
+			if o.Logs == nil && o.Config == nil && s != nil && s.Explain.Enabled() {
+				enr, err := newEnricher(s, kubeconfig, kubeContext, slog.New(slog.DiscardHandler))
+				if err != nil {
+					return fail(exitUsage, err)
+				}
+				if enr.Logs != nil {
+					o.Logs = enr.Logs("")
+				}
+				o.Config = enr.Config
+			}
+			if o.Logs == nil && o.Config == nil {
+				return fail(exitUsage, fmt.Errorf("nothing to explain: give --logs FILE|-, --config DIR, --kube, or a spec (--spec) with an explain section"))
+			}
+			r, err := explain.Run(cmd.Context(), o)
+			if err != nil {
+				return fail(exitUsage, err)
+			}
+			if format == "json" {
+				return explain.WriteJSON(cmd.OutOrStdout(), r)
+			}
+			return explain.WriteText(cmd.OutOrStdout(), r)
+		},
+	}
+	cmd.Flags().StringVar(&path, "spec", "", "gatewatch spec file: its gateways for --kube and its explain section (here --config/-f names the manifests)")
+	cmd.Flags().StringVar(&logs, "logs", "", "access log file, or - for standard input")
+	cmd.Flags().StringVar(&logFormat, "log-format", "", "Envoy access-log format string, when the mesh sets a custom one (default: Istio's text and JSON, detected per line)")
+	cmd.Flags().StringVarP(&configDir, "config", "f", "", "directory (or file) of manifests: Gateways, VirtualServices, EnvoyFilters, TLS Secrets, Services")
+	cmd.Flags().BoolVar(&kube, "kube", false, "read the gateway pods' logs and the resources through the Kubernetes API")
+	cmd.Flags().StringVarP(&namespace, "namespace", "n", "istio-system", "gateway pods' namespace for --kube (with --spec: only its gateways there)")
+	cmd.Flags().StringVarP(&selector, "selector", "l", "istio=ingressgateway", "gateway pods' label selector for --kube (default with --spec: its gateways' selectors)")
+	cmd.Flags().DurationVar(&since, "since", 0, "only entries newer than this (e.g. 15m; default: all); also limits --kube logs")
+	cmd.Flags().IntVar(&top, "top", 10, "how many host pairs to analyse in full")
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for --kube (default: kubectl's rules)")
+	cmd.Flags().StringVar(&kubeContext, "context", "", "kubeconfig context")
+	outputFlag(cmd, &format)
+	return cmd
+}

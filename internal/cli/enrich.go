@@ -83,7 +83,9 @@ func newEnricher(s *spec.Spec, kubeconfig, kubeContext string, logger *slog.Logg
 }
 
 // swappableEnrich is an EnrichFunc whose enricher a reload can replace.
-type swappableEnrich struct{ p atomic.Pointer[explain.Enricher] }
+type swappableEnrich struct {
+	p atomic.Pointer[explain.Enricher]
+}
 
 func (s *swappableEnrich) set(e *explain.Enricher) { s.p.Store(e) }
 

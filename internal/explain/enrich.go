@@ -123,7 +123,6 @@ func shortProducer(p accesslog.Pair) string {
 	return "unknown"
 }
 
-
 // gist is a fix without its explanation (the card has it whole).
 func gist(s string) string {
 	for _, cut := range []string{" (", ", so ", ": "} {

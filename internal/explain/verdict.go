@@ -122,7 +122,7 @@ func judge(f Finding, haveConfig bool) Verdict {
 		if lua {
 			return Verdict{Cause: "lua-filter",
 				Summary: fmt.Sprintf("%d 421s where SNI and :authority are the same host (%s): the Lua filter's comparison is wrong, not the client.", p.Count, p.SNI),
-				Fixes: []Fix{{"scope-lua-filter", "compare the SNI with the :authority host without its port, case-insensitively and without a trailing dot, or remove the filter"}}}
+				Fixes:   []Fix{{"scope-lua-filter", "compare the SNI with the :authority host without its port, case-insensitively and without a trailing dot, or remove the filter"}}}
 		}
 		return Verdict{Cause: "application",
 			Summary: fmt.Sprintf("%d 421s where SNI and :authority are the same host (%s): no coalescing; %s.", p.Count, p.SNI, producerWords(pc)),

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/internal/engine"
+	"github.com/gatewatch/gatewatch/internal/explain"
 	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
 	"github.com/gatewatch/gatewatch/internal/spec"
 	"github.com/gatewatch/gatewatch/internal/web"
@@ -77,10 +78,29 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		}
 	})
 
+	// The gateways' access log also feeds explain, which, with the demo
+	// gateway's configuration (two Gateways sharing a wildcard certificate,
+	// a Lua filter), explains each 421 in its message.
+	accessLog := explain.NewMemoryLogs(8 << 20)
+	var logOut io.Writer = accessLog
+	if o.AccessLog != nil {
+		logOut = io.MultiWriter(accessLog, o.AccessLog)
+	}
+	gwConfig, err := explain.DemoConfig(time.Now())
+	if err != nil {
+		return fmt.Errorf("demo gateway configuration: %w", err)
+	}
+	enricher := &explain.Enricher{
+		Alerts: map[string]bool{"GatewayMisdirectedRequest421": true},
+		Logs:   func(string) explain.LogSource { return accessLog },
+		Config: explain.StaticConfig{C: gwConfig, Name: "the demo gateway's configuration"},
+		Logger: o.Logger,
+	}
+
 	var pods []*Gateway
 	var targets []string
 	for i := 0; i < o.Pods; i++ {
-		g := NewGateway("istio-ingress", "istio-ingressgateway", fmt.Sprintf("istio-ingressgateway-7d9f8b6c4d-%05d", i), nil, o.AccessLog)
+		g := NewGateway("istio-ingress", "istio-ingressgateway", fmt.Sprintf("istio-ingressgateway-7d9f8b6c4d-%05d", i), nil, logOut)
 		if err := g.Start("127.0.0.1:0"); err != nil {
 			return err
 		}
@@ -121,7 +141,7 @@ routing:
 		ln.Close()
 		return err
 	}
-	e, err := engine.New(s, engine.Options{Logger: o.Logger, ExternalURL: extURL})
+	e, err := engine.New(s, engine.Options{Logger: o.Logger, ExternalURL: extURL, Enrich: enricher.Enrich})
 	if err != nil {
 		ln.Close()
 		return err

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gatewatch/gatewatch/internal/explain/accesslog"
 )
 
 type syncBuf struct {
@@ -59,7 +61,14 @@ func TestGatewayStats(t *testing.T) {
 	require.Equal(t, 100.0, before["200"]+before["404"])
 	g.Misdirect(2)
 	require.Equal(t, 2.0, scrape()["421"])
-	require.Contains(t, accessLog.String(), `" 421 - lua_response `)
+	require.Contains(t, accessLog.String(), `" 421 - lua_response - "-" `)
+	// Every line is Istio's default format as explain reads it.
+	rep, err := accesslog.Analyze(context.Background(), strings.NewReader(accessLog.String()), accesslog.ReaderOptions{}, accesslog.AnalyzerOptions{})
+	require.NoError(t, err)
+	require.Zero(t, rep.Input.Bad, "%+v", rep.Input.BadSamples)
+	require.Equal(t, 2, rep.Misdirected)
+	require.Equal(t, "shop.example.com", rep.Pairs[0].SNI)
+	require.Equal(t, accesslog.ProducerEnvoyFilter, rep.Pairs[0].Producers[0].Producer)
 	require.Contains(t, accessLog.String(), `"api.example.com"`)
 	g.Restart()
 	g.Serve(1)
@@ -91,6 +100,8 @@ func TestDemoShowsFirstMessage(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "no message printed:\n%s", out.String())
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The message carries explain's verdict (the strict inbox took it).
+	require.Contains(t, out.String(), "**Why:** `shop.example.com` → `api.example.com` ×1 (Lua filter), 1 Safari/WebKit: HTTP/2 connection coalescing")
 	resp, err := http.Get(url + "/")
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)

@@ -232,7 +232,19 @@ type syncWriter struct {
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.w == nil {
+		s.w = &bytes.Buffer{}
+	}
 	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w == nil {
+		return ""
+	}
+	return s.w.String()
 }
 
 // TestServerSideDryRun applies every rendered manifest of every target to a

@@ -30,7 +30,10 @@ import (
 // loopback address. envtest has no nodes; with a Node object pointing here
 // the real kube-apiserver's pods/portforward reaches it as it would a kubelet.
 type kubelet struct {
-	srv      *httptest.Server
+	srv *httptest.Server
+	// logs are the container logs served at /containerLogs/{ns}/{pod}/{container}.
+	logs     map[string]string
+	logQuery atomic.Value // the last log request's query
 	mu       sync.Mutex
 	targets  map[int32]string // pod port → loopback address
 	forwards atomic.Int64
@@ -60,10 +63,22 @@ func (k *kubelet) PortForward(ctx context.Context, _ string, _ string, port int3
 
 func startKubelet(t *testing.T, targets map[int32]string) *kubelet {
 	t.Helper()
-	k := &kubelet{targets: targets}
+	k := &kubelet{targets: targets, logs: map[string]string{}}
 	k.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// /portForward/{namespace}/{pod}[/{uid}], as the kubelet routes it.
 		parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+		if len(parts) == 4 && parts[0] == "containerLogs" {
+			k.mu.Lock()
+			body, ok := k.logs[strings.Join(parts[1:], "/")]
+			k.mu.Unlock()
+			if !ok {
+				http.Error(w, "container not found", http.StatusNotFound)
+				return
+			}
+			k.logQuery.Store(r.URL.RawQuery)
+			_, _ = io.WriteString(w, body)
+			return
+		}
 		if len(parts) < 3 || parts[0] != "portForward" {
 			http.NotFound(w, r)
 			return

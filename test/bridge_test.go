@@ -53,7 +53,9 @@ func TestBridgeBehindRealAlertmanager(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut syncWriter
 	done := make(chan int, 1)
-	go func() { done <- cli.Main(ctx, []string{"bridge", "-c", specFile, "--listen", bridgeAddr}, &out, &errOut) }()
+	go func() {
+		done <- cli.Main(ctx, []string{"bridge", "-c", specFile, "--listen", bridgeAddr}, &out, &errOut)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -70,7 +70,9 @@ func TestExplainKube(t *testing.T) {
 		_, err = dyn.Resource(m.Resource).Namespace(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: "gatewatch-test", FieldValidation: "Strict"})
 		require.NoError(t, err, "apply %s %s", gvk.Kind, obj.GetName())
 		res, name, objNS := m.Resource, obj.GetName(), obj.GetNamespace()
-		t.Cleanup(func() { _ = dyn.Resource(res).Namespace(objNS).Delete(context.Background(), name, metav1.DeleteOptions{}) })
+		t.Cleanup(func() {
+			_ = dyn.Resource(res).Namespace(objNS).Delete(context.Background(), name, metav1.DeleteOptions{})
+		})
 		applied++
 	}
 	require.Equal(t, 5, applied)
@@ -86,7 +88,9 @@ func TestExplainKube(t *testing.T) {
 	secret.Data["tls.key"] = []byte(key)
 	_, err = client.CoreV1().Secrets(ns).Create(ctx, &secret, metav1.CreateOptions{})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = client.CoreV1().Secrets(ns).Delete(context.Background(), secret.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = client.CoreV1().Secrets(ns).Delete(context.Background(), secret.Name, metav1.DeleteOptions{})
+	})
 
 	// A gateway pod on a node whose kubelet serves its istio-proxy log.
 	logs, err := os.ReadFile("../examples/explain/access.log")

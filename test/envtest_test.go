@@ -279,7 +279,9 @@ func TestServerSideDryRun(t *testing.T) {
 					if obj.GetKind() == "" {
 						continue // prometheus.yml / rule files
 					}
-					ensureNamespace(t, client, obj.GetNamespace())
+					if obj.GetNamespace() != "" {
+						ensureNamespace(t, client, obj.GetNamespace())
+					}
 					gvk := obj.GroupVersionKind()
 					m, err := mapper.RESTMapping(schema.GroupKind{Group: gvk.Group, Kind: gvk.Kind}, gvk.Version)
 					require.NoError(t, err, "%s: %s is not served", f.Name, gvk)

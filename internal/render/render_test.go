@@ -126,7 +126,8 @@ func TestUnknownTarget(t *testing.T) {
 }
 
 // TestStandalone: the deployed spec re-loads, carries no webhook URL, points
-// at the mounted Secret; the Deployment is hardened; RBAC is pods-only.
+// at the mounted Secret; the Deployment is hardened; RBAC is pods-only
+// unless explain reads the cluster.
 func TestStandalone(t *testing.T) {
 	s, err := spec.Load(goldenSpecs["full"])
 	require.NoError(t, err)
@@ -150,7 +151,25 @@ func TestStandalone(t *testing.T) {
 		"path: /-/healthy", "path: /-/ready", "verbs:\n  - get\n  - list\n  - watch", "resources:\n  - pods", "name: gatewatch-egress"} {
 		require.Contains(t, out, want)
 	}
-	require.NotContains(t, out, "  - secrets", "RBAC grants pods only")
+	// explain's kube sources add exactly their reads: pod logs, Services,
+	// Secrets by name (get, never list), Gateway kinds cluster-wide (list).
+	require.Contains(t, out, "resources:\n  - pods/log\n  verbs:\n  - get\n")
+	require.Contains(t, out, "resources:\n  - secrets\n  verbs:\n  - get\n")
+	require.Contains(t, out, "kind: ClusterRole\n")
+	require.NotContains(t, out, "  - secrets\n  verbs:\n  - get\n  - list")
+
+	// Without explain's kube sources, RBAC is pods only.
+	s, err = spec.Load(goldenSpecs["example"])
+	require.NoError(t, err)
+	files, err = Render(s, TargetStandalone)
+	require.NoError(t, err)
+	all.Reset()
+	for _, f := range files {
+		all.Write(f.Content)
+	}
+	require.NotContains(t, all.String(), "  - secrets", "RBAC grants pods only")
+	require.NotContains(t, all.String(), "pods/log")
+	require.NotContains(t, all.String(), "ClusterRole")
 }
 
 // TestNetworkPoliciesOnlyForDefaultDeny: without cluster.default_deny no

@@ -67,6 +67,17 @@ func standalone(s *spec.Spec) ([]File, error) {
 			TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"}, ObjectMeta: meta("gatewatch-pod-discovery", gns),
 			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}}},
 		}
+		// explain's kube sources: the gateway pods' logs; the Services in
+		// front of them and the TLS Secrets the Gateways name (only the
+		// certificate is kept, the key is dropped on read).
+		if s.Explain.AccessLogs == "kube" {
+			role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}})
+		}
+		if s.Explain.Config == "kube" {
+			role.Rules = append(role.Rules,
+				rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"list"}},
+				rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}})
+		}
 		binding := &rbacv1.RoleBinding{
 			TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"}, ObjectMeta: meta("gatewatch-pod-discovery", gns),
 			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role.Name},
@@ -76,6 +87,28 @@ func standalone(s *spec.Spec) ([]File, error) {
 			return nil, err
 		}
 		if err := add("rolebinding-"+gns+"-gatewatch-pod-discovery.yaml", "", binding); err != nil {
+			return nil, err
+		}
+	}
+
+	if s.Explain.Config == "kube" {
+		// Gateways and their routing can live in any namespace.
+		cr := &rbacv1.ClusterRole{
+			TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"}, ObjectMeta: meta("gatewatch-explain", ""),
+			Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{"networking.istio.io"}, Resources: []string{"gateways", "virtualservices", "envoyfilters"}, Verbs: []string{"list"}},
+				{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: []string{"list"}},
+			},
+		}
+		crb := &rbacv1.ClusterRoleBinding{
+			TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"}, ObjectMeta: meta("gatewatch-explain", ""),
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: cr.Name},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: standaloneName, Namespace: ns}},
+		}
+		if err := add("clusterrole-gatewatch-explain.yaml", "", cr); err != nil {
+			return nil, err
+		}
+		if err := add("clusterrolebinding-gatewatch-explain.yaml", "", crb); err != nil {
 			return nil, err
 		}
 	}

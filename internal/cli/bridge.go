@@ -47,12 +47,9 @@ message, 503 when a retry may help (Alertmanager retries), 4xx when it cannot
 			if err != nil {
 				return err
 			}
-			s, err := loadSpec(path)
+			s, err := loadDeliveringSpec(path)
 			if err != nil {
 				return err
-			}
-			if s.Mattermost.WebhookURL == "" && s.Mattermost.WebhookURLFile == "" {
-				return fail(exitFailure, fmt.Errorf("%s: mattermost.webhook_url or webhook_url_file is required", path))
 			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -76,6 +76,19 @@ func specFlag(cmd *cobra.Command, path *string) {
 	cmd.Flags().StringVarP(path, "config", "c", "gatewatch.yaml", "path to the gatewatch spec")
 }
 
+// loadDeliveringSpec loads a spec that must deliver to Mattermost (run,
+// bridge).
+func loadDeliveringSpec(path string) (*spec.Spec, error) {
+	s, err := loadSpec(path)
+	if err != nil {
+		return nil, err
+	}
+	if s.Mattermost.WebhookURL == "" && s.Mattermost.WebhookURLFile == "" {
+		return nil, fail(exitFailure, fmt.Errorf("%s: mattermost.webhook_url or webhook_url_file is required to deliver alerts", path))
+	}
+	return s, nil
+}
+
 // loadSpec loads the spec; problems in it are exit code 1.
 func loadSpec(path string) (*spec.Spec, error) {
 	s, err := spec.Load(path)

@@ -44,12 +44,9 @@ rejected and the running one keeps going.`,
 			if err != nil {
 				return err
 			}
-			s, err := loadSpec(path)
+			s, err := loadDeliveringSpec(path)
 			if err != nil {
 				return err
-			}
-			if s.Mattermost.WebhookURL == "" && s.Mattermost.WebhookURLFile == "" {
-				return fail(exitFailure, fmt.Errorf("%s: mattermost.webhook_url or webhook_url_file is required to run", path))
 			}
 			// Take SIGHUP before the (possibly long) start, so a reloader
 			// sidecar's signal never kills the process.

@@ -37,7 +37,7 @@ go test -run '^$' -bench . -benchmem -count "$count" ./internal/... | tee "$raw"
   echo "\`BenchmarkExplainRun\`: \`gatewatch explain\`'s whole analysis (parse, group, resolve against the"
   echo "demo configuration, verdict) of one gateway's access log of 50 000 requests, 2% of them coalesced 421s,"
   echo "in Istio's text and JSON formats — what a 421 message's enrichment does within \`explain.timeout\` (2 s)."
-  echo "\`BenchmarkParseText\`: the access-log parser alone, one line per op."
+  echo "\`BenchmarkParseText\`: the access-log parser alone (\`format\`, \`json\`: one line per op; \`reader\`: a batch through the streaming reader with per-line format detection)."
   echo
   echo "| benchmark | ns/op | B/op | allocs/op | alerts | lines/s |"
   echo "|---|---:|---:|---:|---:|---:|"

@@ -83,7 +83,11 @@ selectors, the rule expression, the route, NetworkPolicy reachability.`,
 				for _, r := range results {
 					counts[r.Status]++
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "\n%d passed, %d failed, %d warnings, %d skipped\n", counts[doctor.Pass], counts[doctor.Fail], counts[doctor.Warn], counts[doctor.Skip])
+				warnings := fmt.Sprintf("%d warnings", counts[doctor.Warn])
+				if counts[doctor.Warn] == 1 {
+					warnings = "1 warning"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "\n%d passed, %d failed, %s, %d skipped\n", counts[doctor.Pass], counts[doctor.Fail], warnings, counts[doctor.Skip])
 			}
 			if doctor.Failed(results) {
 				return fail(exitFailure, fmt.Errorf("doctor found a broken link"))

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,7 +43,7 @@ Sources:
   --logs FILE|-        an access log (kubectl logs output is fine, with --prefix/--timestamps)
   --config DIR|FILE    manifests (YAML/JSON, multi-document, recursive)
   --kube               the gateway pods' logs and the resources through the API
-  --spec gatewatch.yaml  the spec's gateways (for --kube) and its explain section`,
+  -c gatewatch.yaml    the spec's gateways (for --kube) and its explain section`,
 		Example: `  kubectl -n istio-ingress logs deploy/istio-ingressgateway --since=1h | gatewatch explain --logs - --config manifests/
   gatewatch explain --kube -n istio-ingress --since 30m
   gatewatch explain --config manifests/ -o json`,
@@ -77,6 +78,13 @@ Sources:
 				o.Logs = explain.FileLogs{Path: logs}
 			}
 			if configDir != "" {
+				// A gatewatch spec given as --config (elsewhere -c/--config
+				// is the spec): say so instead of skipping it quietly.
+				if st, err := os.Stat(configDir); err == nil && st.Mode().IsRegular() {
+					if _, err := spec.Load(configDir); err == nil {
+						return fail(exitUsage, fmt.Errorf("%s is a gatewatch spec: pass it with -c/--spec; --config names the Gateway manifests", configDir))
+					}
+				}
 				o.Config = explain.DirConfig{Path: configDir}
 			}
 			if kube {
@@ -124,7 +132,7 @@ Sources:
 				o.Config = enr.Config
 			}
 			if o.Logs == nil && o.Config == nil {
-				return fail(exitUsage, fmt.Errorf("nothing to explain: give --logs FILE|-, --config DIR, --kube, or a spec (--spec) with an explain section"))
+				return fail(exitUsage, fmt.Errorf("nothing to explain: give --logs FILE|-, --config DIR, --kube, or a spec (-c) with an explain section"))
 			}
 			r, err := explain.Run(cmd.Context(), o)
 			if err != nil {
@@ -136,13 +144,13 @@ Sources:
 			return explain.WriteText(cmd.OutOrStdout(), r)
 		},
 	}
-	cmd.Flags().StringVar(&path, "spec", "", "gatewatch spec file: its gateways for --kube and its explain section (here --config/-f names the manifests)")
+	cmd.Flags().StringVarP(&path, "spec", "c", "", "gatewatch spec file: its gateways for --kube and its explain section (here --config/-f names the manifests)")
 	cmd.Flags().StringVar(&logs, "logs", "", "access log file, or - for standard input")
 	cmd.Flags().StringVar(&logFormat, "log-format", "", "Envoy access-log format string, when the mesh sets a custom one (default: Istio's text and JSON, detected per line)")
 	cmd.Flags().StringVarP(&configDir, "config", "f", "", "directory (or file) of manifests: Gateways, VirtualServices, EnvoyFilters, TLS Secrets, Services")
 	cmd.Flags().BoolVar(&kube, "kube", false, "read the gateway pods' logs and the resources through the Kubernetes API")
-	cmd.Flags().StringVarP(&namespace, "namespace", "n", "istio-system", "gateway pods' namespace for --kube (with --spec: only its gateways there)")
-	cmd.Flags().StringVarP(&selector, "selector", "l", "istio=ingressgateway", "gateway pods' label selector for --kube (default with --spec: its gateways' selectors)")
+	cmd.Flags().StringVarP(&namespace, "namespace", "n", "istio-system", "gateway pods' namespace for --kube; with -c, limits the spec's gateways to it when given")
+	cmd.Flags().StringVarP(&selector, "selector", "l", "istio=ingressgateway", "gateway pods' label selector for --kube; with -c, the spec's selectors unless given")
 	cmd.Flags().DurationVar(&since, "since", 0, "only entries newer than this (e.g. 15m; default: all); also limits --kube logs")
 	cmd.Flags().IntVar(&top, "top", 10, "how many host pairs to analyse in full")
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for --kube (default: kubectl's rules)")

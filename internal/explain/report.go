@@ -24,7 +24,7 @@ func WriteText(w io.Writer, r *Report) error {
 		in := r.Logs.Input
 		fmt.Fprintf(b, "access log: %s — %d lines, %d access-log entries", r.LogSource, in.Lines, in.AccessLog)
 		if in.NotAccessLog > 0 {
-			fmt.Fprintf(b, ", %d other log lines skipped", in.NotAccessLog)
+			fmt.Fprintf(b, ", %s skipped", plural(in.NotAccessLog, "other log line", "other log lines"))
 		}
 		if in.Bad > 0 {
 			fmt.Fprintf(b, ", %d unreadable", in.Bad)
@@ -214,4 +214,11 @@ func yesNo(b bool) string {
 		return "offered"
 	}
 	return "not offered"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -163,7 +163,10 @@ func body(d *template.Data, shown int) string {
 			fmt.Fprintf(&b, "[Graph](%s)", a.GeneratorURL)
 		}
 		if rb := a.Annotations["runbook_url"]; rb != "" {
-			fmt.Fprintf(&b, " · [Runbook](%s)", rb)
+			if a.GeneratorURL != "" {
+				b.WriteString(" · ")
+			}
+			fmt.Fprintf(&b, "[Runbook](%s)", rb)
 		}
 		b.WriteString("\n")
 	}

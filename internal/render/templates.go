@@ -29,7 +29,7 @@ const ColorTemplate = `{{ if eq .Status "resolved" }}good{{ else if eq .CommonLa
 const BodyTemplate = `{{ range .Alerts -}}
 - {{ if eq .Status "resolved" }}~~{{ .Annotations.summary }}~~ (resolved){{ else }}**{{ .Annotations.summary }}**{{ end }}{{ with .Labels.pod }} · pod ` + "`{{ . }}`" + `{{ end }}
   {{ .Annotations.description }}
-  {{ with .GeneratorURL }}[Graph]({{ . }}){{ end }}{{ with .Annotations.runbook_url }} · [Runbook]({{ . }}){{ end }}
+  {{ with .GeneratorURL }}[Graph]({{ . }}){{ end }}{{ if and .GeneratorURL .Annotations.runbook_url }} · {{ end }}{{ with .Annotations.runbook_url }}[Runbook]({{ . }}){{ end }}
 {{ end }}{{ if .ExternalURL }}[Silence](` + SilenceURLTemplate + `){{ end }}`
 
 // SilenceURLTemplate opens Alertmanager's new-silence form for the group's

@@ -99,7 +99,9 @@ func (g Gateway) validate(v *validator, p string) {
 	if g.Stats.Interval <= 0 {
 		v.errorf(p+".stats.interval", "interval must be positive")
 	}
-	if g.Stats.Timeout <= 0 {
+	// An unset timeout derives from the interval: when that is invalid, its
+	// own error says so (no second error for a key the user did not write).
+	if g.Stats.Timeout <= 0 && (g.Stats.Interval > 0 || v.lines.has(p+".stats.timeout")) {
 		v.errorf(p+".stats.timeout", "timeout must be positive")
 	} else if g.Stats.Timeout > g.Stats.Interval && g.Stats.Interval > 0 {
 		v.errorf(p+".stats.timeout", "timeout %s is longer than the interval %s (Prometheus rejects that)", g.Stats.Timeout, g.Stats.Interval)

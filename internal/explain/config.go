@@ -29,10 +29,13 @@ type DirConfig struct{ Path string }
 func (d DirConfig) String() string { return "manifests in " + d.Path }
 
 // Config loads the manifests.
-func (d DirConfig) Config(context.Context, func(string)) (*gwconfig.Config, error) {
+func (d DirConfig) Config(ctx context.Context, _ func(string)) (*gwconfig.Config, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	c, err := gwconfig.LoadDir(d.Path)
 	if err != nil {
-		return nil, fmt.Errorf("read gateway configuration: %w", err)
+		return nil, err // gwconfig says "read gateway configuration …"
 	}
 	return c, nil
 }
@@ -76,9 +79,15 @@ var kubeResources = []resource{
 func (k KubeConfig) Config(ctx context.Context, warn func(string)) (*gwconfig.Config, error) {
 	c := gwconfig.New()
 	read := 0
+	// Services and Secrets are read only where the gateways are: the pods'
+	// namespaces and the Gateway resources' own (not every namespace a
+	// VirtualService or EnvoyFilter lives in).
 	namespaces := slices.Clone(k.GatewayNamespaces)
 	var lastErr error
 	for _, r := range kubeResources {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		list, err := k.list(ctx, r)
 		if err != nil {
 			if !apierrors.IsNotFound(err) {
@@ -90,7 +99,9 @@ func (k KubeConfig) Config(ctx context.Context, warn func(string)) (*gwconfig.Co
 		read++
 		for i := range list.Items {
 			obj := &list.Items[i]
-			namespaces = append(namespaces, obj.GetNamespace())
+			if r.resource == "gateways" {
+				namespaces = append(namespaces, obj.GetNamespace())
+			}
 			c.Add(fmt.Sprintf("kube %s/%s", strings.ToLower(obj.GetKind()), obj.GetNamespace()+"/"+obj.GetName()), obj.Object)
 		}
 	}
@@ -121,10 +132,15 @@ func (k KubeConfig) Config(ctx context.Context, warn func(string)) (*gwconfig.Co
 	for _, g := range c.Gateways() {
 		for _, s := range g.Servers {
 			for _, cred := range s.Credentials {
+				// A Gateway API reference names its namespace; Istio's
+				// credentialName is looked up where the gateway pods run,
+				// then in the Gateway's namespace.
 				ns, name, ok := strings.Cut(cred, "/")
 				try := []string{ns}
 				if !ok {
-					name, try = cred, append([]string{g.Namespace}, namespaces...)
+					name, try = cred, append(slices.Clone(k.GatewayNamespaces), g.Namespace)
+					slices.Sort(try)
+					try = slices.Compact(try)
 				}
 				found := false
 				for _, ns := range try {
@@ -169,14 +185,13 @@ func (k KubeConfig) list(ctx context.Context, r resource) (*unstructured.Unstruc
 	return nil, err
 }
 
-// certificateOnly keeps a Secret's certificate keys: the private key never
-// leaves this function.
+// certificateOnly keeps a Secret's identity and certificate keys: the
+// private key (also in a last-applied-configuration annotation) never leaves
+// this function.
 func certificateOnly(obj map[string]any) map[string]any {
-	out := map[string]any{}
-	for k, v := range obj {
-		if k != "data" && k != "stringData" {
-			out[k] = v
-		}
+	out := map[string]any{"apiVersion": obj["apiVersion"], "kind": obj["kind"], "type": obj["type"]}
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		out["metadata"] = map[string]any{"name": md["name"], "namespace": md["namespace"]}
 	}
 	for _, field := range []string{"data", "stringData"} {
 		m, ok := obj[field].(map[string]any)

@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/common/model"
 
 	"github.com/gatewatch/gatewatch/internal/explain/accesslog"
+	"github.com/gatewatch/gatewatch/internal/explain/gwconfig"
 	"github.com/gatewatch/gatewatch/internal/mattermost"
 )
 
@@ -30,7 +33,55 @@ type Enricher struct {
 	Logger *slog.Logger
 	// Top is how many pairs the card lists (default 3).
 	Top int
+	// ConfigTTL is how long a configuration read is reused (default 1m):
+	// a burst of notifications reads the cluster once.
+	ConfigTTL time.Duration
+
+	busy   chan struct{} // one enrichment at a time
+	once   sync.Once
+	mu     sync.Mutex
+	cached *cachedConfig
 }
+
+type cachedConfig struct {
+	c        *gwconfig.Config
+	warnings []string
+	at       time.Time
+}
+
+// Config serves the wrapped source's configuration from the cache.
+func (c *cachedSource) Config(ctx context.Context, warn func(string)) (*gwconfig.Config, error) {
+	e := c.e
+	ttl := e.ConfigTTL
+	if ttl <= 0 {
+		ttl = time.Minute
+	}
+	e.mu.Lock()
+	hit := e.cached
+	e.mu.Unlock()
+	if hit != nil && c.now.Sub(hit.at) < ttl {
+		for _, w := range hit.warnings {
+			warn(w)
+		}
+		return hit.c, nil
+	}
+	var ws []string
+	cfg, err := e.Config.Config(ctx, func(w string) { ws = append(ws, w); warn(w) })
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.cached = &cachedConfig{c: cfg, warnings: ws, at: c.now}
+	e.mu.Unlock()
+	return cfg, nil
+}
+
+type cachedSource struct {
+	e   *Enricher
+	now time.Time
+}
+
+func (c *cachedSource) String() string { return c.e.Config.String() }
 
 // Enrich is a mattermost.EnrichFunc: for a firing 421 group, the top
 // pairs and the verdict; nil for anything else or when there is nothing to
@@ -54,7 +105,30 @@ func (e *Enricher) Enrich(ctx context.Context, d *template.Data) *mattermost.Enr
 	if top <= 0 {
 		top = 3
 	}
-	o := Options{Config: e.Config, Format: e.Format, Since: since, Now: now(), Top: top}
+	// One at a time: while one still runs (a slow API server), the next
+	// message goes out without enrichment rather than piling up readers.
+	e.once.Do(func() { e.busy = make(chan struct{}, 1) })
+	select {
+	case e.busy <- struct{}{}:
+		defer func() { <-e.busy }()
+	default:
+		if e.Logger != nil {
+			e.Logger.Warn("explain still busy with an earlier message; this one is sent without it")
+		}
+		return nil
+	}
+	// Reading stops at three quarters of the budget, leaving the rest to
+	// analyse what was read.
+	if dl, ok := ctx.Deadline(); ok {
+		readCtx, cancel := context.WithTimeout(ctx, time.Until(dl)*3/4)
+		defer cancel()
+		ctx = readCtx
+	}
+	t := now()
+	o := Options{Format: e.Format, Since: since, Now: t, Top: top}
+	if e.Config != nil {
+		o.Config = &cachedSource{e: e, now: t}
+	}
 	if e.Logs != nil {
 		o.Logs = e.Logs(d.CommonLabels["gateway"])
 	}
@@ -77,16 +151,16 @@ func Enrichment(r *Report, top int) *mattermost.Enrichment {
 	var line string
 	if len(r.Findings) > 0 {
 		f := r.Findings[0]
-		line = fmt.Sprintf("**Why:** `%s` → `%s` ×%d (%s)", orDash(f.SNI), orDash(f.Authority), f.Count, shortProducer(f.Pair))
+		line = fmt.Sprintf("**Why:** `%s` → `%s` ×%d (%s)", safeHost(f.SNI), safeHost(f.Authority), f.Count, shortProducer(f.Pair))
 		if f.WebKit > 0 {
 			line += fmt.Sprintf(", %d Safari/WebKit", f.WebKit)
 		}
 	} else {
 		line = "**Why (from the configuration):**"
 	}
-	line += ": " + r.Verdict.Short + "."
+	line += ": " + sanitize(r.Verdict.Short) + "."
 	if len(r.Verdict.Fixes) > 0 {
-		line += " **Fix:** " + gist(r.Verdict.Fixes[0].Text) + "."
+		line += " **Fix:** " + sanitize(gist(r.Verdict.Fixes[0].Text)) + "."
 	}
 
 	var b strings.Builder
@@ -97,15 +171,15 @@ func Enrichment(r *Report, top int) *mattermost.Enrichment {
 			if i == top {
 				break
 			}
-			fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %s |\n", orDash(f.SNI), orDash(f.Authority), f.Count, shortProducer(f.Pair), f.WebKit, f.Verdict.Cause)
+			fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %s |\n", safeHost(f.SNI), safeHost(f.Authority), f.Count, shortProducer(f.Pair), f.WebKit, f.Verdict.Cause)
 		}
 		if n := len(r.Logs.Pairs) - min(top, len(r.Findings)); n > 0 {
 			fmt.Fprintf(&b, "\n… and %d more pairs.\n", n)
 		}
 	}
-	fmt.Fprintf(&b, "\n%s\n\n**Fixes, best first:**\n", r.Verdict.Summary)
+	fmt.Fprintf(&b, "\n%s\n\n**Fixes, best first:**\n", sanitize(r.Verdict.Summary))
 	for i, f := range r.Verdict.Fixes {
-		fmt.Fprintf(&b, "%d. %s\n", i+1, f.Text)
+		fmt.Fprintf(&b, "%d. %s\n", i+1, sanitize(f.Text))
 	}
 	b.WriteString("\nRun `gatewatch explain` for the full analysis.")
 	return &mattermost.Enrichment{Line: line, Card: b.String()}
@@ -131,4 +205,26 @@ func gist(s string) string {
 		}
 	}
 	return s
+}
+
+// hostRE is what a host name (or IP literal) in a log may look like; the
+// SNI and :authority are the client's to choose, so anything else is not
+// put into a message as it is.
+var hostRE = regexp.MustCompile(`^[A-Za-z0-9*._:\[\]-]{1,253}$`)
+
+// safeHost is a host fit for a Mattermost message.
+func safeHost(h string) string {
+	switch {
+	case h == "":
+		return "-"
+	case hostRE.MatchString(h):
+		return h
+	}
+	return "(invalid host)"
+}
+
+// sanitize keeps client-chosen text in verdicts (hosts) from acting as
+// markdown: links, mentions, code spans and table cells.
+func sanitize(s string) string {
+	return strings.NewReplacer("`", "'", "[", "(", "]", ")", "|", "/", "@", "(at)", "\n", " ").Replace(s)
 }

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatewatch/gatewatch/internal/explain/accesslog"
@@ -33,6 +35,10 @@ type Options struct {
 	Now time.Time
 	// Top is how many pairs get a full finding (default 10).
 	Top int
+	// Strict fails the run when any source cannot be read (the command
+	// line: a source the user named must work); otherwise a source that
+	// fails is a warning as long as another one was read (enrichment).
+	Strict bool
 }
 
 // Report is the whole analysis; it marshals as `explain -o json`.
@@ -112,15 +118,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			errs = append(errs, err)
 		} else {
 			r.Logs, r.Skipped = rep, skipped
+			if rep.Truncated {
+				warn(fmt.Sprintf("out of time: analysed the first %d lines of the access log only", rep.Input.Lines))
+			}
 			for _, b := range rep.Input.BadSamples {
-				warn(fmt.Sprintf("access log line %d: %s (%s): %s", b.Line, b.Reason, b.Detail, b.Text))
+				warn(fmt.Sprintf("access log line %d: %s (%s): %q", b.Line, b.Reason, b.Detail, b.Text))
 			}
 			if n := rep.Input.Bad - len(rep.Input.BadSamples); n > 0 {
-				warn(fmt.Sprintf("%d more access-log lines could not be read (by reason: %v)", n, rep.Input.BadByReason))
+				var reasons []string
+				for reason, c := range rep.Input.BadByReason {
+					reasons = append(reasons, fmt.Sprintf("%s %d", reason, c))
+				}
+				slices.Sort(reasons)
+				warn(fmt.Sprintf("%d more access-log lines could not be read (all %d by reason: %s)", n, rep.Input.Bad, strings.Join(reasons, ", ")))
 			}
 		}
 	}
-	if len(errs) > 0 && r.Logs == nil && analysis == nil {
+	if len(errs) > 0 && (o.Strict || (r.Logs == nil && analysis == nil)) {
 		return nil, errors.Join(errs...)
 	}
 	for _, err := range errs {
@@ -181,10 +195,12 @@ func analyzeSince(ctx context.Context, r io.Reader, format *accesslog.Format, si
 	}
 	skipped := 0
 	for n := 0; rd.Next(); n++ {
-		if n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, 0, fmt.Errorf("read access log: %w", err)
-			}
+		if n%1024 == 0 && ctx.Err() != nil {
+			// Out of time (an alert's enrichment budget): analyse what was
+			// read rather than nothing.
+			rep := a.Report(rd.Stats())
+			rep.Truncated = true
+			return rep, skipped, nil
 		}
 		e := rd.Entry()
 		if !cutoff.IsZero() && !e.Time.IsZero() && e.Time.Before(cutoff) {
@@ -194,7 +210,7 @@ func analyzeSince(ctx context.Context, r io.Reader, format *accesslog.Format, si
 		a.Add(&e)
 	}
 	if err := rd.Err(); err != nil {
-		return nil, 0, fmt.Errorf("read access log: %w", err)
+		return nil, 0, err // the reader says "read access log …"
 	}
 	return a.Report(rd.Stats()), skipped, nil
 }

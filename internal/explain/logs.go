@@ -32,6 +32,10 @@ type LogSource interface {
 // DefaultMaxLogBytes bounds how much of a log is read per file or pod.
 const DefaultMaxLogBytes = 64 << 20
 
+// DefaultTailLines is how many of a pod's newest log lines are read when no
+// window is given.
+const DefaultTailLines int64 = 200000
+
 // FileLogs reads an access-log file, or its last MaxBytes when larger (the
 // newest lines are the ones that explain a firing alert).
 type FileLogs struct {
@@ -42,7 +46,10 @@ type FileLogs struct {
 func (f FileLogs) String() string { return "file " + f.Path }
 
 // Logs opens the file at its tail.
-func (f FileLogs) Logs(_ context.Context, _ time.Duration, warn func(string)) (io.ReadCloser, error) {
+func (f FileLogs) Logs(ctx context.Context, _ time.Duration, warn func(string)) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	file, err := os.Open(f.Path)
 	if err != nil {
 		return nil, fmt.Errorf("open access log: %w", err)
@@ -111,10 +118,17 @@ func (k KubeLogs) Logs(ctx context.Context, since time.Duration, warn func(strin
 			if p.Status.Phase != corev1.PodRunning {
 				continue
 			}
+			// The newest lines explain a firing alert: with a window, the
+			// window (its first MaxBytes); without one, the last TailLines,
+			// as `kubectl logs --tail` (LimitBytes alone would keep the
+			// oldest part of the container's log).
 			opts := &corev1.PodLogOptions{Container: logContainer(p, container), LimitBytes: &max}
 			if since > 0 {
 				secs := int64(since.Seconds() + 0.5)
 				opts.SinceSeconds = &secs
+			} else {
+				tail := DefaultTailLines
+				opts.TailLines = &tail
 			}
 			pod := p
 			opens = append(opens, func() (io.ReadCloser, error) {
@@ -122,7 +136,9 @@ func (k KubeLogs) Logs(ctx context.Context, since time.Duration, warn func(strin
 				if err != nil {
 					return nil, fmt.Errorf("logs of pod %s/%s container %s: %w", pod.Namespace, pod.Name, opts.Container, err)
 				}
-				return rc, nil
+				return &limitWatch{rc: rc, limit: max, warn: func(n int64) {
+					warn(fmt.Sprintf("logs of pod %s/%s: the %d MiB limit was reached; the newest lines of the window were not read (narrow --since)", pod.Namespace, pod.Name, n>>20))
+				}}, nil
 			})
 		}
 	}
@@ -150,15 +166,41 @@ func logContainer(p corev1.Pod, want string) string {
 	return want
 }
 
+// limitWatch says when a stream delivered its byte limit (the API server
+// cut it there).
+type limitWatch struct {
+	rc    io.ReadCloser
+	n     int64
+	limit int64
+	warn  func(int64)
+}
+
+func (l *limitWatch) Read(b []byte) (int, error) {
+	n, err := l.rc.Read(b)
+	l.n += int64(n)
+	if err == io.EOF && l.n >= l.limit {
+		l.warn(l.n)
+	}
+	return n, err
+}
+
+func (l *limitWatch) Close() error { return l.rc.Close() }
+
 // podLogs reads the pods' streams in turn; a pod whose log cannot be opened
-// is skipped with a warning.
+// is skipped with a warning. A stream that ends mid-line (cut at its byte
+// limit) is ended with a newline, so it never joins the next pod's first
+// line.
 type podLogs struct {
 	opens []func() (io.ReadCloser, error)
 	cur   io.ReadCloser
+	last  byte // the last byte of the current stream
 	warn  func(error)
 }
 
 func (p *podLogs) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
 	for {
 		if p.cur == nil {
 			if len(p.opens) == 0 {
@@ -170,21 +212,26 @@ func (p *podLogs) Read(b []byte) (int, error) {
 				p.warn(err)
 				continue
 			}
-			p.cur = rc
+			p.cur, p.last = rc, '\n'
 		}
 		n, err := p.cur.Read(b)
-		if err == io.EOF {
-			_ = p.cur.Close()
-			p.cur = nil
-			if n > 0 {
-				return n, nil
-			}
-			continue
+		if n > 0 {
+			p.last = b[n-1]
 		}
 		if err != nil {
-			p.warn(fmt.Errorf("reading pod log: %w", err))
+			if err != io.EOF {
+				p.warn(fmt.Errorf("reading pod log: %w", err))
+			}
 			_ = p.cur.Close()
 			p.cur = nil
+			if p.last != '\n' {
+				if n < len(b) {
+					b[n] = '\n'
+					return n + 1, nil
+				}
+				// No room: the next Read starts with the newline.
+				p.opens = append([]func() (io.ReadCloser, error){func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("\n")), nil }}, p.opens...)
+			}
 			if n > 0 {
 				return n, nil
 			}

@@ -37,7 +37,9 @@ func WriteText(w io.Writer, r *Report) error {
 	if r.ConfigSource != "" {
 		fmt.Fprintf(b, "configuration: %s — %d gateway servers/listeners\n", r.ConfigSource, r.Servers)
 	}
-	if l := r.Logs; l != nil {
+	if l := r.Logs; l != nil && l.Input.AccessLog == 0 {
+		fmt.Fprintf(b, "\nno line of the log read as an access log (%d lines): if the mesh sets its own format (meshConfig.accessLogFormat), pass it with --log-format; see the warnings\n", l.Input.Lines)
+	} else if l != nil {
 		fmt.Fprintf(b, "\n421 Misdirected Request: %d", l.Misdirected)
 		if l.Misdirected > 0 {
 			fmt.Fprintf(b, " (%d across hosts, %d same host, %d without SNI", l.Coalesced, l.SameHost, l.NoSNI)
@@ -103,7 +105,9 @@ func WriteText(w io.Writer, r *Report) error {
 			possible = append(possible, c)
 		}
 	}
-	if r.ConfigSource != "" {
+	if r.ConfigSource != "" && r.Servers == 0 {
+		b.WriteString("\nno Gateway server or listener found in the configuration: give the Istio or Gateway API Gateways (and their Secrets)\n")
+	} else if r.ConfigSource != "" {
 		if len(possible) == 0 {
 			b.WriteString("\nno pair of servers lets browsers coalesce connections (no certificate covers another server's host on a shared address and port)\n")
 		} else {

@@ -133,7 +133,7 @@ func judge(f Finding, haveConfig bool) Verdict {
 	what := fmt.Sprintf("Clients reused a connection opened for %s (SNI) to request %s (:authority); %s.", p.SNI, p.Authority, producerWords(pc))
 	if !haveConfig || f.Config == nil {
 		return Verdict{Cause: "coalescing", Summary: what + webkitWords(p) + " This is the mark of HTTP/2 connection coalescing.",
-			Fixes: append(coalescingFixes(nil, lua), Fix{"give-config", "run explain with --config DIR or --kube to choose the fix from the Gateways and certificates"})}
+			Fixes: append(coalescingFixes(&gwconfig.Pair{SNI: p.SNI, Authority: p.Authority}, lua), Fix{"give-config", "run explain with --config DIR or --kube to choose the fix from the Gateways and certificates"})}
 	}
 	cp := f.Config
 	switch {
@@ -192,21 +192,19 @@ func coalescingWhy(cp *gwconfig.Pair) string {
 // filter in front of a server that can route the authority is needless;
 // otherwise the certificate is what lets browsers coalesce.
 func coalescingFixes(cp *gwconfig.Pair, lua bool) []Fix {
-	sni, auth := "the SNI host", "the :authority host"
-	if cp != nil {
-		sni, auth = cp.SNI, cp.Authority
-	}
+	sni, auth := cp.SNI, cp.Authority
 	merge := Fix{"merge-servers", fmt.Sprintf("serve %s and %s from one Gateway server (one hosts list, one certificate covering both), so Envoy routes both on one connection and no 421 is needed", sni, auth)}
 	certs := Fix{"distinct-certificates", fmt.Sprintf("give %s's server a certificate that does not cover %s (no shared wildcard or SAN), so browsers cannot reuse the connection", sni, auth)}
 	addr := Fix{"separate-address", fmt.Sprintf("serve %s from its own gateway address (a separate Service / load balancer IP), so its name never resolves to the connection's address", auth)}
 	alpn := Fix{"alpn-http11", "offer only http/1.1 on the overlapping listener (an EnvoyFilter setting alpn_protocols): no HTTP/2, no coalescing — at HTTP/2's cost"}
 	scope := Fix{"scope-lua-filter", "scope the Lua filter (workloadSelector, SNI/port match) to the servers that cannot route each other's hosts, or remove it: this server routes " + auth + " itself"}
 	switch {
-	case cp != nil && lua && (cp.SameServer || cp.AuthorityOnSNIServer):
+	case cp.SNIServer == nil: // no configuration to choose by
+	case lua && (cp.SameServer || cp.AuthorityOnSNIServer):
 		return []Fix{scope, merge, certs}
-	case cp != nil && cp.CertInferred:
+	case cp.CertInferred:
 		return []Fix{merge, certs, addr, alpn}
-	case cp != nil && cp.AuthorityServer != nil && (cp.AuthorityServer.Gateway == cp.SNIServer.Gateway || sameCredentials(cp.SNIServer.Credentials, cp.AuthorityServer.Credentials)):
+	case cp.AuthorityServer != nil && (cp.AuthorityServer.Gateway == cp.SNIServer.Gateway || sameCredentials(cp.SNIServer.Credentials, cp.AuthorityServer.Credentials)):
 		// One gateway, or one certificate already: merging costs nothing.
 		return []Fix{merge, certs, addr, alpn}
 	}

@@ -99,6 +99,9 @@ type Report struct {
 	MaxPairs int `json:"max_pairs"`
 	// Other gathers the 421s of the pairs past MaxPairs; nil if none.
 	Other *Pair `json:"other,omitempty"`
+	// Truncated: the reading stopped early (out of time); the report is of
+	// the lines read.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Pair is the 421s of one (SNI, :authority) host pair.

@@ -80,12 +80,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	data := msg.Data
 	e := mattermost.EnrichWithin(r.Context(), s.enrich, data, s.enrichTimeout, s.logger)
-	p := mattermost.BuildEnriched(data, s.opts, e)
 	if msg.TruncatedAlerts > 0 {
-		// Alertmanager's max_alerts cut the group: say so instead of hiding it.
-		p.Attachments[0].Text += fmt.Sprintf("\n- … and %d more alerts Alertmanager did not send (webhook max_alerts)", msg.TruncatedAlerts)
+		// Alertmanager's max_alerts cut the group: say so (under the alerts,
+		// before the explanation, within the size limits).
+		note := fmt.Sprintf("- … and %d more alerts Alertmanager did not send (webhook max_alerts)", msg.TruncatedAlerts)
+		if e == nil {
+			e = &mattermost.Enrichment{Line: note}
+		} else {
+			e = &mattermost.Enrichment{Line: note + "\n" + e.Line, Card: e.Card}
+		}
 	}
-	_, err = s.client.Post(r.Context(), p)
+	p := mattermost.BuildEnriched(data, s.opts, e)
+	err = s.client.PostOnce(r.Context(), p)
 	if err == nil {
 		s.received.WithLabelValues("sent").Inc()
 		s.logger.Info("notification sent", "group", msg.GroupKey, "status", data.Status, "alerts", len(data.Alerts), "enriched", e != nil)

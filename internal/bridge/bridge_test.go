@@ -30,10 +30,11 @@ import (
 const hookID = "bridgehooksecret0000000001"
 
 type fixture struct {
-	mm     *mmtest.Server
-	bridge *httptest.Server
-	srv    *Server
-	logs   *bytes.Buffer
+	mm      *mmtest.Server
+	bridge  *httptest.Server
+	srv     *Server
+	logs    *bytes.Buffer
+	metrics *mattermost.Metrics
 }
 
 func start(t *testing.T, enrich mattermost.EnrichFunc) *fixture {
@@ -44,12 +45,13 @@ func start(t *testing.T, enrich mattermost.EnrichFunc) *fixture {
 	hook := mm.AddHook(hookID, "gateway-alerts", false)
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	c, err := mattermost.NewClient(spec.Mattermost{WebhookURL: spec.Secret(hook)}, mattermost.WithLogger(logger))
+	m := mattermost.NewMetrics(prometheus.NewRegistry())
+	c, err := mattermost.NewClient(spec.Mattermost{WebhookURL: spec.Secret(hook)}, mattermost.WithLogger(logger), mattermost.WithMetrics(m))
 	require.NoError(t, err)
 	s := New(c, Options{Message: mattermost.Options{Footer: "Sent by gatewatch bridge"}, Enrich: enrich, Logger: logger, Registry: prometheus.NewRegistry()})
 	b := httptest.NewServer(s)
 	t.Cleanup(b.Close)
-	return &fixture{mm: mm, bridge: b, srv: s, logs: &logs}
+	return &fixture{mm: mm, bridge: b, srv: s, logs: &logs, metrics: m}
 }
 
 // send notifies the bridge with Alertmanager's own webhook notifier, so the
@@ -95,6 +97,7 @@ func TestBridgePostsEnrichedMessage(t *testing.T) {
 	require.Equal(t, "Sent by gatewatch bridge", posts[0].Attachments[0].Footer)
 	require.Equal(t, "gatewatch-bridge", saw.Receiver)
 	require.Equal(t, 1.0, testutil.ToFloat64(f.srv.received.WithLabelValues("sent")))
+	require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Sent), "the Mattermost client's counters move too")
 	require.NotContains(t, f.logs.String(), hookID)
 }
 
@@ -123,6 +126,8 @@ func TestBridgeAnswersForAlertmanagersRetrier(t *testing.T) {
 	require.Error(t, v.Err())
 	require.False(t, v.ShouldRetry())
 	require.Equal(t, 1.0, testutil.ToFloat64(f.srv.received.WithLabelValues("failed")))
+	require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Failed.WithLabelValues(mattermost.CauseHTTP)), "the rejection counted as failed")
+	require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Sent), "the one delivered")
 	require.Len(t, f.mm.Posts(), 1)
 }
 

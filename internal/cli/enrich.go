@@ -45,6 +45,9 @@ func newEnricher(s *spec.Spec, kubeconfig, kubeContext string, logger *slog.Logg
 			return nil, fmt.Errorf("explain needs the Kubernetes API: %w", err)
 		}
 		cfg.Timeout = 10 * time.Second
+		// A notification's reads (lists, Secrets, pod logs) fit in its
+		// budget only without client-go's default 5 QPS throttle.
+		cfg.QPS, cfg.Burst = 50, 100
 		if kube, err = kubernetes.NewForConfig(cfg); err != nil {
 			return nil, err
 		}

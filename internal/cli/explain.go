@@ -56,10 +56,11 @@ Sources:
 			if path != "" {
 				var err error
 				if s, err = loadSpec(path); err != nil {
-					return fail(exitUsage, err)
+					return err // an invalid spec is exit 1, as for every command
 				}
 			}
-			o := explain.Options{Since: since, Now: time.Now(), Top: top}
+			// Every source named on the command line must work (exit 2).
+			o := explain.Options{Since: since, Now: time.Now(), Top: top, Strict: true}
 			if logFormat == "" && s != nil {
 				logFormat = s.Explain.LogFormat
 			}
@@ -93,6 +94,7 @@ Sources:
 					return fail(exitUsage, fmt.Errorf("--kube: %w", err))
 				}
 				cfg.Timeout = 30 * time.Second
+				cfg.QPS, cfg.Burst = 50, 100
 				client, err := kubernetes.NewForConfig(cfg)
 				if err != nil {
 					return fail(exitUsage, err)
@@ -101,6 +103,8 @@ Sources:
 				if err != nil {
 					return fail(exitUsage, err)
 				}
+				// The gateway pods: -n/-l, or the spec's gateways (those in
+				// -n when it is given).
 				gws := []spec.Gateway{{Name: "gateway", Namespace: namespace, Selector: selector}}
 				if s != nil && !cmd.Flags().Changed("selector") {
 					gws = nil
@@ -108,6 +112,9 @@ Sources:
 						if g.Selector != "" && (!cmd.Flags().Changed("namespace") || g.Namespace == namespace) {
 							gws = append(gws, g)
 						}
+					}
+					if len(gws) == 0 {
+						return fail(exitUsage, fmt.Errorf("%s has no gateway with a selector%s: give -l SELECTOR", path, map[bool]string{true: " in namespace " + namespace}[cmd.Flags().Changed("namespace")]))
 					}
 				}
 				var nss []string
@@ -118,18 +125,25 @@ Sources:
 					o.Logs = explain.KubeLogs{Client: client, Gateways: gws}
 				}
 				if o.Config == nil {
-					o.Config = explain.KubeConfig{Client: dyn, GatewayNamespaces: nss}
+					kc := explain.KubeConfig{Client: dyn, GatewayNamespaces: nss}
+					if cmd.Flags().Changed("namespace") {
+						kc.Namespace = namespace // for namespace-scoped permissions
+					}
+					o.Config = kc
 				}
 			}
-			if o.Logs == nil && o.Config == nil && s != nil && s.Explain.Enabled() {
+			// What the command line left open, the spec's explain section fills.
+			if s != nil && s.Explain.Enabled() && (o.Logs == nil || o.Config == nil) {
 				enr, err := newEnricher(s, kubeconfig, kubeContext, slog.New(slog.DiscardHandler))
 				if err != nil {
 					return fail(exitUsage, err)
 				}
-				if enr.Logs != nil {
+				if o.Logs == nil && enr.Logs != nil {
 					o.Logs = enr.Logs("")
 				}
-				o.Config = enr.Config
+				if o.Config == nil && enr.Config != nil {
+					o.Config = enr.Config
+				}
 			}
 			if o.Logs == nil && o.Config == nil {
 				return fail(exitUsage, fmt.Errorf("nothing to explain: give --logs FILE|-, --config DIR, --kube, or a spec (-c) with an explain section"))
@@ -149,7 +163,7 @@ Sources:
 	cmd.Flags().StringVar(&logFormat, "log-format", "", "Envoy access-log format string, when the mesh sets a custom one (default: Istio's text and JSON, detected per line)")
 	cmd.Flags().StringVarP(&configDir, "config", "f", "", "directory (or file) of manifests: Gateways, VirtualServices, EnvoyFilters, TLS Secrets, Services")
 	cmd.Flags().BoolVar(&kube, "kube", false, "read the gateway pods' logs and the resources through the Kubernetes API")
-	cmd.Flags().StringVarP(&namespace, "namespace", "n", "istio-system", "gateway pods' namespace for --kube; with -c, limits the spec's gateways to it when given")
+	cmd.Flags().StringVarP(&namespace, "namespace", "n", "istio-system", "gateway pods' namespace for --kube (and, when given, the only namespace whose Gateways are read); with -c, limits the spec's gateways to it")
 	cmd.Flags().StringVarP(&selector, "selector", "l", "istio=ingressgateway", "gateway pods' label selector for --kube; with -c, the spec's selectors unless given")
 	cmd.Flags().DurationVar(&since, "since", 0, "only entries newer than this (e.g. 15m; default: all); also limits --kube logs")
 	cmd.Flags().IntVar(&top, "top", 10, "how many host pairs to analyse in full")

@@ -154,8 +154,31 @@ type mmError struct {
 	StatusCode    int    `json:"status_code"`
 }
 
+// PostOnce is one attempt, as Alertmanager's retry stage (or the bridge's
+// caller, Alertmanager) drives them: Post, counted in the metrics
+// (requests by outcome; sent; failed when the error is not retryable).
+func (c *Client) PostOnce(ctx context.Context, p Payload) error {
+	_, err := c.Post(ctx, p)
+	if err == nil {
+		c.metrics.Attempts.WithLabelValues("ok").Inc()
+		c.metrics.Sent.Inc()
+		return nil
+	}
+	cause, retryable := CauseConfig, false
+	var se *SendError
+	if errors.As(err, &se) {
+		cause, retryable = se.Cause, se.Retryable
+	}
+	c.metrics.Attempts.WithLabelValues(cause).Inc()
+	if !retryable {
+		c.metrics.Failed.WithLabelValues(cause).Inc()
+	}
+	return err
+}
+
 // Post makes one delivery attempt. Success is a 2xx answer; anything else
-// is a *SendError saying whether a retry may help.
+// is a *SendError saying whether a retry may help. It counts nothing (Send
+// and PostOnce do).
 func (c *Client) Post(ctx context.Context, p Payload) (Answer, error) {
 	body, err := json.Marshal(p)
 	if err != nil {

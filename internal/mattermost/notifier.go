@@ -98,7 +98,7 @@ func NewNotifier(c *Client, o Options, tmpl *template.Template, logger *slog.Log
 func (n *Notifier) Notify(ctx context.Context, alerts ...*alert.Alert) notify.NotifyVerdict {
 	data := notify.GetTemplateData(ctx, n.tmpl, alerts, n.logger)
 	p := BuildEnriched(data, n.opts, EnrichWithin(ctx, n.Enrich, data, n.EnrichTimeout, n.logger))
-	_, err := n.client.Post(ctx, p)
+	err := n.client.PostOnce(ctx, p)
 	if n.Observe != nil {
 		d := Delivery{At: time.Now(), Title: p.Attachments[0].Title, Alerts: len(alerts), Answer: "200 ok", OK: err == nil}
 		if err != nil {
@@ -107,15 +107,12 @@ func (n *Notifier) Notify(ctx context.Context, alerts ...*alert.Alert) notify.No
 		n.Observe(d)
 	}
 	if err == nil {
-		n.client.metrics.Attempts.WithLabelValues("ok").Inc()
-		n.client.metrics.Sent.Inc()
 		return notify.Success()
 	}
 	var se *SendError
 	if !errors.As(err, &se) {
 		return notify.Unrecoverable(err, notify.DefaultReason)
 	}
-	n.client.metrics.Attempts.WithLabelValues(se.Cause).Inc()
 	reason := notify.DefaultReason
 	switch {
 	case se.Cause == CauseCanceled:
@@ -129,7 +126,6 @@ func (n *Notifier) Notify(ctx context.Context, alerts ...*alert.Alert) notify.No
 	if se.Retryable {
 		return notify.Retry(se.RetryAfter, err, reason)
 	}
-	n.client.metrics.Failed.WithLabelValues(se.Cause).Inc()
 	n.logger.Error("mattermost notification failed, not retrying", "cause", se.Cause, "status", se.Status, "err", err)
 	return notify.Unrecoverable(err, reason)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -78,16 +79,26 @@ func statsOfPod(ctx context.Context, env *Env, pod *corev1.Pod, port int, path s
 	podRef := fmt.Sprintf("pod %s/%s", pod.Namespace, pod.Name)
 	var pfErr error
 	if env.RestConfig != nil && env.Kube != nil {
-		addr, stop, err := forwardPort(ctx, env.RestConfig, env.Kube, pod, port)
+		// A hung upgrade must not hang doctor.
+		fctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		addr, stop, err := forwardPort(fctx, env.RestConfig, env.Kube, pod, port)
 		if err == nil {
-			r := statsAt(ctx, env, "http://"+addr+path)
+			r := statsAt(fctx, env, "http://"+addr+path)
 			streamErr := stop()
 			r.Evidence = append([]string{fmt.Sprintf("%s port %d, through a port-forward (as kubectl port-forward would)", podRef, port)}, r.Evidence...)
 			if r.Status == Fail && streamErr != "" {
 				r.Evidence = append(r.Evidence, "port-forward: "+streamErr)
 			}
 			if r.Status == Fail && r.Summary == summaryStatsUnreachable {
-				r.Hint = fmt.Sprintf("nothing answers on port %d in the pod: set gateways[].stats.port to Envoy's stats port (15090)", port)
+				// The forward's error stream says whose fault it is: the
+				// pod's port (connection refused inside the pod) or the path
+				// to the kubelet.
+				if streamErr == "" || strings.Contains(streamErr, "connection refused") || strings.Contains(streamErr, "error forwarding port") {
+					r.Hint = fmt.Sprintf("nothing answers on port %d in the pod: set gateways[].stats.port to Envoy's stats port (15090)", port)
+				} else {
+					r.Hint = "the port-forward broke between the API server and the kubelet (see the evidence); or run `kubectl port-forward` yourself and pass --stats-url"
+				}
 			}
 			return r
 		}

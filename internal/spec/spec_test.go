@@ -93,6 +93,7 @@ func TestErrors(t *testing.T) {
 		{"gateways as a mapping", "gateways: {}\n", []string{"g.yaml:1: wrong type: got a mapping, want a list"}},
 		{"zero group_interval", minimal + "routing:\n  group_interval: 0s\n", []string{"g.yaml:6: routing.group_interval: group_interval must be positive"}},
 		{"explain kube logs without selector", "gateways:\n  - name: gw\n    namespace: ns\n    static_targets: [\"10.0.0.1:15090\"]\nexplain:\n  access_logs: kube\n", []string{"g.yaml:6: explain.access_logs: access_logs: kube reads the gateway pods' logs, but no gateway has a selector"}},
+		{"explain logs from stdin", minimal + "explain:\n  access_logs: \"-\"\n", []string{"g.yaml:6: explain.access_logs: access_logs: standard input cannot feed alert messages"}},
 		{"explain timeout too long", minimal + "explain:\n  timeout: 5m\n", []string{"g.yaml:6: explain.timeout: timeout 5m must be between 0 and 1m"}},
 		{"bad interval, no timeout: one error", minimal + "    stats: {interval: 15x}\n", []string{`g.yaml:5: bad duration "15x"`}},
 		{"several at once", "gateways:\n  - name: Bad_Name\n    namespace: ok\n    selector: a=b\n    stats: {interval: x, timeout: y}\n", []string{"g.yaml:2: gateways[0].name", `g.yaml:5: bad duration "x"`, `g.yaml:5: bad duration "y"`}},

@@ -362,6 +362,9 @@ func (c Cluster) MattermostNative() bool {
 }
 
 func (e Explain) validate(v *validator, s *Spec) {
+	if e.AccessLogs == "-" {
+		v.errorf("explain.access_logs", "access_logs: standard input cannot feed alert messages: give kube or a file path")
+	}
 	if e.AccessLogs == "kube" {
 		withSelector := false
 		for _, g := range s.Gateways {

@@ -109,13 +109,19 @@ func (j *jsonLine) fields() []jsonField {
 	}
 }
 
+// useFastJSON selects fastJSON before encoding/json (tests compare both).
+var useFastJSON = true
+
 // parseJSONLine reads a line that starts with "{". accessLog is false for a
 // JSON object with none of the access-log keys, such as istio-agent's own
 // JSON log lines.
 func parseJSONLine(line string, e *Entry) (accessLog bool, err error) {
 	*e = Entry{Format: FormatJSON}
 	var j jsonLine
-	if err := json.Unmarshal([]byte(line), &j); err != nil {
+	fields := j.fields()
+	if useFastJSON && fastJSON(line, fields) {
+		// j is filled.
+	} else if err := json.Unmarshal([]byte(line), &j); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) {
 			reason := ReasonBadJSON
@@ -132,7 +138,7 @@ func parseJSONLine(line string, e *Entry) (accessLog bool, err error) {
 		return true, &LineError{Reason: ReasonBadJSON, Err: err}
 	}
 	found := false
-	for _, f := range j.fields() {
+	for _, f := range fields {
 		if !f.v.set {
 			continue
 		}

@@ -75,7 +75,7 @@ func run() error {
 	var report strings.Builder
 	host, _ := os.Hostname()
 	commit := gitCommit()
-	fmt.Fprintf(&report, "# Benchmarks\n\nWritten by `make bench` on %s, commit %s. Every figure below comes from that run.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), commit)
+	fmt.Fprintf(&report, "# Benchmarks\n\nWritten by `make bench` on %s, commit %s. The end-to-end figures below come from that run; the Go micro-benchmarks section names its own run (`scripts/bench.sh --micro-only` re-runs only it).\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), commit)
 	fmt.Fprintf(&report, "Machine: %s, %d cores (%s), %s, %s.\n\n", host, runtime.NumCPU(), cpuModel(), memTotal(), runtime.Version())
 
 	if *only == "rss" {

@@ -275,8 +275,16 @@ func (r *Reader) parse(line string, e *Entry) (accessLog bool, err error) {
 			accessLog, err, p.ts = ok, nil, ""
 		}
 	}
-	if err != nil || !accessLog {
+	if err != nil {
+		// Columns count in the whole line, as the sample quotes it.
+		var le *LineError
+		if errors.As(err, &le) && le.Column > 0 {
+			le.Column += len(line) - len(p.body)
+		}
 		return accessLog, err
+	}
+	if !accessLog {
+		return false, nil
 	}
 	e.Source = p.source
 	if e.Time.IsZero() && p.ts != "" {

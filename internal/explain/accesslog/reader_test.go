@@ -2,6 +2,7 @@ package accesslog
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -279,4 +280,24 @@ func TestIstioJSONKeys(t *testing.T) {
 		"upstream_host", "upstream_cluster", "upstream_local_address", "downstream_local_address",
 		"downstream_remote_address", "requested_server_name", "route_name",
 	}, IstioJSONKeys())
+}
+
+// A bad line behind kubectl's prefixes: the column counts in the line as
+// quoted, prefixes included.
+func TestReaderBadLineColumnWithPrefix(t *testing.T) {
+	const prefix = "[pod/gw-0/istio-proxy] "
+	bare := `[2026-11-25T10:00:21.000Z] "GET /v1/it`
+	var cols []int
+	for _, line := range []string{bare, prefix + bare} {
+		r := NewReader(strings.NewReader(line+"\n"), ReaderOptions{})
+		for r.Next() {
+		}
+		st := r.Stats()
+		require.Len(t, st.BadSamples, 1)
+		var col int
+		_, err := fmt.Sscanf(st.BadSamples[0].Detail, "column %d", &col)
+		require.NoError(t, err, st.BadSamples[0].Detail)
+		cols = append(cols, col)
+	}
+	require.Equal(t, cols[0]+len(prefix), cols[1])
 }

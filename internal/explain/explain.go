@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gatewatch/gatewatch/internal/explain/accesslog"
 	"github.com/gatewatch/gatewatch/internal/explain/gwconfig"
@@ -122,7 +124,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				warn(fmt.Sprintf("out of time: analysed the first %d lines of the access log only", rep.Input.Lines))
 			}
 			for _, b := range rep.Input.BadSamples {
-				warn(fmt.Sprintf("access log line %d: %s (%s): %q", b.Line, b.Reason, b.Detail, b.Text))
+				warn(fmt.Sprintf("access log line %d: %s (%s): %s", b.Line, b.Reason, b.Detail, printable(b.Text)))
 			}
 			if n := rep.Input.Bad - len(rep.Input.BadSamples); n > 0 {
 				var reasons []string
@@ -213,4 +215,16 @@ func analyzeSince(ctx context.Context, r io.Reader, format *accesslog.Format, si
 		return nil, 0, err // the reader says "read access log …"
 	}
 	return a.Report(rd.Stats()), skipped, nil
+}
+
+// printable is text as it is when it prints cleanly, quoted with escapes
+// when it holds control or invalid characters (a terminal must not act on
+// them).
+func printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) && r != ' ' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }

@@ -47,7 +47,8 @@ func (d DirConfig) Config(ctx context.Context, _ func(string)) (*gwconfig.Config
 // list on those resources and get on the Secrets.
 type KubeConfig struct {
 	Client dynamic.Interface
-	// Namespace limits the Gateways read ("" is every namespace).
+	// Namespace limits the Gateways read ("" is every namespace);
+	// VirtualServices and EnvoyFilters are read in every namespace.
 	Namespace string
 	// GatewayNamespaces are where the gateway pods run (credentialName
 	// Secrets live there); the Gateways' own namespaces are always tried.
@@ -138,9 +139,7 @@ func (k KubeConfig) Config(ctx context.Context, warn func(string)) (*gwconfig.Co
 				ns, name, ok := strings.Cut(cred, "/")
 				try := []string{ns}
 				if !ok {
-					name, try = cred, append(slices.Clone(k.GatewayNamespaces), g.Namespace)
-					slices.Sort(try)
-					try = slices.Compact(try)
+					name, try = cred, uniq(append(slices.Clone(k.GatewayNamespaces), g.Namespace))
 				}
 				found := false
 				for _, ns := range try {
@@ -167,14 +166,36 @@ func (k KubeConfig) Config(ctx context.Context, warn func(string)) (*gwconfig.Co
 			}
 		}
 	}
+	// Cut short by the deadline, the configuration lacks Services or
+	// certificates: an error, so nobody caches or trusts it.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
+// uniq drops repeated values, keeping the first place of each.
+func uniq(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 func (k KubeConfig) list(ctx context.Context, r resource) (*unstructured.UnstructuredList, error) {
+	// Namespace limits the Gateways; EnvoyFilters (the root namespace's
+	// apply everywhere) and VirtualServices are read wherever they are.
+	ns := ""
+	if r.resource == "gateways" {
+		ns = k.Namespace
+	}
 	var err error
 	for _, v := range r.versions {
 		var list *unstructured.UnstructuredList
-		list, err = k.Client.Resource(schema.GroupVersionResource{Group: r.group, Version: v, Resource: r.resource}).Namespace(k.Namespace).List(ctx, metav1.ListOptions{})
+		list, err = k.Client.Resource(schema.GroupVersionResource{Group: r.group, Version: v, Resource: r.resource}).Namespace(ns).List(ctx, metav1.ListOptions{})
 		if err == nil {
 			return list, nil
 		}

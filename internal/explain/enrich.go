@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/common/model"
@@ -148,19 +150,20 @@ func Enrichment(r *Report, top int) *mattermost.Enrichment {
 	if r.Verdict == nil {
 		return nil
 	}
+	clean := cleaner(r)
 	var line string
 	if len(r.Findings) > 0 {
 		f := r.Findings[0]
-		line = fmt.Sprintf("**Why:** `%s` → `%s` ×%d (%s)", safeHost(f.SNI), safeHost(f.Authority), f.Count, shortProducer(f.Pair))
+		line = fmt.Sprintf("**Why:** `%s` → `%s` ×%d (%s)", safeHost(f.SNI), safeHost(f.Authority), f.Count, clean(shortProducer(f.Pair)))
 		if f.WebKit > 0 {
 			line += fmt.Sprintf(", %d Safari/WebKit", f.WebKit)
 		}
 	} else {
 		line = "**Why (from the configuration):**"
 	}
-	line += ": " + sanitize(r.Verdict.Short) + "."
+	line += ": " + clean(r.Verdict.Short) + "."
 	if len(r.Verdict.Fixes) > 0 {
-		line += " **Fix:** " + sanitize(gist(r.Verdict.Fixes[0].Text)) + "."
+		line += " **Fix:** " + clean(gist(r.Verdict.Fixes[0].Text)) + "."
 	}
 
 	var b strings.Builder
@@ -171,15 +174,15 @@ func Enrichment(r *Report, top int) *mattermost.Enrichment {
 			if i == top {
 				break
 			}
-			fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %s |\n", safeHost(f.SNI), safeHost(f.Authority), f.Count, shortProducer(f.Pair), f.WebKit, f.Verdict.Cause)
+			fmt.Fprintf(&b, "| `%s` | `%s` | %d | %s | %d | %s |\n", safeHost(f.SNI), safeHost(f.Authority), f.Count, clean(shortProducer(f.Pair)), f.WebKit, f.Verdict.Cause)
 		}
 		if n := len(r.Logs.Pairs) - min(top, len(r.Findings)); n > 0 {
 			fmt.Fprintf(&b, "\n… and %d more pairs.\n", n)
 		}
 	}
-	fmt.Fprintf(&b, "\n%s\n\n**Fixes, best first:**\n", sanitize(r.Verdict.Summary))
+	fmt.Fprintf(&b, "\n%s\n\n**Fixes, best first:**\n", clean(r.Verdict.Summary))
 	for i, f := range r.Verdict.Fixes {
-		fmt.Fprintf(&b, "%d. %s\n", i+1, sanitize(f.Text))
+		fmt.Fprintf(&b, "%d. %s\n", i+1, clean(f.Text))
 	}
 	b.WriteString("\nRun `gatewatch explain` for the full analysis.")
 	return &mattermost.Enrichment{Line: line, Card: b.String()}
@@ -223,8 +226,37 @@ func safeHost(h string) string {
 	return "(invalid host)"
 }
 
-// sanitize keeps client-chosen text in verdicts (hosts) from acting as
-// markdown: links, mentions, code spans and table cells.
+// cleaner returns what makes verdict texts fit for a message: the hosts
+// that are not host names are replaced (verdicts quote them), then
+// sanitize.
+func cleaner(r *Report) func(string) string {
+	var bad []string
+	for _, f := range r.Findings {
+		for _, h := range []string{f.SNI, f.Authority} {
+			if h != "" && safeHost(h) != h {
+				bad = append(bad, h)
+			}
+		}
+	}
+	// Longest first: a bad host inside another is replaced after it.
+	slices.SortFunc(bad, func(a, b string) int { return len(b) - len(a) })
+	return func(s string) string {
+		for _, h := range bad {
+			s = strings.ReplaceAll(s, h, "(invalid host)")
+		}
+		return sanitize(s)
+	}
+}
+
+// sanitize keeps text from acting as markdown in a message: no links (nor
+// bare URLs Mattermost would link), mentions, code spans, table cells or
+// line breaks.
 func sanitize(s string) string {
-	return strings.NewReplacer("`", "'", "[", "(", "]", ")", "|", "/", "@", "(at)", "\n", " ").Replace(s)
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.NewReplacer("`", "'", "[", "(", "]", ")", "|", "/", "@", "(at)", "://", ":\u2044\u2044", "www.", "www\u200b.").Replace(s)
 }

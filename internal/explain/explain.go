@@ -211,10 +211,12 @@ func analyzeSince(ctx context.Context, r io.Reader, format *accesslog.Format, si
 		}
 		a.Add(&e)
 	}
-	if err := rd.Err(); err != nil {
+	if err := rd.Err(); err != nil && ctx.Err() == nil {
 		return nil, 0, err // the reader says "read access log …"
 	}
-	return a.Report(rd.Stats()), skipped, nil
+	rep := a.Report(rd.Stats())
+	rep.Truncated = ctx.Err() != nil // a stream cut by the deadline ends early
+	return rep, skipped, nil
 }
 
 // printable is text as it is when it prints cleanly, quoted with escapes

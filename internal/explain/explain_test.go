@@ -324,17 +324,31 @@ func configWarnings(c *gwconfig.Config) []gwconfig.Warning { return c.Analyze(no
 // A client chooses its SNI and :authority: they reach the message only as
 // host names, never as markdown.
 func TestEnrichmentNeutralisesClientText(t *testing.T) {
-	evil := "api.example.com`](https://evil.example/x) @channel |"
+	evil := "api.example.com`](https://evil.example/x) @channel |\r\r# big"
 	mem := NewMemoryLogs(1 << 20)
 	_, _ = mem.Write([]byte(logs(2, "lua_response", safari, evil, "shop.example.com", "json")))
 	e := &Enricher{Alerts: map[string]bool{"A": true}, Logs: func(string) LogSource { return mem }, Now: func() time.Time { return now }}
 	got := e.Enrich(context.Background(), &template.Data{Status: "firing", CommonLabels: template.KV{"alertname": "A"}})
 	require.NotNil(t, got)
-	for _, bad := range []string{"evil.example/x)", "@channel", "](https"} {
+	for _, bad := range []string{"evil.example/x)", "@channel", "](https", "https://", "\r", "\n# big"} {
 		require.NotContains(t, got.Line, bad)
 		require.NotContains(t, got.Card, bad)
 	}
 	require.Contains(t, got.Line, "`shop.example.com` → `(invalid host)`")
+
+	// A host-shaped SNI that is a URL (the regexp does not let it pass) and
+	// one Mattermost would link.
+	for _, sni := range []string{"https://evil.example/login:1", "www.evil.example"} {
+		mem := NewMemoryLogs(1 << 20)
+		_, _ = mem.Write([]byte(logs(2, "lua_response", safari, "api.example.com", sni, "json")))
+		e := &Enricher{Alerts: map[string]bool{"A": true}, Logs: func(string) LogSource { return mem }, Now: func() time.Time { return now }}
+		got := e.Enrich(context.Background(), &template.Data{Status: "firing", CommonLabels: template.KV{"alertname": "A"}})
+		require.NotNil(t, got)
+		for _, text := range []string{got.Line, got.Card} {
+			require.NotContains(t, text, "https://")
+			require.NotRegexp(t, `(^|[^\x60])www\.evil`, text, "outside code spans, www. is broken")
+		}
+	}
 }
 
 // Out of time, the enrichment analyses what it read; a second message while

@@ -32,9 +32,10 @@ type LogSource interface {
 // DefaultMaxLogBytes bounds how much of a log is read per file or pod.
 const DefaultMaxLogBytes = 64 << 20
 
-// DefaultTailLines is how many of a pod's newest log lines are read when no
-// window is given.
-const DefaultTailLines int64 = 200000
+// tailLines is how many of a pod's newest log lines are read when no window
+// is given: as many as fit in maxBytes at 1 KiB a line (Istio's JSON lines
+// run to about 700 bytes), so the byte limit does not cut the newest.
+func tailLines(maxBytes int64) int64 { return max(maxBytes/1024, 1) }
 
 // FileLogs reads an access-log file, or its last MaxBytes when larger (the
 // newest lines are the ones that explain a firing alert).
@@ -127,7 +128,7 @@ func (k KubeLogs) Logs(ctx context.Context, since time.Duration, warn func(strin
 				secs := int64(since.Seconds() + 0.5)
 				opts.SinceSeconds = &secs
 			} else {
-				tail := DefaultTailLines
+				tail := tailLines(max)
 				opts.TailLines = &tail
 			}
 			pod := p
@@ -137,7 +138,11 @@ func (k KubeLogs) Logs(ctx context.Context, since time.Duration, warn func(strin
 					return nil, fmt.Errorf("logs of pod %s/%s container %s: %w", pod.Namespace, pod.Name, opts.Container, err)
 				}
 				return &limitWatch{rc: rc, limit: max, warn: func(n int64) {
-					warn(fmt.Sprintf("logs of pod %s/%s: the %d MiB limit was reached; the newest lines of the window were not read (narrow --since)", pod.Namespace, pod.Name, n>>20))
+					if since > 0 {
+						warn(fmt.Sprintf("logs of pod %s/%s: the %d MiB limit was reached; the newest lines of the window were not read (narrow --since)", pod.Namespace, pod.Name, n>>20))
+					} else {
+						warn(fmt.Sprintf("logs of pod %s/%s: the %d MiB limit was reached within its last %d lines; the newest were not read (give --since)", pod.Namespace, pod.Name, n>>20, tailLines(max)))
+					}
 				}}, nil
 			})
 		}
@@ -151,7 +156,7 @@ func (k KubeLogs) Logs(ctx context.Context, since time.Duration, warn func(strin
 	for _, err := range listErrs {
 		warn(err.Error())
 	}
-	return &podLogs{opens: opens, warn: func(err error) { warn(err.Error()) }}, nil
+	return &podLogs{ctx: ctx, opens: opens, warn: func(err error) { warn(err.Error()) }}, nil
 }
 
 func logContainer(p corev1.Pod, want string) string {
@@ -191,10 +196,13 @@ func (l *limitWatch) Close() error { return l.rc.Close() }
 // limit) is ended with a newline, so it never joins the next pod's first
 // line.
 type podLogs struct {
-	opens []func() (io.ReadCloser, error)
-	cur   io.ReadCloser
-	last  byte // the last byte of the current stream
-	warn  func(error)
+	ctx      context.Context
+	opens    []func() (io.ReadCloser, error)
+	cur      io.ReadCloser
+	last     byte // the last byte of the current stream
+	warn     func(error)
+	opened   int
+	openErrs []error
 }
 
 func (p *podLogs) Read(b []byte) (int, error) {
@@ -203,15 +211,22 @@ func (p *podLogs) Read(b []byte) (int, error) {
 	}
 	for {
 		if p.cur == nil {
-			if len(p.opens) == 0 {
+			if len(p.opens) == 0 || p.ctx.Err() != nil {
+				if p.opened == 0 && len(p.openErrs) > 0 {
+					// Not one pod's log: an error (e.g. no pods/log
+					// permission), not an empty log.
+					return 0, errors.Join(p.openErrs...)
+				}
 				return 0, io.EOF
 			}
 			rc, err := p.opens[0]()
 			p.opens = p.opens[1:]
 			if err != nil {
+				p.openErrs = append(p.openErrs, err)
 				p.warn(err)
 				continue
 			}
+			p.opened++
 			p.cur, p.last = rc, '\n'
 		}
 		n, err := p.cur.Read(b)

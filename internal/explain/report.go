@@ -58,7 +58,7 @@ func WriteText(w io.Writer, r *Report) error {
 		b.WriteString("\n")
 	}
 	for i, f := range r.Findings {
-		fmt.Fprintf(b, "\n#%d  %s → %s   %d× %s\n", i+1, orDash(f.SNI), orDash(f.Authority), f.Count, kindWords(f.Kind))
+		fmt.Fprintf(b, "\n#%d  %s → %s   %d× %s\n", i+1, orDash(printable(f.SNI)), orDash(printable(f.Authority)), f.Count, kindWords(f.Kind))
 		row(b, "seen", span(f.FirstSeen, f.LastSeen))
 		row(b, "protocol", counts(f.Protocols))
 		row(b, "clients", clients(f.Pair))

@@ -110,6 +110,11 @@ func fastJSON(line string, fields []jsonField) bool {
 		}
 		val.set = true
 		name := key[1 : len(key)-1]
+		for k := 0; k < len(name); k++ {
+			if name[k] >= 0x80 {
+				return false // Unicode case folding (ſ → s): encoding/json's call
+			}
+		}
 		if idx, known := jsonKeyIndex[name]; known {
 			*fields[idx].v = val
 		} else if _, folded := jsonKeyIndex[strings.ToLower(name)]; folded {

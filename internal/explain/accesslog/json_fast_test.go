@@ -34,6 +34,9 @@ var jsonCorpus = []string{
 	`{"response_code":421,"path":"/caf\u00e9?q=\ud83d\ude00"}`,
 	`{"response_code":nul}`,
 	`{"response_code":421}   `,
+	`{"response_code":421,"authority":"a","requeſted_server_name":"b"}`,
+	`{"response_code":421,"reſponse_code":200}`,
+	`{"response_code":421,"K":"kelvin K","authority":"x"}`,
 }
 
 // parseBoth reads line with the fast path and with encoding/json alone.

@@ -313,7 +313,7 @@ func TestDemoConfigExplainsTheDemo421(t *testing.T) {
 	e := Enrichment(r, 3)
 	require.Contains(t, e.Line, "**Why:** `shop.example.com` → `api.example.com` ×2 (Lua filter), 2 Safari/WebKit")
 	require.Contains(t, e.Line, "**Fix:**")
-	require.Contains(t, e.Card, "| shop.example.com | api.example.com | 2 | Lua filter | 2 | coalescing |")
+	require.Contains(t, e.Card, "| `shop.example.com` | `api.example.com` | 2 | Lua filter | 2 | coalescing |")
 	// The line is short: the gist of the verdict and of the first fix.
 	require.Contains(t, e.Line, "HTTP/2 connection coalescing: shop.example.com's certificate wildcard-example-com also covers api.example.com on the same gateway pods")
 	require.Less(t, len([]rune(e.Line)), 400)

@@ -192,6 +192,7 @@ func TestDoctorGatewayThroughAPI(t *testing.T) {
 	st = run()["gateway/stats"]
 	require.Equal(t, doctor.Fail, st.Status, "%+v", st)
 	require.Contains(t, st.Hint, "nothing answers on port 15090")
+	require.Contains(t, strings.Join(st.Evidence, "\n"), "connection refused", "the forward's own error is the evidence")
 	k.target(15090, gw.Addr())
 
 	// Not Ready: gateway/pods fails live, naming the pod.

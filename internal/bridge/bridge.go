@@ -80,6 +80,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	data := msg.Data
 	e := mattermost.EnrichWithin(r.Context(), s.enrich, data, s.enrichTimeout, s.logger)
+	enriched := e != nil
 	if msg.TruncatedAlerts > 0 {
 		// Alertmanager's max_alerts cut the group: say so (under the alerts,
 		// before the explanation, within the size limits).
@@ -94,7 +95,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	err = s.client.PostOnce(r.Context(), p)
 	if err == nil {
 		s.received.WithLabelValues("sent").Inc()
-		s.logger.Info("notification sent", "group", msg.GroupKey, "status", data.Status, "alerts", len(data.Alerts), "enriched", e != nil)
+		s.logger.Info("notification sent", "group", msg.GroupKey, "status", data.Status, "alerts", len(data.Alerts), "enriched", enriched)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"sent"}`+"\n")
 		return

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -81,10 +83,8 @@ Sources:
 			if configDir != "" {
 				// A gatewatch spec given as --config (elsewhere -c/--config
 				// is the spec): say so instead of skipping it quietly.
-				if st, err := os.Stat(configDir); err == nil && st.Mode().IsRegular() {
-					if _, err := spec.Load(configDir); err == nil {
-						return fail(exitUsage, fmt.Errorf("%s is a gatewatch spec: pass it with -c/--spec; --config names the Gateway manifests", configDir))
-					}
+				if looksLikeSpec(configDir) {
+					return fail(exitUsage, fmt.Errorf("%s is a gatewatch spec: pass it with -c/--spec; --config names the Gateway manifests", configDir))
 				}
 				o.Config = explain.DirConfig{Path: configDir}
 			}
@@ -149,6 +149,9 @@ Sources:
 				return fail(exitUsage, fmt.Errorf("nothing to explain: give --logs FILE|-, --config DIR, --kube, or a spec (-c) with an explain section"))
 			}
 			r, err := explain.Run(cmd.Context(), o)
+			if cmd.Context().Err() != nil {
+				return fail(exitUsage, errors.New("interrupted"))
+			}
 			if err != nil {
 				return fail(exitUsage, err)
 			}
@@ -171,4 +174,24 @@ Sources:
 	cmd.Flags().StringVar(&kubeContext, "context", "", "kubeconfig context")
 	outputFlag(cmd, &format)
 	return cmd
+}
+
+// looksLikeSpec reports whether path is a file shaped like a gatewatch spec
+// (a top-level gateways key and no kind), valid or not.
+func looksLikeSpec(path string) bool {
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() || st.Size() > 1<<20 {
+		return false
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var top map[string]any
+	if yaml.Unmarshal(b, &top) != nil {
+		return false
+	}
+	_, gateways := top["gateways"]
+	_, kind := top["kind"]
+	return gateways && !kind
 }

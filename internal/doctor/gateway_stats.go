@@ -3,6 +3,7 @@ package doctor
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +15,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/gatewatch/gatewatch/internal/mattermost"
 	"github.com/gatewatch/gatewatch/internal/rules"
 )
 
@@ -94,9 +97,12 @@ func statsOfPod(ctx context.Context, env *Env, pod *corev1.Pod, port int, path s
 				// The forward's error stream says whose fault it is: the
 				// pod's port (connection refused inside the pod) or the path
 				// to the kubelet.
-				if streamErr == "" || strings.Contains(streamErr, "connection refused") || strings.Contains(streamErr, "error forwarding port") {
+				switch {
+				case fctx.Err() != nil:
+					r.Hint = "the port-forward timed out (15s): check the API server and kubelet, or run `kubectl port-forward` yourself and pass --stats-url"
+				case strings.Contains(streamErr, "connection refused"):
 					r.Hint = fmt.Sprintf("nothing answers on port %d in the pod: set gateways[].stats.port to Envoy's stats port (15090)", port)
-				} else {
+				default:
 					r.Hint = "the port-forward broke between the API server and the kubelet (see the evidence); or run `kubectl port-forward` yourself and pass --stats-url"
 				}
 			}
@@ -114,7 +120,15 @@ func statsOfPod(ctx context.Context, env *Env, pod *corev1.Pod, port int, path s
 	}
 	r.Evidence = append([]string{ev}, r.Evidence...)
 	if r.Status == Fail && pfErr != nil && r.Summary == summaryStatsUnreachable {
-		r.Hint = "allow pods/portforward (create) in the gateway namespace so doctor can port-forward, or run `kubectl -n " + pod.Namespace + " port-forward pod/" + pod.Name + " " + strconv.Itoa(port) + "` and pass --stats-url http://127.0.0.1:" + strconv.Itoa(port) + path
+		manual := "run `kubectl -n " + pod.Namespace + " port-forward pod/" + pod.Name + " " + strconv.Itoa(port) + "` and pass --stats-url http://127.0.0.1:" + strconv.Itoa(port) + path
+		switch {
+		case apierrors.IsForbidden(pfErr) || strings.Contains(pfErr.Error(), "forbidden"):
+			r.Hint = "allow pods/portforward (create) in the gateway namespace so doctor can port-forward, or " + manual
+		case errors.Is(pfErr, context.DeadlineExceeded):
+			r.Hint = "the port-forward timed out (15s): check the API server and the kubelet, or " + manual
+		default:
+			r.Hint = "the port-forward failed (see the evidence); " + manual
+		}
 	}
 	return r
 }
@@ -132,7 +146,10 @@ func statsAt(ctx context.Context, env *Env, url string) Result {
 		return failed(summaryStatsUnreachable, "from outside the cluster: `kubectl -n <ns> port-forward pod/<gateway-pod> 15090` and pass --stats-url http://127.0.0.1:15090/stats/prometheus", err.Error())
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return failed("the stats page was cut off", "the page took too long or the connection broke; try again, or read it with --stats-url", mattermost.Classify(err)+": "+err.Error())
+	}
 	if resp.StatusCode != http.StatusOK {
 		return failed(fmt.Sprintf("Envoy answered HTTP %d", resp.StatusCode), "check gateways[].stats.path (Istio: /stats/prometheus)", url)
 	}

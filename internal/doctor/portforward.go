@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
@@ -42,11 +42,13 @@ func forwardPort(ctx context.Context, cfg *rest.Config, kube kubernetes.Interfac
 		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 	})
 
-	// The forwarder logs stream errors through klog; doctor reports them as
-	// evidence instead (errOut), so its output stays the reporter's.
-	fctx, cancel := context.WithCancel(klog.NewContext(ctx, logr.Discard()))
-	ready := make(chan struct{})
+	// The forwarder logs stream errors (e.g. the pod's port refusing)
+	// through the context's logger; doctor keeps them as evidence (errOut)
+	// instead of printing them, so its output stays the reporter's.
 	var errOut syncBuffer
+	sink := funcr.New(func(prefix, args string) { fmt.Fprintf(&errOut, "%s %s\n", prefix, args) }, funcr.Options{})
+	fctx, cancel := context.WithCancel(klog.NewContext(ctx, sink))
+	ready := make(chan struct{})
 	fw, err := portforward.NewOnAddressesWithContext(fctx, dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, ready, nil, &errOut)
 	if err != nil {
 		cancel()

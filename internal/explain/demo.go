@@ -70,8 +70,14 @@ spec:
 `, h)
 	}
 	b.WriteString(TLSSecretYAML("istio-ingress", "wildcard-example-com", cert))
-	b.WriteString(`---
-apiVersion: networking.istio.io/v1alpha3
+	b.WriteString("---\n" + LuaSNICheckFilterYAML)
+	return gwconfig.Load(gwconfig.Document{Name: "demo-gateway-config.yaml", Data: b.Bytes()}), nil
+}
+
+// LuaSNICheckFilterYAML is the common EnvoyFilter that answers 421 from Lua
+// when a request's :authority differs from the connection's SNI, applied to
+// the ingress gateway pods (istio=ingressgateway) from the root namespace.
+const LuaSNICheckFilterYAML = `apiVersion: networking.istio.io/v1alpha3
 kind: EnvoyFilter
 metadata: {name: sni-authority-check, namespace: istio-system}
 spec:
@@ -100,9 +106,7 @@ spec:
                 request_handle:respond({[":status"] = "421"}, "Misdirected Request")
               end
             end
-`)
-	return gwconfig.Load(gwconfig.Document{Name: "demo-gateway-config.yaml", Data: b.Bytes()}), nil
-}
+`
 
 // StaticConfig is a ConfigSource of an already loaded configuration.
 type StaticConfig struct {

@@ -88,30 +88,7 @@ spec:
 `, name, selector, name, host, cred)
 }
 
-const luaFilter = `apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: {name: sni-authority-check, namespace: istio-system}
-spec:
-  workloadSelector:
-    labels: {istio: ingressgateway}
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match: {context: GATEWAY}
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.lua
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua
-          inlineCode: |
-            function envoy_on_request(h)
-              local sni = h:streamInfo():requestedServerName()
-              if sni ~= "" and h:headers():get(":authority") ~= sni then
-                h:respond({[":status"] = "421"}, "Misdirected Request")
-              end
-            end
----
-`
+var luaFilter = LuaSNICheckFilterYAML + "---\n"
 
 // logs builds n 421 lines of one pair plus ordinary traffic and noise.
 func logs(n int, details, ua, authority, sni string, format string) string {

@@ -62,8 +62,7 @@ message, 503 when a retry may help (Alertmanager retries), 4xx when it cannot
 				return fail(exitFailure, err)
 			}
 			o := bridge.Options{
-				Message: mattermost.Options{Channel: s.Mattermost.Channel, Username: s.Mattermost.Username, IconURL: s.Mattermost.IconURL,
-					IconEmoji: s.Mattermost.IconEmoji, MentionCritical: s.Mattermost.MentionCritical, Footer: "Sent by gatewatch bridge"},
+				Message:       mattermost.OptionsFor(s.Mattermost, "Sent by gatewatch bridge"),
 				EnrichTimeout: time.Duration(s.Explain.Timeout), Logger: logger.With("component", "bridge"), Registry: reg,
 			}
 			if enr != nil {

@@ -58,7 +58,7 @@ Mattermost's answer. The webhook URL is never printed.`,
 			if err != nil {
 				return fail(exitFailure, err)
 			}
-			p := mattermost.Build(data, messageOptions(s, "Sent by gatewatch notify test"))
+			p := mattermost.Build(data, mattermost.OptionsFor(s.Mattermost, "Sent by gatewatch notify test"))
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "sending %q to Mattermost", p.Attachments[0].Title)
 			if s.Mattermost.Channel != "" {
@@ -82,12 +82,6 @@ Mattermost's answer. The webhook URL is never printed.`,
 	cmd.Flags().BoolVar(&resolved, "resolved", false, "send the resolved form of the message")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up retrying after this long")
 	return cmd
-}
-
-// messageOptions are the Mattermost message settings of the spec.
-func messageOptions(s *spec.Spec, footer string) mattermost.Options {
-	m := s.Mattermost
-	return mattermost.Options{Channel: m.Channel, Username: m.Username, IconURL: m.IconURL, IconEmoji: m.IconEmoji, MentionCritical: m.MentionCritical, Footer: footer}
 }
 
 // sampleGroup builds the alert group a real 421 (or the first routed alert)

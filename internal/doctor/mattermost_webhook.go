@@ -29,7 +29,7 @@ func (mattermostWebhook) Run(ctx context.Context, env *Env) Result {
 	}
 	d := &template.Data{Status: "firing", CommonLabels: template.KV{"alertname": "GatewatchDoctorTest", "gateway": env.Spec.Gateways[0].Name, "namespace": env.Spec.Gateways[0].Namespace, "severity": "info"},
 		Alerts: template.Alerts{{Status: "firing", Labels: template.KV{"alertname": "GatewatchDoctorTest"}, Annotations: template.KV{"summary": "gatewatch doctor test message", "description": "Sent by `gatewatch doctor --send-test` to check the webhook."}, StartsAt: time.Now()}}}
-	res, err := c.Send(ctx, mattermost.Build(d, mattermost.Options{Channel: m.Channel, Username: m.Username, Footer: "Sent by gatewatch doctor"}))
+	res, err := c.Send(ctx, mattermost.Build(d, mattermost.OptionsFor(m, "Sent by gatewatch doctor")))
 	if err != nil {
 		return failed("Mattermost did not accept the test message", "the error names the cause; see docs/mattermost.md", err.Error())
 	}

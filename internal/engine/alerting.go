@@ -115,18 +115,12 @@ func (p *alertingPart) apply(s *spec.Spec) error {
 	if err != nil {
 		return err
 	}
-	n, err := mattermost.NewNotifier(client, mattermost.Options{
-		Channel: s.Mattermost.Channel, Username: s.Mattermost.Username, IconURL: s.Mattermost.IconURL,
-		IconEmoji: s.Mattermost.IconEmoji, MentionCritical: s.Mattermost.MentionCritical, Footer: "Sent by gatewatch",
-	}, tmpl, p.e.logger.With("component", "mattermost"))
+	n, err := mattermost.NewNotifier(client, mattermost.OptionsFor(s.Mattermost, "Sent by gatewatch"), tmpl, p.e.logger.With("component", "mattermost"))
 	if err != nil {
 		return err
 	}
 	n.Observe = p.e.deliveries.add
 	n.Enrich, n.EnrichTimeout = p.e.opts.Enrich, time.Duration(s.Explain.Timeout)
-	if p.e.opts.EnrichTimeout > 0 {
-		n.EnrichTimeout = p.e.opts.EnrichTimeout
-	}
 
 	routes := dispatch.NewRoute(conf.Route, nil)
 	receivers := map[string][]notify.Integration{}

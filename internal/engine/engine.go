@@ -50,9 +50,8 @@ type Options struct {
 	BodySizeLimit int64
 	// Enrich, if set, adds gatewatch explain's analysis to messages (see
 	// mattermost.Notifier.Enrich); it never delays a message by more than
-	// EnrichTimeout (default: the spec's explain.timeout).
-	Enrich        mattermost.EnrichFunc
-	EnrichTimeout time.Duration
+	// the spec's explain.timeout.
+	Enrich mattermost.EnrichFunc
 }
 
 // Engine runs the whole pipeline for one spec.

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
+
+	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
 // Options are the message settings from the spec.
@@ -17,6 +19,11 @@ type Options struct {
 	MentionCritical string
 	// Footer names the sender, e.g. "Sent by gatewatch".
 	Footer string
+}
+
+// OptionsFor are the spec's message settings, signed with footer.
+func OptionsFor(m spec.Mattermost, footer string) Options {
+	return Options{Channel: m.Channel, Username: m.Username, IconURL: m.IconURL, IconEmoji: m.IconEmoji, MentionCritical: m.MentionCritical, Footer: footer}
 }
 
 // Build turns an alert group into a Mattermost post. The layout is the one

@@ -48,12 +48,7 @@ func (alertmanagerRoute) Run(_ context.Context, env *Env) Result {
 		for k, v := range rules.ForAlert(g, a).Labels {
 			lbls[model.LabelName(k)] = model.LabelValue(v)
 		}
-		var got []string
-		ok := false
-		for _, r := range route.Match(lbls) {
-			got = append(got, r.RouteOpts.Receiver)
-			ok = ok || mattermost[r.RouteOpts.Receiver]
-		}
+		got, ok := receivers(route, lbls, mattermost)
 		ev = append(ev, fmt.Sprintf("%s → %s", lbls, strings.Join(got, ", ")))
 		if !ok {
 			bad = fmt.Sprintf("%s does not reach a Mattermost receiver", a.Name)
@@ -63,12 +58,7 @@ func (alertmanagerRoute) Run(_ context.Context, env *Env) Result {
 		}
 	}
 	wd := model.LabelSet{"alertname": "Watchdog", "severity": "none"}
-	var wdr []string
-	wdMattermost := false
-	for _, r := range route.Match(wd) {
-		wdr = append(wdr, r.RouteOpts.Receiver)
-		wdMattermost = wdMattermost || mattermost[r.RouteOpts.Receiver]
-	}
+	wdr, wdMattermost := receivers(route, wd, mattermost)
 	ev = append(ev, fmt.Sprintf("%s → %s", wd, strings.Join(wdr, ", ")))
 	if bad != "" {
 		return failed(bad, "add a route matching the alertname (gatewatch render writes it); check the routes above it do not catch the alert without continue: true", ev...)
@@ -77,4 +67,16 @@ func (alertmanagerRoute) Run(_ context.Context, env *Env) Result {
 		return warn("Watchdog reaches Mattermost", "route alertname=\"Watchdog\" to the null receiver: it fires all the time by design", ev...)
 	}
 	return pass("the alert routes to Mattermost; Watchdog does not", ev...)
+}
+
+// receivers are the receivers an alert with lbls is routed to (as `amtool
+// config routes test` shows them), and whether one is a Mattermost receiver.
+func receivers(route *dispatch.Route, lbls model.LabelSet, mattermost map[string]bool) ([]string, bool) {
+	var got []string
+	ok := false
+	for _, r := range route.Match(lbls) {
+		got = append(got, r.RouteOpts.Receiver)
+		ok = ok || mattermost[r.RouteOpts.Receiver]
+	}
+	return got, ok
 }

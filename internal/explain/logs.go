@@ -151,7 +151,13 @@ func (k KubeLogs) Logs(ctx context.Context, since time.Duration, warn func(strin
 		if len(listErrs) > 0 {
 			return nil, errors.Join(listErrs...)
 		}
-		return nil, errors.New("no running gateway pod to read logs from")
+		var where []string
+		for _, g := range k.Gateways {
+			if g.Selector != "" {
+				where = append(where, fmt.Sprintf("-n %s -l %s", g.Namespace, g.Selector))
+			}
+		}
+		return nil, fmt.Errorf("no running gateway pod to read logs from (looked with %s): check the namespace and selector with `kubectl get pods`", strings.Join(where, "; "))
 	}
 	for _, err := range listErrs {
 		warn(err.Error())

@@ -4,8 +4,8 @@
 // files, skipping hidden (dot) folders. Each file is split into its YAML
 // documents, keeping the file and line of each, and a List (kind: List, or
 // any kind ending in "List" that has items) is expanded into its items. A
-// document that cannot be read is a Problem with its file:line, and the rest
-// is still read.
+// document that cannot be read is reported with its file:line (an Object
+// with Err set), and the rest is still read.
 //
 // doctor's offline mode and explain's gateway configuration both read
 // through it.
@@ -68,9 +68,13 @@ func (s Source) String() string {
 	return b.String()
 }
 
-// Object is one document of a file, or one item of a List.
+// Object is one document of a file, or one item of a List, in the order
+// read. When it could not be read, Err says why and the rest is empty.
 type Object struct {
 	Source
+	// Err is why the document could not be read: a *SyntaxError, a value
+	// that is not a mapping, a file that cannot be read.
+	Err error
 	// APIVersion and Kind are the object's own. Kind is empty for a config
 	// file that is not a Kubernetes object (alertmanager.yml, Helm values,
 	// a Prometheus rule file).
@@ -80,18 +84,6 @@ type Object struct {
 	// Text is the document as written (for a List item: its JSON).
 	Text []byte
 }
-
-// Problem is a file or document that could not be read; the rest still is.
-type Problem struct {
-	Source
-	Err error
-}
-
-// Error is "source: error".
-func (p Problem) Error() string { return p.Source.String() + ": " + p.Err.Error() }
-
-// Unwrap returns the cause.
-func (p Problem) Unwrap() error { return p.Err }
 
 // SyntaxError is a document that is not valid YAML.
 type SyntaxError struct {
@@ -165,33 +157,29 @@ func hasExtension(p string) bool {
 
 // Load reads every file path stands for (see Files). The error is for a
 // path that cannot be walked or holds no file to read; a file that cannot be
-// read and a document that cannot be parsed are Problems.
-func Load(path string) ([]Object, []Problem, error) {
+// read and a document that cannot be parsed are Objects with Err set.
+func Load(path string) ([]Object, error) {
 	files, err := Files(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var objs []Object
-	var probs []Problem
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			probs = append(probs, Problem{Source: Source{File: f}, Err: fmt.Errorf("read file: %w", err)})
+			objs = append(objs, Object{Source: Source{File: f}, Err: fmt.Errorf("read file: %w", err)})
 			continue
 		}
-		o, p := Read(f, b)
-		objs = append(objs, o...)
-		probs = append(probs, p...)
+		objs = append(objs, Read(f, b)...)
 	}
-	return objs, probs, nil
+	return objs, nil
 }
 
 // Read splits data, the content of the file name, into its YAML (or JSON)
 // documents and returns their objects, Lists expanded. Empty documents
 // (blank, comments only, null) are skipped.
-func Read(name string, data []byte) ([]Object, []Problem) {
+func Read(name string, data []byte) []Object {
 	var objs []Object
-	var probs []Problem
 	n := 0
 	for _, d := range split(data) {
 		if d.empty {
@@ -201,19 +189,17 @@ func Read(name string, data []byte) ([]Object, []Problem) {
 		src := Source{File: name, Doc: n, Line: d.line}
 		js, err := yaml.YAMLToJSON(d.data)
 		if err != nil {
-			probs = append(probs, Problem{Source: src, Err: syntaxError(err, d.start)})
+			objs = append(objs, Object{Source: src, Err: syntaxError(err, d.start)})
 			continue
 		}
-		o, p := expand(src, js, d.data)
-		objs = append(objs, o...)
-		probs = append(probs, p...)
+		objs = append(objs, expand(src, js, d.data)...)
 	}
-	return objs, probs
+	return objs
 }
 
 // FromJSON reads one JSON value, such as an object fetched from the
 // Kubernetes API, expanding a List into its items.
-func FromJSON(src Source, js []byte) ([]Object, []Problem) {
+func FromJSON(src Source, js []byte) []Object {
 	return expand(src, js, js)
 }
 
@@ -224,31 +210,28 @@ type head struct {
 	Items      []json.RawMessage `json:"items"`
 }
 
-func expand(src Source, js, text []byte) ([]Object, []Problem) {
+func expand(src Source, js, text []byte) []Object {
 	t := bytes.TrimSpace(js)
 	if len(t) == 0 || string(t) == "null" {
-		return nil, nil
+		return nil
 	}
 	if t[0] != '{' {
-		return nil, []Problem{{Source: src, Err: fmt.Errorf("not a Kubernetes object: %s", describe(t))}}
+		return []Object{{Source: src, Err: fmt.Errorf("not a Kubernetes object: %s", describe(t))}}
 	}
 	var h head
 	if err := json.Unmarshal(js, &h); err != nil {
-		return nil, []Problem{{Source: src, Err: fmt.Errorf("not a Kubernetes object: %w", err)}}
+		return []Object{{Source: src, Err: fmt.Errorf("not a Kubernetes object: %w", err)}}
 	}
 	if IsList(h.Kind, h.Items != nil) {
 		var objs []Object
-		var probs []Problem
 		for i, it := range h.Items {
 			s := src
 			s.Item = i + 1
-			o, p := expand(s, it, it)
-			objs = append(objs, o...)
-			probs = append(probs, p...)
+			objs = append(objs, expand(s, it, it)...)
 		}
-		return objs, probs
+		return objs
 	}
-	return []Object{{Source: src, APIVersion: h.APIVersion, Kind: h.Kind, JSON: js, Text: text}}, nil
+	return []Object{{Source: src, APIVersion: h.APIVersion, Kind: h.Kind, JSON: js, Text: text}}
 }
 
 // IsList reports whether an object of kind is a list of objects, as

@@ -89,14 +89,14 @@ func TestReadDocumentsAndLines(t *testing.T) {
 		"---\n" + // 14
 		"route: {receiver: x}\n" + // 15
 		"receivers: [{name: x}]\n" // 16
-	objs, probs := Read("all.yaml", []byte(data))
-	require.Empty(t, probs)
+	objs := Read("all.yaml", []byte(data))
 	type got struct {
 		Source
 		Kind string
 	}
 	var gots []got
 	for _, o := range objs {
+		require.NoError(t, o.Err)
 		gots = append(gots, got{o.Source, o.Kind})
 	}
 	require.Equal(t, []got{
@@ -124,13 +124,19 @@ func TestReadProblems(t *testing.T) {
 		{"kind of the wrong type", "kind: [A]\n", Source{File: "f.yaml", Doc: 1, Line: 1}, "not a Kubernetes object: json: cannot unmarshal array", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, probs := Read("f.yaml", []byte(tc.data))
+			objs := Read("f.yaml", []byte(tc.data))
+			var probs []Object
+			for _, o := range objs {
+				if o.Err != nil {
+					probs = append(probs, o)
+				}
+			}
 			require.Len(t, probs, 1)
 			require.Equal(t, tc.want, probs[0].Source)
 			require.Contains(t, probs[0].Err.Error(), tc.msg)
-			require.Contains(t, probs[0].Error(), tc.want.String()+": "+tc.msg)
+			require.Empty(t, probs[0].JSON)
 			var se *SyntaxError
-			require.Equal(t, tc.syntaxLine != 0, errors.As(probs[0], &se))
+			require.Equal(t, tc.syntaxLine != 0, errors.As(probs[0].Err, &se))
 			if se != nil {
 				require.Equal(t, tc.syntaxLine, se.Line)
 			}
@@ -158,22 +164,25 @@ func TestReadJSONAndLists(t *testing.T) {
 			[]Source{{File: "f", Doc: 1, Line: 1, Item: 1}}, []string{"Service"}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			objs, probs := Read("f", []byte(tc.data))
-			require.Len(t, probs, tc.problems)
+			problems := 0
 			var srcs []Source
 			var kinds []string
-			for _, o := range objs {
+			for _, o := range Read("f", []byte(tc.data)) {
+				if o.Err != nil {
+					problems++
+					continue
+				}
 				srcs = append(srcs, o.Source)
 				kinds = append(kinds, o.Kind)
 			}
+			require.Equal(t, tc.problems, problems)
 			require.Equal(t, tc.want, srcs)
 			require.Equal(t, tc.kinds, kinds)
 		})
 	}
 
 	// Objects fetched from an API: the same expansion.
-	objs, probs := FromJSON(Source{File: "cluster"}, []byte(`{"kind": "List", "items": [{"kind": "Gateway"}, {"kind": "List", "items": [{"kind": "Secret"}]}]}`))
-	require.Empty(t, probs)
+	objs := FromJSON(Source{File: "cluster"}, []byte(`{"kind": "List", "items": [{"kind": "Gateway"}, {"kind": "List", "items": [{"kind": "Secret"}]}]}`))
 	require.Len(t, objs, 2)
 	require.Equal(t, Source{File: "cluster", Item: 1}, objs[1].Source, "a nested List's items are numbered in their own List")
 	require.Equal(t, "Secret", objs[1].Kind)
@@ -189,23 +198,25 @@ func TestLoad(t *testing.T) {
 		"sub/d.yaml":     "# only a comment\n",
 		"sub/e.yaml.bak": "kind: Backup\n",
 	})
-	objs, probs, err := Load(dir)
+	objs, err := Load(dir)
 	require.NoError(t, err)
-	var kinds []string
+	var got []string
 	for _, o := range objs {
-		kinds = append(kinds, o.Kind)
+		if o.Err != nil {
+			rel, _ := filepath.Rel(dir, o.File)
+			got = append(got, "problem in "+rel)
+			continue
+		}
+		got = append(got, o.Kind)
 	}
-	require.Equal(t, []string{"A", "B", "C"}, kinds)
-	require.Len(t, probs, 1)
-	require.Equal(t, filepath.Join(dir, "c.yml"), probs[0].File)
+	require.Equal(t, []string{"A", "B", "C", "problem in c.yml"}, got, "problems stay in file order")
 
-	objs, probs, err = Load(filepath.Join(dir, "notes.txt"))
+	objs, err = Load(filepath.Join(dir, "notes.txt"))
 	require.NoError(t, err)
-	require.Empty(t, probs)
 	require.Len(t, objs, 1, "a file named explicitly is read")
 	require.Equal(t, "Text", objs[0].Kind)
 
-	_, _, err = Load(filepath.Join(dir, "missing"))
+	_, err = Load(filepath.Join(dir, "missing"))
 	require.Error(t, err)
 }
 

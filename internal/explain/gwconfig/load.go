@@ -1,19 +1,14 @@
 package gwconfig
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"github.com/gatewatch/gatewatch/internal/manifest"
 )
 
 // Config holds the objects read so far. Build it with New, Load or LoadDir,
@@ -76,43 +71,18 @@ func Load(docs ...Document) *Config {
 	return c
 }
 
-// LoadDir reads every .yaml, .yml and .json file under dir, recursively, in
-// lexical order, skipping hidden directories. The error is for a directory
-// that cannot be walked or holds no such file; problems with files and
+// LoadDir reads the manifests at path through internal/manifest: a file
+// (whatever its name), or every .yaml, .yml and .json file under a folder,
+// recursively, in lexical order, skipping hidden folders. The error is for a
+// path that cannot be walked or holds no such file; problems with files and
 // objects are in Warnings.
-func LoadDir(dir string) (*Config, error) {
-	var files []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if p != dir && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		switch strings.ToLower(filepath.Ext(p)) {
-		case ".yaml", ".yml", ".json":
-			files = append(files, p)
-		}
-		return nil
-	})
+func LoadDir(path string) (*Config, error) {
+	objs, err := manifest.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("read gateway configuration: %w", err)
 	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("read gateway configuration: no .yaml, .yml or .json file under %s", dir)
-	}
 	c := New()
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			c.warn("", Source{File: f}, fmt.Sprintf("read file: %v", err))
-			continue
-		}
-		c.AddFile(f, b)
-	}
+	c.addManifests(objs)
 	return c, nil
 }
 
@@ -159,37 +129,36 @@ func (c *Config) warn(item string, src Source, msg string) {
 // AddFile reads the YAML (or JSON) documents in data, separated by "---"
 // lines; name is the file name warnings give.
 func (c *Config) AddFile(name string, data []byte) {
-	n := 0
-	for _, d := range splitDocuments(data) {
-		if d.empty {
-			continue
-		}
-		n++
-		src := Source{File: name, Doc: n, Line: d.line}
-		js, err := yaml.YAMLToJSON(d.data)
-		if err != nil {
-			line, msg := yamlErrorLine(err, d.start)
-			if line > 0 {
-				src.Line = line
-			}
-			c.warn("", src, "not valid YAML: "+msg)
-			continue
-		}
-		c.addJSON(src, js)
-	}
+	c.addManifests(manifest.Read(name, data))
 }
 
 // Add adds one object, such as the Object of an unstructured.Unstructured
 // fetched from the Kubernetes API; source names it in warnings. A List (or
 // any kind ending in "List" with items) adds its items.
 func (c *Config) Add(source string, obj map[string]any) {
-	src := Source{File: source}
 	js, err := json.Marshal(obj)
 	if err != nil {
-		c.warn("", src, fmt.Sprintf("not a JSON object: %v", err))
+		c.warn("", Source{File: source}, fmt.Sprintf("not a JSON object: %v", err))
 		return
 	}
-	c.addJSON(src, js)
+	c.addManifests(manifest.FromJSON(manifest.Source{File: source}, js))
+}
+
+// addManifests adds the objects read, in order, with a warning for each
+// document that could not be read (a YAML syntax error at its own line).
+func (c *Config) addManifests(objs []manifest.Object) {
+	for _, o := range objs {
+		src := Source(o.Source)
+		if o.Err != nil {
+			var se *manifest.SyntaxError
+			if errors.As(o.Err, &se) && se.Line > 0 {
+				src.Line = se.Line
+			}
+			c.warn("", src, o.Err.Error())
+			continue
+		}
+		c.addObject(src, o)
+	}
 }
 
 type objectMeta struct {
@@ -198,15 +167,14 @@ type objectMeta struct {
 	Labels    map[string]string `json:"labels"`
 }
 
-func (c *Config) addJSON(src Source, js []byte) {
-	if len(bytes.TrimSpace(js)) == 0 || string(bytes.TrimSpace(js)) == "null" {
-		return
-	}
+// addObject adds one object read by internal/manifest; kinds other than
+// the ones explain analyses are skipped quietly.
+func (c *Config) addObject(src Source, o manifest.Object) {
+	js := o.JSON
 	var head struct {
-		APIVersion string            `json:"apiVersion"`
-		Kind       string            `json:"kind"`
-		Metadata   objectMeta        `json:"metadata"`
-		Items      []json.RawMessage `json:"items"`
+		APIVersion string     `json:"apiVersion"`
+		Kind       string     `json:"kind"`
+		Metadata   objectMeta `json:"metadata"`
 	}
 	if err := json.Unmarshal(js, &head); err != nil {
 		c.warn("", src, fmt.Sprintf("not a Kubernetes object: %v", err))
@@ -214,14 +182,6 @@ func (c *Config) addJSON(src Source, js []byte) {
 	}
 	if head.Kind == "" {
 		c.warn("", src, "not a Kubernetes object (no kind); skipped")
-		return
-	}
-	if head.Kind == "List" || (strings.HasSuffix(head.Kind, "List") && head.Items != nil) {
-		for i, it := range head.Items {
-			s := src
-			s.Item = i + 1
-			c.addJSON(s, it)
-		}
 		return
 	}
 	group, version := splitAPIVersion(head.APIVersion)
@@ -279,66 +239,4 @@ func splitAPIVersion(av string) (group, version string) {
 		return g, v
 	}
 	return "", av
-}
-
-// document is one YAML document of a file.
-type document struct {
-	data []byte
-	// start is the file line of the document's first line, line the file
-	// line of its first line that is neither blank nor a comment.
-	start, line int
-	empty       bool
-}
-
-// splitDocuments splits a YAML stream on "---" lines (a "---" optionally
-// followed by a comment), keeping line numbers.
-func splitDocuments(data []byte) []document {
-	var docs []document
-	cur := document{start: 1, empty: true}
-	lineNo := 0
-	for _, l := range bytes.SplitAfter(data, []byte("\n")) {
-		if len(l) == 0 {
-			continue
-		}
-		lineNo++
-		if isSeparator(l) {
-			docs = append(docs, cur)
-			cur = document{start: lineNo + 1, empty: true}
-			continue
-		}
-		cur.data = append(cur.data, l...)
-		t := bytes.TrimSpace(l)
-		if cur.empty && len(t) > 0 && t[0] != '#' {
-			cur.empty = false
-			cur.line = lineNo
-		}
-	}
-	return append(docs, cur)
-}
-
-func isSeparator(l []byte) bool {
-	rest, ok := bytes.CutPrefix(l, []byte("---"))
-	if !ok {
-		return false
-	}
-	t := bytes.TrimSpace(rest)
-	if len(t) == 0 {
-		return true
-	}
-	return t[0] == '#' && (rest[0] == ' ' || rest[0] == '\t')
-}
-
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
-
-// yamlErrorLine finds "line N" in a YAML error about a document starting on
-// file line start, and rewrites it to the file's line.
-func yamlErrorLine(err error, start int) (int, string) {
-	msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
-	m := yamlLineRe.FindStringSubmatchIndex(msg)
-	if m == nil {
-		return 0, msg
-	}
-	n, _ := strconv.Atoi(msg[m[2]:m[3]])
-	line := start + n - 1
-	return line, msg[:m[2]] + strconv.Itoa(line) + msg[m[3]:]
 }

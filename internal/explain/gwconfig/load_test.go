@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,20 +267,16 @@ func TestLoadDir(t *testing.T) {
 
 	_, err = LoadDir(t.TempDir())
 	require.ErrorContains(t, err, "no .yaml, .yml or .json file")
-}
 
-func TestSplitDocuments(t *testing.T) {
-	data := "---\n# comment only\n---   # separator with comment\na: 1\n\nb: 2\n---\n\n---\nc: 3\n--- not a separator\n"
-	var got []document
-	for _, d := range splitDocuments([]byte(data)) {
-		if !d.empty {
-			got = append(got, document{start: d.start, line: d.line, data: d.data})
-		}
-	}
-	require.Equal(t, []document{
-		{start: 4, line: 4, data: []byte("a: 1\n\nb: 2\n")},
-		{start: 10, line: 10, data: []byte("c: 3\n--- not a separator\n")},
-	}, got)
+	// A file named explicitly is read whatever its name; a List in it is
+	// expanded, its items named in warnings.
+	write("list.txt", "apiVersion: v1\nkind: List\nitems:\n- "+strings.ReplaceAll(strings.TrimSpace(istioGW("v1", "ns", "d", "istio=ingressgateway", "c", "d.example.com")), "\n", "\n  ")+"\n- {apiVersion: networking.istio.io/v1, kind: Gateway, metadata: {namespace: ns}}\n")
+	c, err = LoadDir(filepath.Join(dir, "list.txt"))
+	require.NoError(t, err)
+	require.Len(t, c.Gateways(), 1)
+	require.Equal(t, Source{File: filepath.Join(dir, "list.txt"), Doc: 1, Line: 1, Item: 1}, c.Gateways()[0].Source)
+	require.Len(t, c.Warnings(), 1)
+	require.Equal(t, filepath.Join(dir, "list.txt")+":1 (document 1, item 2): Gateway ns/: no metadata.name; skipped", c.Warnings()[0].String())
 }
 
 func TestLoadIstioGatewayProblems(t *testing.T) {

@@ -54,7 +54,7 @@ the output references a Secret or a file.`,
 		},
 	}
 	specFlag(cmd, &path)
-	cmd.Flags().StringVarP(&target, "target", "t", render.TargetOperator, "what to render for: "+strings.Join(render.Targets, "|"))
+	cmd.Flags().StringVarP(&target, "target", "t", render.TargetOperator, "what to render for: "+strings.Join(render.TargetNames(), "|"))
 	cmd.Flags().StringVarP(&outDir, "output-dir", "o", "", "write one file per object into this directory (all or nothing) instead of stdout")
 	return cmd
 }

@@ -82,7 +82,7 @@ func helm(s *spec.Spec) ([]File, error) {
 	v.Alertmanager.Config = alertmanagerConfig(s)
 	v.Alertmanager.AlertmanagerSpec.Secrets = []string{s.Cluster.Alertmanager.SecretName}
 
-	values, err := file("values.yaml", helmHeader, v)
+	values, err := file(HelmValuesFileName, helmHeader, v)
 	if err != nil {
 		return nil, err
 	}

@@ -60,7 +60,7 @@ func prometheus(s *spec.Spec) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc, err := file("prometheus.yml", "# Merge these scrape_configs and rule_files into your prometheus.yml.\n",
+	pc, err := file(PrometheusConfigFileName, "# Merge these scrape_configs and rule_files into your prometheus.yml.\n",
 		promConfig{RuleFiles: []string{RulesFileName}, ScrapeConfigs: jobs})
 	if err != nil {
 		return nil, err
@@ -69,7 +69,7 @@ func prometheus(s *spec.Spec) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	am, err := file("alertmanager.yml", amHeader(s), alertmanagerConfig(s))
+	am, err := file(AlertmanagerConfigFileName, amHeader(s), alertmanagerConfig(s))
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,12 @@
 // Package render compiles a gatewatch spec into the manifests and config
 // files of an existing monitoring stack: prometheus-operator custom
 // resources (operator), plain Prometheus and Alertmanager files
-// (prometheus), or kube-prometheus-stack Helm values (helm). Every object is
-// built from typed structs and emitted in a stable order. The Mattermost
-// webhook URL is never written: outputs reference a Secret or a file.
+// (prometheus), kube-prometheus-stack Helm values (helm), or the manifests
+// that deploy gatewatch itself (standalone). Targets is the registry: each
+// target declares the files and kinds it writes, which tests and doctor's
+// offline reader go by. Every object is built from typed structs and emitted
+// in a stable order. The Mattermost webhook URL is never written: outputs
+// reference a Secret or a file.
 package render
 
 import (
@@ -14,23 +17,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
-
-// Targets that Render accepts.
-const (
-	TargetOperator   = "operator"
-	TargetPrometheus = "prometheus"
-	TargetHelm       = "helm"
-	TargetStandalone = "standalone"
-)
-
-// Targets lists every target in help order.
-var Targets = []string{TargetOperator, TargetPrometheus, TargetHelm, TargetStandalone}
 
 // File is one rendered output: a Kubernetes object or a config file.
 type File struct {
@@ -42,20 +33,13 @@ type File struct {
 	Content []byte
 }
 
-// Render compiles the spec for one target.
-func Render(s *spec.Spec, target string) ([]File, error) {
-	switch target {
-	case TargetOperator:
-		return operator(s)
-	case TargetPrometheus:
-		return prometheus(s)
-	case TargetHelm:
-		return helm(s)
-	case TargetStandalone:
-		return standalone(s)
-	default:
-		return nil, fmt.Errorf("unknown target %q: use one of %s", target, strings.Join(Targets, ", "))
+// Render compiles the spec for the target called name (see Targets).
+func Render(s *spec.Spec, name string) ([]File, error) {
+	t, err := Lookup(name)
+	if err != nil {
+		return nil, err
 	}
+	return t.Render(s)
 }
 
 // marshal renders v as YAML through its JSON tags (Kubernetes conventions)

@@ -115,7 +115,7 @@ func TestDoctorLive(t *testing.T) {
 	raw, err := os.ReadFile("../examples/gatewatch.yaml")
 	require.NoError(t, err)
 	specText := strings.Replace(string(raw), "webhook_url_file: mattermost-webhook-url", "webhook_url_file: "+urlFile, 1)
-	s, err := spec.Parse([]byte(specText), "doctor.yaml")
+	s, err := spec.Parse([]byte(specText), "doctor.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	s.Gateways[0].Stats.Interval, s.Gateways[0].Stats.Timeout = spec.Duration(time.Second), spec.Duration(900*time.Millisecond)
 	s.Routing.GroupWait, s.Routing.GroupInterval = spec.Duration(time.Second), spec.Duration(2*time.Second)

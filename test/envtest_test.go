@@ -33,6 +33,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/engine"
 	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
 	"github.com/gatewatch/gatewatch/internal/render"
+	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -169,7 +170,7 @@ alerts:
 mattermost:
   webhook_url: %s
 routing: {group_wait: 1s, group_interval: 2s}
-`, hook)), "envtest.yaml")
+`, hook)), "envtest.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	var logs bytes.Buffer
 	e, err := engine.New(s, engine.Options{Kubeconfig: writeKubeconfig(t, cfg, "nowhere"), KubeContext: "envtest", Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))})
@@ -263,7 +264,7 @@ func TestServerSideDryRun(t *testing.T) {
 	for name, path := range specs {
 		for _, target := range []string{render.TargetOperator, render.TargetStandalone, render.TargetHelm, render.TargetPrometheus} {
 			t.Run(name+"/"+target, func(t *testing.T) {
-				s, err := spec.Load(path)
+				s, err := spec.Load(path, rules.SpecKinds())
 				require.NoError(t, err)
 				files, err := render.Render(s, target)
 				require.NoError(t, err)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/doctor"
+	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -166,7 +167,7 @@ func TestDoctorGatewayThroughAPI(t *testing.T) {
 
 	raw, err := os.ReadFile("../examples/gatewatch.yaml")
 	require.NoError(t, err)
-	s, err := spec.Parse(raw, "gatewatch.yaml")
+	s, err := spec.Parse(raw, "gatewatch.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	s.Gateways[0].Namespace = ns
 	run := func() map[string]doctor.Result {

@@ -23,6 +23,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/cli"
 	"github.com/gatewatch/gatewatch/internal/doctor"
 	"github.com/gatewatch/gatewatch/internal/render"
+	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -70,7 +71,7 @@ func run(t *testing.T, bin string, args ...string) (string, int) {
 
 func renderSpec(t *testing.T, path, target string) (*spec.Spec, map[string][]byte) {
 	t.Helper()
-	s, err := spec.Load(path)
+	s, err := spec.Load(path, rules.SpecKinds())
 	require.NoError(t, err)
 	files, err := render.Render(s, target)
 	require.NoError(t, err)
@@ -152,7 +153,7 @@ func TestPromtoolTestRules(t *testing.T) {
 			require.Equal(t, 0, code, stderr.String())
 			tests, err := filepath.Glob(filepath.Join(dir, "*.test.yml"))
 			require.NoError(t, err)
-			s, err := spec.Load(path)
+			s, err := spec.Load(path, rules.SpecKinds())
 			require.NoError(t, err)
 			require.Len(t, tests, len(s.Gateways))
 			out, code := run(t, promtool, append([]string{"test", "rules"}, tests...)...)
@@ -251,7 +252,7 @@ func TestAmtoolCheckConfig(t *testing.T) {
 					require.Contains(t, out, "SUCCESS")
 					// "null" plus one Mattermost receiver (the operator: one per
 					// AlertmanagerConfig, i.e. per gateway namespace).
-					s, err := spec.Load(path)
+					s, err := spec.Load(path, rules.SpecKinds())
 					require.NoError(t, err)
 					want := 2
 					if s.Cluster.MattermostNative() && target != "operator" {
@@ -291,7 +292,7 @@ func TestAmtoolRoutes(t *testing.T) {
 
 				// Critical alerts: with mattermost_configs they go to the receiver
 				// that sets priority "important".
-				s, err := spec.Load(path)
+				s, err := spec.Load(path, rules.SpecKinds())
 				require.NoError(t, err)
 				wantCritical := want
 				if s.Cluster.MattermostNative() && target != "operator" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -91,7 +92,7 @@ func loadDeliveringSpec(path string) (*spec.Spec, error) {
 
 // loadSpec loads the spec; problems in it are exit code 1.
 func loadSpec(path string) (*spec.Spec, error) {
-	s, err := spec.Load(path)
+	s, err := spec.Load(path, rules.SpecKinds())
 	if err != nil {
 		return nil, fail(exitFailure, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatewatch/gatewatch/internal/engine"
+	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 	"github.com/gatewatch/gatewatch/internal/web"
 )
@@ -87,7 +88,7 @@ rejected and the running one keeps going.`,
 			defer e.Close()
 
 			reload := func(ctx context.Context) error {
-				ns, err := spec.Load(path)
+				ns, err := spec.Load(path, rules.SpecKinds())
 				if err != nil {
 					e.RejectReload()
 					logger.Error("reload rejected: the spec is invalid, the running one keeps going", "file", path, "err", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -52,7 +53,7 @@ func TestSecretNeverPrinted(t *testing.T) {
 			runCLI("render", "-c", s, "--target", target)
 			runCLI("render", "-c", s, "--target", target, "-o", filepath.Join(dir, fmt.Sprint("out", i, target)))
 		}
-		loaded, err := spec.Load(s)
+		loaded, err := spec.Load(s, rules.SpecKinds())
 		require.NoError(t, err)
 		j, err := json.Marshal(loaded)
 		require.NoError(t, err)
@@ -90,7 +91,7 @@ func TestSecretNeverPrinted(t *testing.T) {
 	}))
 
 	// The inline URL was really loaded (so the test can fail).
-	full, err := spec.Load(specs[1])
+	full, err := spec.Load(specs[1], rules.SpecKinds())
 	require.NoError(t, err)
 	require.Contains(t, full.Mattermost.WebhookURL.Reveal(), inlineHook)
 

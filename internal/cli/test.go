@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -142,59 +141,17 @@ func writePromtool(cmd *cobra.Command, s *spec.Spec, dir string) error {
 }
 
 func runScenarios(cmd *cobra.Command, s *spec.Spec) (rows []scenarioRow, skipped []string) {
-	ctx := cmd.Context()
-	for _, g := range s.Gateways {
-		for _, a := range s.EnabledAlerts() {
-			scs, ok := rules.Scenarios(g, a)
-			if !ok {
-				skipped = append(skipped, fmt.Sprintf("%s/%s: no scenarios for kind %s", g.Name, a.Name, a.Kind))
-				continue
-			}
-			rule := rules.ForAlert(g, a)
-			for _, sc := range scs {
-				res := rules.Run(ctx, sc, rule, g.Stats.Interval.D())
-				row := scenarioRow{Gateway: g.Name, Alert: a.Name, Scenario: sc.Name, Doc: sc.Doc, Checks: len(sc.Checks), Passed: res.Passed()}
-				if res.Err != nil {
-					row.Failures = append(row.Failures, res.Err.Error())
-				}
-				for _, o := range res.Failed() {
-					row.Failures = append(row.Failures, fmt.Sprintf("at %s want firing [%s], got [%s]", o.At, strings.Join(o.Want, " "), strings.Join(o.Got, " ")))
-				}
-				if a.Kind == spec.KindMisdirectedRequest {
-					row.Runbook = runbookVerdict(cmd, g, a, sc)
-				}
-				rows = append(rows, row)
-			}
+	results, skipped := rules.RunScenarios(cmd.Context(), s)
+	for _, r := range results {
+		row := scenarioRow{Gateway: r.Gateway, Alert: r.Alert.Name, Scenario: r.Scenario.Name, Doc: r.Scenario.Doc,
+			Checks: len(r.Scenario.Checks), Passed: r.Passed(), Runbook: r.Runbook}
+		if r.Err != nil {
+			row.Failures = append(row.Failures, r.Err.Error())
 		}
+		for _, o := range r.Failed() {
+			row.Failures = append(row.Failures, fmt.Sprintf("at %s want firing [%s], got [%s]", o.At, strings.Join(o.Want, " "), strings.Join(o.Got, " ")))
+		}
+		rows = append(rows, row)
 	}
 	return rows, skipped
-}
-
-// runbookVerdict runs the runbook's original rule on the scenario and says
-// how it compares with what should happen.
-func runbookVerdict(cmd *cobra.Command, g spec.Gateway, a spec.Alert, sc rules.Scenario) string {
-	rb := rules.Run(cmd.Context(), sc, rules.Rule{Alert: "RunbookRule", Expr: rules.RunbookExpr(g, a.Window)}, g.Stats.Interval.D())
-	if rb.Err != nil {
-		return "error: " + rb.Err.Error()
-	}
-	for i, o := range rb.Outcomes {
-		want := 0
-		for _, e := range sc.Checks[i].Firing {
-			want += e.Count
-		}
-		got := 0
-		for _, v := range o.Got {
-			n, _ := strconv.Atoi(v)
-			got += n
-		}
-		switch {
-		case want > 0 && got == 0:
-			return fmt.Sprintf("misses it (silent at %s)", o.At)
-		case want == 0 && got > 0:
-			return fmt.Sprintf("false alarm at %s", o.At)
-		case want != got:
-			return fmt.Sprintf("counts %d, not %d (at %s)", got, want, o.At)
-		}
-	}
-	return "same"
 }

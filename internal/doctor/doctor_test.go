@@ -39,7 +39,7 @@ spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
 
 func renderDir(t *testing.T, target string, edit func(dir string)) string {
 	t.Helper()
-	s, err := spec.Load("../../examples/gatewatch.yaml")
+	s, err := spec.Load("../../examples/gatewatch.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	files, err := render.Render(s, target)
 	require.NoError(t, err)
@@ -62,7 +62,7 @@ func renderDir(t *testing.T, target string, edit func(dir string)) string {
 
 func runOffline(t *testing.T, dir string) map[string]Result {
 	t.Helper()
-	s, err := spec.Load("../../examples/gatewatch.yaml")
+	s, err := spec.Load("../../examples/gatewatch.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	m, err := LoadManifests(dir)
 	require.NoError(t, err)
@@ -126,7 +126,7 @@ func TestOfflineEachBreakFailsTheRightCheck(t *testing.T) {
 			p := filepath.Join(dir, "prometheusrule-monitoring-gatewatch.yaml")
 			b, err := os.ReadFile(p)
 			require.NoError(t, err)
-			s, err := spec.Load("../../examples/gatewatch.yaml")
+			s, err := spec.Load("../../examples/gatewatch.yaml", rules.SpecKinds())
 			require.NoError(t, err)
 			gw := s.Gateways[0]
 			i := strings.Index(string(b), "expr: |-")

@@ -15,6 +15,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/engine"
 	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -36,7 +37,7 @@ routing:
   group_interval: 2s
   repeat_interval: 1h
 `, strings.Join(targets, ", "), hookURL)
-	s, err := spec.Parse([]byte(y), "test.yaml")
+	s, err := spec.Parse([]byte(y), "test.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	return s
 }

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewatch/gatewatch/internal/render"
+	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -21,7 +22,7 @@ import (
 // Alertmanager → the gateway's pod port and kube-dns 53 UDP and TCP — and
 // nothing the path does not need.
 func TestRenderedPoliciesAllowTheAlertPath(t *testing.T) {
-	s, err := spec.Load("../../examples/gatewatch.yaml")
+	s, err := spec.Load("../../examples/gatewatch.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	files, err := render.Render(s, render.TargetOperator)
 	require.NoError(t, err)

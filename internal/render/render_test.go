@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -26,7 +27,7 @@ func TestGolden(t *testing.T) {
 	for name, path := range goldenSpecs {
 		for _, target := range []string{TargetOperator, TargetPrometheus, TargetHelm, TargetStandalone} {
 			t.Run(name+"/"+target, func(t *testing.T) {
-				s, err := spec.Load(path)
+				s, err := spec.Load(path, rules.SpecKinds())
 				require.NoError(t, err)
 				files, err := Render(s, target)
 				require.NoError(t, err)
@@ -47,7 +48,7 @@ func TestGolden(t *testing.T) {
 // TestStableOutput renders twice and expects identical bytes (map ordering
 // must never leak into the output).
 func TestStableOutput(t *testing.T) {
-	s, err := spec.Load(goldenSpecs["full"])
+	s, err := spec.Load(goldenSpecs["full"], rules.SpecKinds())
 	require.NoError(t, err)
 	for _, target := range []string{TargetOperator, TargetPrometheus, TargetHelm} {
 		var first string
@@ -75,7 +76,7 @@ func TestAlertmanagerReceiverByVersion(t *testing.T) {
 		{"1.0", "mattermost_configs:", "slack_configs:"},
 	} {
 		t.Run(tc.version, func(t *testing.T) {
-			s, err := spec.Load(goldenSpecs["example"])
+			s, err := spec.Load(goldenSpecs["example"], rules.SpecKinds())
 			require.NoError(t, err)
 			s.Cluster.Alertmanager.Version = tc.version
 			files, err := Render(s, TargetPrometheus)
@@ -118,7 +119,7 @@ func TestWriteDirAllOrNothing(t *testing.T) {
 }
 
 func TestUnknownTarget(t *testing.T) {
-	s, err := spec.Load(goldenSpecs["example"])
+	s, err := spec.Load(goldenSpecs["example"], rules.SpecKinds())
 	require.NoError(t, err)
 	_, err = Render(s, "kustomize")
 	require.ErrorContains(t, err, `unknown target "kustomize"`)
@@ -129,12 +130,12 @@ func TestUnknownTarget(t *testing.T) {
 // at the mounted Secret; the Deployment is hardened; RBAC is pods-only
 // unless explain reads the cluster.
 func TestStandalone(t *testing.T) {
-	s, err := spec.Load(goldenSpecs["full"])
+	s, err := spec.Load(goldenSpecs["full"], rules.SpecKinds())
 	require.NoError(t, err)
 	b, err := DeploymentSpec(s)
 	require.NoError(t, err)
 	require.NotContains(t, string(b), "inline-secret")
-	again, err := spec.Parse(b, "deployed.yaml")
+	again, err := spec.Parse(b, "deployed.yaml", rules.SpecKinds())
 	require.NoError(t, err, string(b))
 	require.Equal(t, "/etc/gatewatch/secrets/webhook-url", again.Mattermost.WebhookURLFile)
 	require.Equal(t, s.EnabledAlerts()[0].Name, again.EnabledAlerts()[0].Name)
@@ -159,7 +160,7 @@ func TestStandalone(t *testing.T) {
 	require.NotContains(t, out, "  - secrets\n  verbs:\n  - get\n  - list")
 
 	// Without explain's kube sources, RBAC is pods only.
-	s, err = spec.Load(goldenSpecs["example"])
+	s, err = spec.Load(goldenSpecs["example"], rules.SpecKinds())
 	require.NoError(t, err)
 	files, err = Render(s, TargetStandalone)
 	require.NoError(t, err)
@@ -176,7 +177,7 @@ func TestStandalone(t *testing.T) {
 // policy is rendered (one would isolate the pods it selects); with egress
 // only, only egress policies.
 func TestNetworkPoliciesOnlyForDefaultDeny(t *testing.T) {
-	s, err := spec.Load(goldenSpecs["example"])
+	s, err := spec.Load(goldenSpecs["example"], rules.SpecKinds())
 	require.NoError(t, err)
 	count := func() (ingress, egress int) {
 		files, err := Render(s, TargetOperator)

@@ -18,6 +18,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/engine"
 	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 	"github.com/gatewatch/gatewatch/internal/web"
 )
@@ -62,7 +63,7 @@ func TestStatusPageAndAPI(t *testing.T) {
 mattermost:
   webhook_url: %s
 routing: {group_wait: 1s, group_interval: 2s}
-`, gw.Addr(), hook)), "t.yaml")
+`, gw.Addr(), hook)), "t.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	e, err := engine.New(s, engine.Options{})
 	require.NoError(t, err)

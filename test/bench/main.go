@@ -204,7 +204,7 @@ func pods(n int) ([]*demo.Gateway, func(), error) {
 }
 
 func benchSpec(gws []*demo.Gateway, iv, groupWait time.Duration, hook string) (*spec.Spec, error) {
-	return spec.Parse([]byte(specYAML(gws, iv, groupWait, hook)), "bench.yaml")
+	return spec.Parse([]byte(specYAML(gws, iv, groupWait, hook)), "bench.yaml", rules.SpecKinds())
 }
 
 func specYAML(gws []*demo.Gateway, iv, groupWait time.Duration, hook string) string {
@@ -547,7 +547,7 @@ func scrapeCost(mb int) (time.Duration, uint64, int, error) {
 	}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	s, err := spec.Parse([]byte(fmt.Sprintf("gateways:\n  - name: big\n    namespace: ns\n    static_targets: [%q]\n    stats: {interval: 2s, timeout: 1900ms}\nalerts:\n  - window: 1m\nmattermost:\n  webhook_url: http://127.0.0.1:1/hooks/none\n", ln.Addr().String())), "scrape.yaml")
+	s, err := spec.Parse([]byte(fmt.Sprintf("gateways:\n  - name: big\n    namespace: ns\n    static_targets: [%q]\n    stats: {interval: 2s, timeout: 1900ms}\nalerts:\n  - window: 1m\nmattermost:\n  webhook_url: http://127.0.0.1:1/hooks/none\n", ln.Addr().String())), "scrape.yaml", rules.SpecKinds())
 	if err != nil {
 		return 0, 0, 0, err
 	}

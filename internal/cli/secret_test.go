@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
@@ -49,7 +50,7 @@ func TestSecretNeverPrinted(t *testing.T) {
 		runCLI("test", "-c", s)
 		runCLI("test", "-c", s, "-o", "json")
 		runCLI("test", "-c", s, "--write-promtool", filepath.Join(dir, fmt.Sprint("promtool", i)))
-		for _, target := range []string{"operator", "prometheus", "helm", "standalone"} {
+		for _, target := range render.TargetNames() {
 			runCLI("render", "-c", s, "--target", target)
 			runCLI("render", "-c", s, "--target", target, "-o", filepath.Join(dir, fmt.Sprint("out", i, target)))
 		}

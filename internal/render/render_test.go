@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
@@ -25,7 +26,7 @@ var goldenSpecs = map[string]string{
 // testdata/<spec>-<target>.golden.yaml (go test ./internal/render -update).
 func TestGolden(t *testing.T) {
 	for name, path := range goldenSpecs {
-		for _, target := range []string{TargetOperator, TargetPrometheus, TargetHelm, TargetStandalone} {
+		for _, target := range TargetNames() {
 			t.Run(name+"/"+target, func(t *testing.T) {
 				s, err := spec.Load(path, rules.SpecKinds())
 				require.NoError(t, err)
@@ -50,10 +51,10 @@ func TestGolden(t *testing.T) {
 func TestStableOutput(t *testing.T) {
 	s, err := spec.Load(goldenSpecs["full"], rules.SpecKinds())
 	require.NoError(t, err)
-	for _, target := range []string{TargetOperator, TargetPrometheus, TargetHelm} {
+	for _, target := range Targets() {
 		var first string
 		for i := 0; i < 5; i++ {
-			files, err := Render(s, target)
+			files, err := target.Render(s)
 			require.NoError(t, err)
 			var buf bytes.Buffer
 			require.NoError(t, Write(&buf, files))
@@ -63,6 +64,66 @@ func TestStableOutput(t *testing.T) {
 			require.Equal(t, first, buf.String())
 		}
 	}
+}
+
+// TestTargetsDeclareTheirOutputs: every file a target renders is one of the
+// outputs it declares, with the declared kind, and every declared output is
+// rendered for one of the golden specs (doctor reads rendered folders
+// through these declarations).
+func TestTargetsDeclareTheirOutputs(t *testing.T) {
+	require.Equal(t, []string{TargetOperator, TargetPrometheus, TargetHelm, TargetStandalone}, TargetNames())
+	for _, target := range Targets() {
+		t.Run(target.Name, func(t *testing.T) {
+			seen := map[string]bool{}
+			for _, path := range goldenSpecs {
+				s, err := spec.Load(path, rules.SpecKinds())
+				require.NoError(t, err)
+				files, err := target.Render(s)
+				require.NoError(t, err)
+				for _, f := range files {
+					var outs []Output
+					for _, o := range target.Writes {
+						if o.Matches(f.Name) {
+							outs = append(outs, o)
+						}
+					}
+					require.Len(t, outs, 1, "%s: declared by exactly one output", f.Name)
+					out := outs[0]
+					seen[out.Name] = true
+					got, ok := OutputOf(f.Name)
+					require.True(t, ok, f.Name)
+					require.Equal(t, out, got, "%s: the same output whichever target asks", f.Name)
+					content := f.Content
+					switch out.Format {
+					case FormatExample:
+						content = []byte(strings.ReplaceAll("\n"+string(content), "\n# ", "\n"))
+						fallthrough
+					case FormatObject:
+						var head struct {
+							Kind string `json:"kind"`
+						}
+						require.NoError(t, yaml.Unmarshal(content, &head), f.Name)
+						require.Contains(t, out.Kinds, head.Kind, f.Name)
+					default:
+						require.Empty(t, out.Kinds, "%s: a config file has no kind", f.Name)
+					}
+				}
+			}
+			for _, o := range target.Writes {
+				require.True(t, seen[o.Name], "%s is declared but no golden spec renders it", o.Name)
+			}
+		})
+	}
+}
+
+func TestLookup(t *testing.T) {
+	for _, name := range TargetNames() {
+		got, err := Lookup(name)
+		require.NoError(t, err)
+		require.Equal(t, name, got.Name)
+	}
+	_, err := Lookup("kustomize")
+	require.EqualError(t, err, `unknown target "kustomize": use one of operator, prometheus, helm, standalone`)
 }
 
 func TestAlertmanagerReceiverByVersion(t *testing.T) {

@@ -79,19 +79,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := msg.Data
-	e := mattermost.EnrichWithin(r.Context(), s.enrich, data, s.enrichTimeout, s.logger)
-	enriched := e != nil
+	x := mattermost.Extras{Enrichment: mattermost.EnrichWithin(r.Context(), s.enrich, data, s.enrichTimeout, s.logger)}
+	enriched := x.Enrichment != nil
 	if msg.TruncatedAlerts > 0 {
 		// Alertmanager's max_alerts cut the group: say so (under the alerts,
 		// before the explanation, within the size limits).
-		note := fmt.Sprintf("- … and %d more alerts Alertmanager did not send (webhook max_alerts)", msg.TruncatedAlerts)
-		if e == nil {
-			e = &mattermost.Enrichment{Line: note}
-		} else {
-			e = &mattermost.Enrichment{Line: note + "\n" + e.Line, Card: e.Card}
-		}
+		x.Note = fmt.Sprintf("- … and %d more alerts Alertmanager did not send (webhook max_alerts)", msg.TruncatedAlerts)
 	}
-	p := mattermost.BuildEnriched(data, s.opts, e)
+	p := mattermost.BuildWith(data, s.opts, x)
 	err = s.client.PostOnce(r.Context(), p)
 	if err == nil {
 		s.received.WithLabelValues("sent").Inc()

@@ -62,11 +62,11 @@ message, 503 when a retry may help (Alertmanager retries), 4xx when it cannot
 				return fail(exitFailure, err)
 			}
 			o := bridge.Options{
-				Message:       mattermost.OptionsFor(s.Mattermost, "Sent by gatewatch bridge"),
-				EnrichTimeout: time.Duration(s.Explain.Timeout), Logger: logger.With("component", "bridge"), Registry: reg,
+				Message: mattermost.OptionsFor(s.Mattermost, "Sent by gatewatch bridge"),
+				Logger:  logger.With("component", "bridge"), Registry: reg,
 			}
 			if enr != nil {
-				o.Enrich = enr.Enrich
+				o.Enrich, o.EnrichTimeout = enr.Enrich, enr.Timeout
 			}
 			mux := http.NewServeMux()
 			b := bridge.New(client, o)

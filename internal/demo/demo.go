@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/internal/engine"
 	"github.com/gatewatch/gatewatch/internal/explain"
+	"github.com/gatewatch/gatewatch/internal/explain/enrich"
 	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
 	"github.com/gatewatch/gatewatch/internal/spec"
 	"github.com/gatewatch/gatewatch/internal/web"
@@ -86,11 +87,11 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	if o.AccessLog != nil {
 		logOut = io.MultiWriter(accessLog, o.AccessLog)
 	}
-	gwConfig, err := explain.DemoConfig(time.Now())
+	gwConfig, err := GatewayConfig(time.Now())
 	if err != nil {
 		return fmt.Errorf("demo gateway configuration: %w", err)
 	}
-	enricher := &explain.Enricher{
+	enricher := &enrich.Enricher{
 		Alerts: map[string]bool{"GatewayMisdirectedRequest421": true},
 		Logs:   func(string) explain.LogSource { return accessLog },
 		Config: explain.StaticConfig{C: gwConfig, Name: "the demo gateway's configuration"},

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatewatch/gatewatch/internal/demo/fixtures"
+	"github.com/gatewatch/gatewatch/internal/explain/gwconfig"
 )
 
 // BenchmarkExplainRun: the whole analysis of one gateway's access log of
@@ -30,11 +33,11 @@ func BenchmarkExplainRun(b *testing.B) {
 				}
 			}
 			log := sb.String()
-			c, err := DemoConfig(now)
+			y, err := fixtures.DemoGatewayConfigYAML(now)
 			if err != nil {
 				b.Fatal(err)
 			}
-			cfg := StaticConfig{C: c, Name: "demo"}
+			cfg := StaticConfig{C: gwconfig.Load(gwconfig.Document{Name: "demo-gateway-config.yaml", Data: y}), Name: "demo"}
 			b.SetBytes(int64(len(log)))
 			b.ResetTimer()
 			for b.Loop() {

@@ -22,6 +22,19 @@ type ConfigSource interface {
 	String() string
 }
 
+// StaticConfig is a ConfigSource of an already loaded configuration.
+type StaticConfig struct {
+	C    *gwconfig.Config
+	Name string
+}
+
+func (s StaticConfig) String() string { return s.Name }
+
+// Config returns the configuration.
+func (s StaticConfig) Config(context.Context, func(string)) (*gwconfig.Config, error) {
+	return s.C, nil
+}
+
 // DirConfig reads manifests (YAML or JSON, multi-document, recursively)
 // from a directory or one file.
 type DirConfig struct{ Path string }

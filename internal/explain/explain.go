@@ -3,7 +3,8 @@
 // groups the 421s by TLS SNI → :authority pair and by who answered, checks
 // the gateway configuration and certificates (gwconfig) for each pair, and
 // gives a verdict with the fix. The same analysis enriches the 421 alert's
-// Mattermost message.
+// Mattermost message through the adapter in internal/explain/enrich; this
+// package knows nothing of messages.
 package explain
 
 import (

@@ -31,8 +31,8 @@ type Fix struct {
 	Text string `json:"text"`
 }
 
-// dominantProducer is the producer with the most 421s of a pair.
-func dominantProducer(p accesslog.Pair) accesslog.ProducerCount {
+// DominantProducer is the producer with the most 421s of a pair.
+func DominantProducer(p accesslog.Pair) accesslog.ProducerCount {
 	if len(p.Producers) == 0 {
 		return accesslog.ProducerCount{Producer: accesslog.ProducerUnknown}
 	}
@@ -103,7 +103,7 @@ func short(cause string, f Finding) string {
 }
 
 func judge(f Finding, haveConfig bool) Verdict {
-	p, pc := f.Pair, dominantProducer(f.Pair)
+	p, pc := f.Pair, DominantProducer(f.Pair)
 	lua := pc.Producer == accesslog.ProducerEnvoyFilter
 	switch p.Kind {
 	case accesslog.PairSNINotLogged:

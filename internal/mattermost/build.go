@@ -32,10 +32,11 @@ func OptionsFor(m spec.Mattermost, footer string) Options {
 // gateway, namespace, pods, count and window, one entry per alert with its
 // links, and props.card holding every alert with every label. A group too
 // large for Mattermost's limits lists fewer alerts and says "and N more".
-func Build(d *template.Data, o Options) Payload { return BuildEnriched(d, o, nil) }
+func Build(d *template.Data, o Options) Payload { return BuildWith(d, o, Extras{}) }
 
-// Enrichment is what `gatewatch explain` adds to a 421 message: one short
-// line under the alerts and a section at the end of the card.
+// Enrichment is the port through which an analysis (gatewatch explain,
+// through internal/explain/enrich) adds to a 421 message: one short line
+// under the alerts and a section at the end of the card.
 type Enrichment struct {
 	// Line is the one-line verdict, e.g. "Why: shop.example.com → api.example.com
 	// (12×, Lua filter): the *.example.com certificate lets browsers reuse …".
@@ -44,17 +45,35 @@ type Enrichment struct {
 	Card string
 }
 
-// Limits of the enrichment inside a message, well within Mattermost's.
+// Extras are what a message carries besides its alert group.
+type Extras struct {
+	// Note is a line under the alerts, before the enrichment's line, e.g.
+	// the bridge's "… and 3 more alerts Alertmanager did not send".
+	Note string
+	// Enrichment is the explanation; nil for none.
+	Enrichment *Enrichment
+}
+
+// Limits of the note and enrichment inside a message, well within
+// Mattermost's.
 const (
 	maxEnrichLine = 400
 	maxEnrichCard = 6000
 )
 
-// BuildEnriched is Build with explain's enrichment. The enrichment is cut
-// to its own limits first; if the message is still too large with every
-// alert shown, alerts are listed fewer as in Build, and as a last resort the
-// enrichment's card section is dropped (the line stays).
-func BuildEnriched(d *template.Data, o Options, e *Enrichment) Payload {
+// BuildWith is Build with extras. The note and the enrichment's line share
+// one line limit, the card section has its own; if the message is still too
+// large with every alert shown, alerts are listed fewer as in Build, and as
+// a last resort the enrichment's card section is dropped (the line stays).
+func BuildWith(d *template.Data, o Options, x Extras) Payload {
+	e := x.Enrichment
+	if x.Note != "" {
+		if e == nil {
+			e = &Enrichment{Line: x.Note}
+		} else {
+			e = &Enrichment{Line: x.Note + "\n" + e.Line, Card: e.Card}
+		}
+	}
 	if e != nil {
 		e = &Enrichment{Line: truncateRunes(strings.TrimSpace(e.Line), maxEnrichLine), Card: truncateRunes(strings.TrimSpace(e.Card), maxEnrichCard)}
 	}

@@ -24,7 +24,7 @@ var sampleEnrichment = &Enrichment{
 func TestEnrichedMessageAcceptedByStrictServer(t *testing.T) {
 	srv, url := startServer(t)
 	c, _, _ := newClient(t, url)
-	p := BuildEnriched(sampleData(2, "warning"), Options{Footer: "Sent by gatewatch"}, sampleEnrichment)
+	p := BuildWith(sampleData(2, "warning"), Options{Footer: "Sent by gatewatch"}, Extras{Enrichment: sampleEnrichment})
 	require.True(t, strings.HasSuffix(p.Attachments[0].Text, sampleEnrichment.Line), p.Attachments[0].Text)
 	require.Contains(t, p.Props.Card, "| shop.example.com | api.example.com | 12 |")
 	_, err := c.Send(context.Background(), p)
@@ -40,7 +40,7 @@ func TestEnrichmentWithinLimits(t *testing.T) {
 	c, _, _ := newClient(t, url)
 	huge := &Enrichment{Line: strings.Repeat("ミ", 5000), Card: strings.Repeat("| a | b |\n", 5000)}
 	for _, n := range []int{1, 4000} {
-		p := BuildEnriched(sampleData(n, "warning"), Options{}, huge)
+		p := BuildWith(sampleData(n, "warning"), Options{}, Extras{Enrichment: huge})
 		body, err := json.Marshal(p)
 		require.NoError(t, err)
 		require.Less(t, len(body), MaxBody)

@@ -40,7 +40,8 @@ type Delivery struct {
 	OK     bool
 }
 
-// EnrichFunc explains an alert group; nil means nothing to add.
+// EnrichFunc explains an alert group; nil means nothing to add. It is the
+// Enrichment port's function: internal/explain/enrich provides one.
 type EnrichFunc func(ctx context.Context, d *template.Data) *Enrichment
 
 // EnrichWithin runs f bounded by timeout (default 2s): it returns nil when f
@@ -97,7 +98,7 @@ func NewNotifier(c *Client, o Options, tmpl *template.Template, logger *slog.Log
 // Notify posts the group once and tells Alertmanager whether to retry.
 func (n *Notifier) Notify(ctx context.Context, alerts ...*alert.Alert) notify.NotifyVerdict {
 	data := notify.GetTemplateData(ctx, n.tmpl, alerts, n.logger)
-	p := BuildEnriched(data, n.opts, EnrichWithin(ctx, n.Enrich, data, n.EnrichTimeout, n.logger))
+	p := BuildWith(data, n.opts, Extras{Enrichment: EnrichWithin(ctx, n.Enrich, data, n.EnrichTimeout, n.logger)})
 	err := n.client.PostOnce(ctx, p)
 	if n.Observe != nil {
 		d := Delivery{At: time.Now(), Title: p.Attachments[0].Title, Alerts: len(alerts), Answer: "200 ok", OK: err == nil}

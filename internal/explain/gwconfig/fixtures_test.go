@@ -1,20 +1,14 @@
 package gwconfig
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gatewatch/gatewatch/internal/demo/fixtures"
 )
 
 // now is the time every analysis in the tests runs at.
@@ -32,26 +26,15 @@ type certOpts struct {
 // from a day before now for 90 days unless told otherwise.
 func certPEM(t *testing.T, o certOpts) []byte {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
 	if o.notBefore.IsZero() {
 		o.notBefore = now.Add(-24 * time.Hour)
 	}
 	if o.notAfter.IsZero() {
 		o.notAfter = now.Add(90 * 24 * time.Hour)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: o.cn},
-		DNSNames:     o.dns,
-		NotBefore:    o.notBefore,
-		NotAfter:     o.notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	crt, err := fixtures.Certificate{CommonName: o.cn, DNSNames: o.dns, NotBefore: o.notBefore, NotAfter: o.notAfter}.PEM()
 	require.NoError(t, err)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return crt
 }
 
 // tlsSecret is a kubernetes.io/tls Secret holding a certificate for names.
@@ -61,16 +44,7 @@ func tlsSecret(t *testing.T, ns, name string, names ...string) string {
 }
 
 func tlsSecretPEM(ns, name string, crt []byte) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: Secret
-metadata:
-  name: %s
-  namespace: %s
-type: kubernetes.io/tls
-data:
-  tls.crt: %s
-  tls.key: %s
-`, name, ns, base64.StdEncoding.EncodeToString(crt), base64.StdEncoding.EncodeToString([]byte("not a key")))
+	return fixtures.TLSSecretYAML(ns, name, crt, []byte("not a key"))
 }
 
 // istioGW is an Istio Gateway with one HTTPS server on 443.

@@ -6,44 +6,13 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gatewatch/gatewatch/internal/demo/fixtures"
 )
 
 // luaSNICheck is the EnvoyFilter people add to answer 421 when a coalesced
 // request's :authority differs from the SNI.
-const luaSNICheck = `apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata:
-  name: misdirected
-  namespace: istio-system
-spec:
-  workloadSelector:
-    labels:
-      istio: ingressgateway
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: GATEWAY
-      listener:
-        filterChain:
-          filter:
-            name: envoy.filters.network.http_connection_manager
-            subFilter:
-              name: envoy.filters.http.router
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.lua
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua
-          inlineCode: |
-            function envoy_on_request(request_handle)
-              local sni = request_handle:streamInfo():requestedServerName()
-              local authority = request_handle:headers():get(":authority")
-              if sni ~= nil and sni ~= "" and authority ~= sni then
-                request_handle:respond({[":status"] = "421"}, "Misdirected Request")
-              end
-            end
-`
+var luaSNICheck = fixtures.LuaSNICheckFilterYAML("misdirected")
 
 // unrelatedLua adds a header: Lua, but no 421.
 const unrelatedLua = `apiVersion: networking.istio.io/v1alpha3
@@ -419,29 +388,7 @@ spec:
 // luaFilter is a 421 Lua EnvoyFilter with the given scope: spec lines
 // (workloadSelector, targetRefs) and match lines, both indented for their
 // place.
-func luaFilter(ns, name, spec, match string) string {
-	return `apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: {name: ` + name + `, namespace: ` + ns + `}
-spec:
-` + spec + `  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: GATEWAY
-` + match + `    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.lua
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua
-          inlineCode: |
-            function envoy_on_request(h)
-              if h:streamInfo():requestedServerName() ~= h:headers():get(":authority") then
-                h:respond({[":status"] = "421"}, "")
-              end
-            end
-`
-}
+var luaFilter = fixtures.LuaFilterYAML
 
 // TestEnvoyFilterScope: which gateway servers an EnvoyFilter reaches, by
 // namespace, selector, targetRefs and the patch's match.

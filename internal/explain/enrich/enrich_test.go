@@ -1,0 +1,89 @@
+package enrich
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatewatch/gatewatch/internal/demo/fixtures"
+	"github.com/gatewatch/gatewatch/internal/explain"
+	"github.com/gatewatch/gatewatch/internal/mattermost"
+)
+
+var now = time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC)
+
+// A client chooses its SNI and :authority: they reach the message only as
+// host names, never as markdown.
+func TestEnrichmentNeutralisesClientText(t *testing.T) {
+	evil := "api.example.com`](https://evil.example/x) @channel |\r\r# big"
+	mem := explain.NewMemoryLogs(1 << 20)
+	_, _ = mem.Write([]byte(fixtures.AccessLog(now, 2, "lua_response", fixtures.Safari, evil, "shop.example.com", "json")))
+	e := &Enricher{Alerts: map[string]bool{"A": true}, Logs: func(string) explain.LogSource { return mem }, Now: func() time.Time { return now }}
+	got := e.Enrich(context.Background(), &template.Data{Status: "firing", CommonLabels: template.KV{"alertname": "A"}})
+	require.NotNil(t, got)
+	for _, bad := range []string{"evil.example/x)", "@channel", "](https", "https://", "\r", "\n# big"} {
+		require.NotContains(t, got.Line, bad)
+		require.NotContains(t, got.Card, bad)
+	}
+	require.Contains(t, got.Line, "`shop.example.com` → `(invalid host)`")
+
+	// A host-shaped SNI that is a URL (the regexp does not let it pass) and
+	// one Mattermost would link.
+	for _, sni := range []string{"https://evil.example/login:1", "www.evil.example"} {
+		mem := explain.NewMemoryLogs(1 << 20)
+		_, _ = mem.Write([]byte(fixtures.AccessLog(now, 2, "lua_response", fixtures.Safari, "api.example.com", sni, "json")))
+		e := &Enricher{Alerts: map[string]bool{"A": true}, Logs: func(string) explain.LogSource { return mem }, Now: func() time.Time { return now }}
+		got := e.Enrich(context.Background(), &template.Data{Status: "firing", CommonLabels: template.KV{"alertname": "A"}})
+		require.NotNil(t, got)
+		for _, text := range []string{got.Line, got.Card} {
+			require.NotContains(t, text, "https://")
+			require.NotRegexp(t, `(^|[^\x60])www\.evil`, text, "outside code spans, www. is broken")
+		}
+	}
+}
+
+// Out of time, the enrichment analyses what it read; a second message while
+// one still runs goes out without enrichment instead of queueing.
+func TestEnrichmentBudget(t *testing.T) {
+	var sb strings.Builder
+	for i := range 200000 {
+		sb.WriteString(fixtures.TextLine(now.Add(-time.Minute+time.Duration(i)*time.Microsecond), 421, "lua_response", fixtures.Safari, "api.example.com", "shop.example.com", true))
+	}
+	slow := &slowLogs{text: sb.String(), started: make(chan struct{}, 1)}
+	e := &Enricher{Alerts: map[string]bool{"A": true}, Logs: func(string) explain.LogSource { return slow }, Now: func() time.Time { return now }}
+	d := &template.Data{Status: "firing", CommonLabels: template.KV{"alertname": "A"}}
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	done := make(chan *mattermost.Enrichment, 1)
+	go func() { done <- e.Enrich(ctx, d) }()
+	<-slow.started
+	require.Nil(t, e.Enrich(context.Background(), d), "busy: the second message is not held")
+	got := <-done
+	require.NotNil(t, got, "a partial analysis, not nothing")
+	require.Contains(t, got.Line, "`shop.example.com` → `api.example.com`")
+}
+
+// slowLogs serves a log slowly (a far API server).
+type slowLogs struct {
+	text    string
+	started chan struct{}
+}
+
+func (s *slowLogs) String() string { return "slow" }
+
+func (s *slowLogs) Logs(context.Context, time.Duration, func(string)) (io.ReadCloser, error) {
+	s.started <- struct{}{}
+	return io.NopCloser(&slowReader{r: strings.NewReader(s.text)}), nil
+}
+
+type slowReader struct{ r io.Reader }
+
+func (s *slowReader) Read(b []byte) (int, error) {
+	time.Sleep(time.Millisecond)
+	return s.r.Read(b[:min(len(b), 4096)])
+}

@@ -70,7 +70,7 @@ func PromtoolTests(s *spec.Spec, ruleFile string) (map[string]PromtoolTest, erro
 						if e.Pod != "" {
 							lbls["pod"], lbls["instance"] = e.Pod, e.Instance
 						}
-						ann, err := ExpandAnnotations(rule, lbls, float64(e.Count))
+						ann, err := ExpandAnnotations(rule, lbls, e.Value)
 						if err != nil {
 							return nil, err
 						}

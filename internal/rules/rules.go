@@ -6,10 +6,8 @@ package rules
 
 import (
 	"fmt"
-	"math"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/prometheus/prometheus/promql/parser"
 
@@ -79,35 +77,26 @@ func ForAlert(g spec.Gateway, a spec.Alert) Rule {
 }
 
 // Selector returns the label matchers (inside braces) for the requests an
-// alert counts at gateway g. reporter="source" keeps only what the gateway
-// itself reports: backend sidecars report the same requests again with
-// reporter="destination" and source_workload=<gateway>, so without it an
-// upstream 421 is counted twice.
+// alert counts at gateway g: the gateway's, then the kind's.
 func Selector(g spec.Gateway, a spec.Alert) string {
-	m := []string{
+	m := gatewayMatchers(g)
+	if k := mustKind(a); k.Matchers != nil {
+		m = append(m, k.Matchers(a)...)
+	}
+	return join(m)
+}
+
+// gatewayMatchers select the requests gateway g itself reports.
+// reporter="source" keeps only what the gateway reports: backend sidecars
+// report the same requests again with reporter="destination" and
+// source_workload=<gateway>, so without it an upstream 421 is counted twice.
+func gatewayMatchers(g spec.Gateway) []string {
+	return []string{
 		jobMatcher(g),
 		`reporter="source"`,
 		fmt.Sprintf("source_workload_namespace=%q", g.Namespace),
 		fmt.Sprintf("source_workload=%q", g.Workload),
 	}
-	switch a.Kind {
-	case spec.KindMisdirectedRequest:
-		m = append(m, `response_code="421"`)
-	case spec.KindResponseCode:
-		m = append(m, matcher("response_code", a.ResponseCode))
-	case spec.KindResponseFlags:
-		m = append(m, matcher("response_flags", a.ResponseFlags))
-	}
-	return strings.Join(m, ", ")
-}
-
-var plainValue = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-
-func matcher(name, re string) string {
-	if plainValue.MatchString(re) {
-		return fmt.Sprintf("%s=%q", name, re)
-	}
-	return fmt.Sprintf("%s=~%q", name, re)
 }
 
 // groupBy returns the aggregation labels for the alert's granularity.
@@ -120,13 +109,8 @@ func groupBy(a spec.Alert) string {
 	return "sum by (pod, instance)"
 }
 
-// Expr returns the PromQL expression of an alert at a gateway.
-func Expr(g spec.Gateway, a spec.Alert) string {
-	if a.Kind == spec.KindErrorRatio {
-		return ratioExpr(g, a)
-	}
-	return countExpr(g, a)
-}
+// Expr returns the PromQL expression of an alert at a gateway, from its kind.
+func Expr(g spec.Gateway, a spec.Alert) string { return mustKind(a).Expr(g, a) }
 
 // JobName is the scrape job gatewatch's own scrape of a gateway carries (the
 // rendered PodMonitor, scrape config and ScrapeConfig all set it, and so
@@ -192,17 +176,6 @@ func CountQuery(g spec.Gateway, a spec.Alert) string {
 )`, groupBy(a), sel, w, job, secs)
 }
 
-func ratioExpr(g spec.Gateway, a spec.Alert) string {
-	all := spec.Alert{Kind: spec.KindErrorRatio}
-	base := Metric + "{" + Selector(g, all) + "}"
-	errs := Metric + "{" + Selector(g, all) + ", " + matcher("response_code", a.ResponseCode) + "}"
-	w := a.Window.String()
-	return fmt.Sprintf(`%s (rate(%s[%s]))
-/
-%s (rate(%s[%s]))
-> %s`, groupBy(a), errs, w, groupBy(a), base, w, formatFloat(a.Threshold))
-}
-
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // RunbookExpr is the original runbook's expression, kept to prove what it misses.
@@ -212,42 +185,11 @@ func RunbookExpr(g spec.Gateway, window spec.Duration) string {
 }
 
 func annotations(g spec.Gateway, a spec.Alert) map[string]string {
-	where := fmt.Sprintf("gateway %s (workload %s) in namespace %s", g.Name, g.Workload, g.Namespace)
-	pod := "{{ with $labels.pod }}, pod {{ . }}{{ end }}"
-	count := `{{ $value | printf "%.0f" }}`
-	var ann map[string]string
-	switch a.Kind {
-	case spec.KindMisdirectedRequest:
-		ann = map[string]string{
-			"summary": fmt.Sprintf("Gateway %s returned HTTP 421 Misdirected Request", g.Name),
-			"description": fmt.Sprintf("%s misdirected request(s) (HTTP 421) served by %s%s in the last %s. "+
-				"Usually a client reused an HTTP/2 connection opened for another host whose certificate also covers this one; "+
-				"`gatewatch explain` shows the hosts involved and the fix.", count, where, pod, a.Window),
-			"count":      count,
-			"count_name": "421s",
-		}
-	case spec.KindResponseCode:
-		ann = map[string]string{
-			"summary":     fmt.Sprintf("Gateway %s returned HTTP %s", g.Name, a.ResponseCode),
-			"description": fmt.Sprintf("%s response(s) with code %s served by %s%s in the last %s.", count, a.ResponseCode, where, pod, a.Window),
-			"count":       count,
-			"count_name":  "Responses",
-		}
-	case spec.KindResponseFlags:
-		ann = map[string]string{
-			"summary":     fmt.Sprintf("Gateway %s served responses with Envoy flags %s", g.Name, a.ResponseFlags),
-			"description": fmt.Sprintf("%s response(s) with response_flags %s served by %s%s in the last %s.", count, a.ResponseFlags, where, pod, a.Window),
-			"count":       count,
-			"count_name":  "Responses",
-		}
-	case spec.KindErrorRatio:
-		ann = map[string]string{
-			"summary": fmt.Sprintf("Gateway %s: more than %s of responses match %s", g.Name, percent(a.Threshold), a.ResponseCode),
-			"description": fmt.Sprintf("{{ $value | humanizePercentage }} of responses served by %s%s matched response_code %s over the last %s (threshold %s).",
-				where, pod, a.ResponseCode, a.Window, percent(a.Threshold)),
-			"ratio": "{{ $value | humanizePercentage }}",
-		}
-	}
+	ann := mustKind(a).Annotations(g, a, Text{
+		Where: fmt.Sprintf("gateway %s (workload %s) in namespace %s", g.Name, g.Workload, g.Namespace),
+		Pod:   "{{ with $labels.pod }}, pod {{ . }}{{ end }}",
+		Count: `{{ $value | printf "%.0f" }}`,
+	})
 	ann["window"] = a.Window.String()
 	if a.RunbookURL != "" {
 		ann["runbook_url"] = a.RunbookURL
@@ -256,10 +198,6 @@ func annotations(g spec.Gateway, a spec.Alert) map[string]string {
 		ann[k] = v
 	}
 	return ann
-}
-
-func percent(f float64) string {
-	return strconv.FormatFloat(math.Round(f*10000)/100, 'f', -1, 64) + "%"
 }
 
 // Validate parses every rule expression with the real PromQL parser.

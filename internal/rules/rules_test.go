@@ -15,7 +15,7 @@ import (
 
 func exampleSpec(t *testing.T) *spec.Spec {
 	t.Helper()
-	s, err := spec.Load("../../examples/gatewatch.yaml")
+	s, err := spec.Load("../../examples/gatewatch.yaml", SpecKinds())
 	require.NoError(t, err)
 	return s
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -122,7 +123,7 @@ func Run(ctx context.Context, sc Scenario, rule Rule, evalInterval time.Duration
 			if a.State != rules.StateFiring {
 				continue
 			}
-			o.Got = append(o.Got, Expect{Pod: a.Labels.Get("pod"), Instance: a.Labels.Get("instance"), Count: int(math.Round(a.Value))}.String())
+			o.Got = append(o.Got, Expect{Pod: a.Labels.Get("pod"), Instance: a.Labels.Get("instance"), Value: sc.value(a.Value)}.String())
 		}
 		sort.Strings(o.Want)
 		sort.Strings(o.Got)
@@ -136,12 +137,24 @@ func Run(ctx context.Context, sc Scenario, rule Rule, evalInterval time.Duration
 	return res
 }
 
-// String renders an expected alert as "pod=count" or "count".
-func (e Expect) String() string {
-	if e.Pod == "" {
-		return fmt.Sprintf("%d", e.Count)
+// value is what an alert's value is compared as: a count is a whole number
+// of requests (increase() extrapolates to the window's edges).
+func (sc Scenario) value(v float64) float64 {
+	if sc.Ratio {
+		return v
 	}
-	return fmt.Sprintf("%s=%d", e.Pod, e.Count)
+	return math.Round(v)
+}
+
+// String renders an expected alert as "pod=value" or "value", the value
+// rounded to four decimals so that a ratio computed by PromQL compares
+// equal to the one the scenario states.
+func (e Expect) String() string {
+	v := strconv.FormatFloat(math.Round(e.Value*1e4)/1e4, 'f', -1, 64)
+	if e.Pod == "" {
+		return v
+	}
+	return e.Pod + "=" + v
 }
 
 // load appends the scenario's series, parsed with the PromQL test notation.

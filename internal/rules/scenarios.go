@@ -2,7 +2,6 @@ package rules
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,8 +18,10 @@ type Scenario struct {
 	// Doc says what the scenario proves.
 	Doc      string
 	Interval time.Duration
-	Series   []Series
-	Checks   []Check
+	// Ratio is true when the alert's value is a ratio, not a count.
+	Ratio  bool
+	Series []Series
+	Checks []Check
 }
 
 // Series is one input series: labels in PromQL notation and values in
@@ -36,11 +37,12 @@ type Check struct {
 	Firing []Expect
 }
 
-// Expect is one firing alert: the pod it is for and how many requests it counts.
+// Expect is one firing alert: the pod it is for and its value (how many
+// requests it counts, or the ratio).
 type Expect struct {
 	Pod      string
 	Instance string
-	Count    int
+	Value    float64
 }
 
 // target is one scraped Envoy (a gateway pod or a backend sidecar).
@@ -134,75 +136,106 @@ func (s steps) notation() string {
 	return strings.Join(out, " ")
 }
 
-// sampleValue returns a concrete label value matching the alert's regex,
-// so scenarios for response-code and response-flags alerts use real codes.
-func sampleValue(a spec.Alert) (code, flags string, ok bool) {
-	switch a.Kind {
-	case spec.KindMisdirectedRequest:
-		return "421", "-", true
-	case spec.KindResponseCode:
-		re := regexp.MustCompile("^(?:" + a.ResponseCode + ")$")
-		for c := 100; c < 600; c++ {
-			if re.MatchString(strconv.Itoa(c)) {
-				return strconv.Itoa(c), "-", true
-			}
-		}
-	case spec.KindResponseFlags:
-		re := regexp.MustCompile("^(?:" + a.ResponseFlags + ")$")
-		// Envoy's response flags (access log short names).
-		for _, f := range []string{"NR", "UH", "UF", "UO", "URX", "UC", "UT", "UR", "LH", "LR", "DC", "DI", "FI", "RL", "UAEX", "RLSE", "IH", "SI", "DPE", "UPE", "UMSDR", "OM", "DF"} {
-			if re.MatchString(f) {
-				code := "503"
-				if f == "NR" {
-					code = "404"
-				}
-				return code, f, true
-			}
-		}
-	}
-	return "", "", false
+// frame is what every scenario of one alert at one gateway shares: the
+// scrape interval, the window in scrapes, the targets and the series
+// builders.
+type frame struct {
+	g        spec.Gateway
+	a        spec.Alert
+	iv       time.Duration
+	n        int // scrapes per window
+	forSteps int // scrapes an alert's `for` delays every check by
+	total    int // scrapes in a scenario
+	job      string
+	podA     target
+	podB     target
+	backend  target
 }
 
-// Scenarios returns the scenarios for one count alert at one gateway, sized
-// to the gateway's scrape interval and the alert's window. Error-ratio alerts
-// have none (ok is false).
-func Scenarios(g spec.Gateway, a spec.Alert) (out []Scenario, ok bool) {
-	code, flags, ok := sampleValue(a)
-	if !ok {
-		return nil, false
-	}
+func newFrame(g spec.Gateway, a spec.Alert) frame {
 	iv := g.Stats.Interval.D()
-	n := int((a.Window.D() + iv - 1) / iv) // scrapes per window
+	n := int((a.Window.D() + iv - 1) / iv)
 	// An alert with `for` fires that much later: every check moves by it.
 	forSteps := int((a.For.D() + iv - 1) / iv)
-	total := 4*n + forSteps
-	job := JobName(g)
-	ns := g.Namespace
-	podA := target{pod: g.Workload + "-7d9f8b6c4d-x2l9q", instance: "10.0.0.11:15090"}
-	podB := target{pod: g.Workload + "-7d9f8b6c4d-k8m3z", instance: "10.0.0.12:15090"}
-	backend := target{pod: "web-5c7b9d8f6-q4w2e", instance: "10.0.1.21:15090"}
-	ivSecs := iv.Seconds()
-	day := 86400.0
-
-	req := func(t target, reporter, rc, rf string) string {
-		return fmt.Sprintf(`%s{%s, reporter=%q, source_workload=%q, source_workload_namespace=%q, destination_workload="web", destination_workload_namespace="shop", destination_service="web.shop.svc.cluster.local", request_protocol="http", response_code=%q, response_flags=%q, connection_security_policy="unknown"}`,
-			Metric, t.base(job, ns), reporter, g.Workload, g.Namespace, rc, rf)
+	return frame{
+		g: g, a: a, iv: iv, n: n, forSteps: forSteps, total: 4*n + forSteps,
+		job:     JobName(g),
+		podA:    target{pod: g.Workload + "-7d9f8b6c4d-x2l9q", instance: "10.0.0.11:15090"},
+		podB:    target{pod: g.Workload + "-7d9f8b6c4d-k8m3z", instance: "10.0.0.12:15090"},
+		backend: target{pod: "web-5c7b9d8f6-q4w2e", instance: "10.0.1.21:15090"},
 	}
-	hit := func(t target) string { return req(t, "source", code, flags) }
-	ok200 := func(t target) string { return req(t, "source", "200", "-") }
-	up := func(t target) string { return fmt.Sprintf("up{%s}", t.base(job, ns)) }
-	uptime := func(t target) string { return fmt.Sprintf("envoy_server_uptime{%s}", t.base(job, ns)) }
-	at := func(step int) time.Duration { return time.Duration(step) * iv }
-	// A healthy, long-running gateway pod with steady 200 traffic.
-	healthy := func(t target) []Series {
-		return []Series{
-			{up(t), fill(total, "1").notation()},
-			{uptime(t), ramp(total, 10*day, ivSecs).notation()},
-			{ok200(t), ramp(total, 1000, 7).notation()},
+}
+
+const day = 86400.0
+
+func (f frame) req(t target, reporter, rc, rf string) string {
+	return fmt.Sprintf(`%s{%s, reporter=%q, source_workload=%q, source_workload_namespace=%q, destination_workload="web", destination_workload_namespace="shop", destination_service="web.shop.svc.cluster.local", request_protocol="http", response_code=%q, response_flags=%q, connection_security_policy="unknown"}`,
+		Metric, t.base(f.job, f.g.Namespace), reporter, f.g.Workload, f.g.Namespace, rc, rf)
+}
+
+func (f frame) ok200(t target) string { return f.req(t, "source", "200", "-") }
+func (f frame) up(t target) string    { return fmt.Sprintf("up{%s}", t.base(f.job, f.g.Namespace)) }
+func (f frame) uptime(t target) string {
+	return fmt.Sprintf("envoy_server_uptime{%s}", t.base(f.job, f.g.Namespace))
+}
+func (f frame) at(step int) time.Duration { return time.Duration(step) * f.iv }
+
+// healthy is a long-running gateway pod with steady 200 traffic.
+func (f frame) healthy(t target) []Series {
+	return []Series{
+		{f.up(t), fill(f.total, "1").notation()},
+		{f.uptime(t), ramp(f.total, 10*day, f.iv.Seconds()).notation()},
+		{f.ok200(t), ramp(f.total, 1000, 7).notation()},
+	}
+}
+
+func fire(t target, v float64) Expect { return Expect{Pod: t.pod, Instance: t.instance, Value: v} }
+
+// finish sets the interval, moves every check by the alert's `for`, and
+// drops the pod from expectations of per-gateway alerts.
+func (f frame) finish(out []Scenario) []Scenario {
+	for i := range out {
+		out[i].Interval = f.iv
+		for c := range out[i].Checks {
+			out[i].Checks[c].At += f.at(f.forSteps)
+			if f.a.Per == "gateway" {
+				for e := range out[i].Checks[c].Firing {
+					out[i].Checks[c].Firing[e].Pod, out[i].Checks[c].Firing[e].Instance = "", ""
+				}
+			}
 		}
 	}
-	fire := func(t target, count int) Expect { return Expect{Pod: t.pod, Instance: t.instance, Count: count} }
+	return out
+}
 
+// Scenarios returns the scenarios of alert a at gateway g, from its kind,
+// sized to the gateway's scrape interval and the alert's window. ok is
+// false when the kind has none for this alert (a regex that matches no
+// response code, say).
+func Scenarios(g spec.Gateway, a spec.Alert) (out []Scenario, ok bool) {
+	k := mustKind(a)
+	if k.Scenarios == nil {
+		return nil, false
+	}
+	out = k.Scenarios(g, a)
+	return out, len(out) > 0
+}
+
+// countScenarios is the suite of the kinds that count requests: the
+// counted response carries response_code code and response_flags flags
+// ("" code: no sample value, no scenarios).
+func countScenarios(g spec.Gateway, a spec.Alert, code, flags string) []Scenario {
+	if code == "" {
+		return nil
+	}
+	f := newFrame(g, a)
+	n, total := f.n, f.total
+	podA, podB, backend := f.podA, f.podB, f.backend
+	ivSecs := f.iv.Seconds()
+	hit := func(t target) string { return f.req(t, "source", code, flags) }
+	at, up, uptime, ok200, healthy := f.at, f.up, f.uptime, f.ok200, f.healthy
+
+	var out []Scenario
 	out = append(out, Scenario{
 		Name: "first-ever",
 		Doc:  "the first matching response a gateway ever serves: the series appears at 1",
@@ -285,7 +318,7 @@ func Scenarios(g spec.Gateway, a spec.Alert) (out []Scenario, ok bool) {
 		Doc:  `a backend sidecar reports requests from the gateway (reporter="destination"); the gateway served none`,
 		Series: append(healthy(podA),
 			Series{up(backend), fill(total, "1").notation()},
-			Series{req(backend, "destination", code, flags), cat(fill(2*n, ""), fill(2*n, "1")).notation()}),
+			Series{f.req(backend, "destination", code, flags), cat(fill(2*n, ""), fill(2*n, "1")).notation()}),
 		Checks: []Check{{At: at(2*n + 1)}, {At: at(2*n + 4)}},
 	})
 	out = append(out, Scenario{
@@ -294,7 +327,7 @@ func Scenarios(g spec.Gateway, a spec.Alert) (out []Scenario, ok bool) {
 		Series: append(healthy(podA),
 			Series{up(backend), fill(total, "1").notation()},
 			Series{hit(podA), cat(fill(2*n, "2"), fill(2*n, "3")).notation()},
-			Series{req(backend, "destination", code, flags), cat(fill(2*n, "2"), fill(2*n, "3")).notation()}),
+			Series{f.req(backend, "destination", code, flags), cat(fill(2*n, "2"), fill(2*n, "3")).notation()}),
 		Checks: []Check{
 			{At: at(2*n + 1), Firing: []Expect{fire(podA, 1)}},
 		},
@@ -309,20 +342,7 @@ func Scenarios(g spec.Gateway, a spec.Alert) (out []Scenario, ok bool) {
 			Series{hit(other), cat(fill(2*n, ""), fill(2*n, "1")).notation()}),
 		Checks: []Check{{At: at(2*n + 1), Firing: []Expect{fire(podA, 1)}}},
 	})
-	for i := range out {
-		out[i].Interval = iv
-		for c := range out[i].Checks {
-			out[i].Checks[c].At += at(forSteps)
-		}
-		if a.Per == "gateway" {
-			for c := range out[i].Checks {
-				for e := range out[i].Checks[c].Firing {
-					out[i].Checks[c].Firing[e].Pod, out[i].Checks[c].Firing[e].Instance = "", ""
-				}
-			}
-		}
-	}
-	return out, true
+	return f.finish(out)
 }
 
 // MaxAt is the last check time of the scenario.

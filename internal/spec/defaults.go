@@ -2,18 +2,10 @@ package spec
 
 import "fmt"
 
-// defaultAlertName is the alertname each kind gets when none is given.
-var defaultAlertName = map[string]string{
-	KindMisdirectedRequest: "GatewayMisdirectedRequest421",
-	KindResponseCode:       "GatewayResponseCode",
-	KindResponseFlags:      "GatewayResponseFlags",
-	KindErrorRatio:         "GatewayErrorRatio",
-}
-
 // applyDefaults fills every empty field with its documented default. Fields
 // that were written in the file keep their value even when it is zero, so
 // validate can reject "window: 0s" instead of silently replacing it.
-func (s *Spec) applyDefaults(idx lineIndex) {
+func (s *Spec) applyDefaults(idx lineIndex, kinds Kinds) {
 	for i := range s.Gateways {
 		g := &s.Gateways[i]
 		if g.Workload == "" {
@@ -33,24 +25,29 @@ func (s *Spec) applyDefaults(idx lineIndex) {
 		}
 	}
 
-	has421 := false
+	present := map[string]bool{}
 	for i := range s.Alerts {
 		a := &s.Alerts[i]
 		a.path = fmt.Sprintf("alerts[%d]", i)
-		if a.Kind == "" {
-			a.Kind = KindMisdirectedRequest
+		if a.Kind == "" && len(kinds) > 0 {
+			a.Kind = kinds[0].Name
 		}
-		if a.Kind == KindMisdirectedRequest {
-			has421 = true
+		present[a.Kind] = true
+		k, _ := kinds.Lookup(a.Kind)
+		a.applyDefaults(k, idx.has(a.path+".window"))
+	}
+	// Implicit kinds (the 421 alert: it is what gatewatch is for) are on
+	// unless the file has an entry of their kind, in catalogue order ahead
+	// of the written alerts.
+	var implicit []Alert
+	for _, k := range kinds {
+		if k.Implicit && !present[k.Name] {
+			a := Alert{Kind: k.Name, path: "alerts"}
+			a.applyDefaults(k, false)
+			implicit = append(implicit, a)
 		}
-		a.applyDefaults(idx.has(a.path + ".window"))
 	}
-	if !has421 {
-		// The 421 alert is on by default: it is what gatewatch is for.
-		a := Alert{Kind: KindMisdirectedRequest, path: "alerts"}
-		a.applyDefaults(false)
-		s.Alerts = append([]Alert{a}, s.Alerts...)
-	}
+	s.Alerts = append(implicit, s.Alerts...)
 
 	m := &s.Mattermost
 	if m.Username == "" {
@@ -150,12 +147,12 @@ func (s *Spec) EnabledAlerts() []Alert {
 	return out
 }
 
-func (a *Alert) applyDefaults(windowWritten bool) {
+func (a *Alert) applyDefaults(k Kind, windowWritten bool) {
 	if a.Name == "" {
-		a.Name = defaultAlertName[a.Kind]
+		a.Name = k.AlertName
 	}
-	if a.Kind == KindErrorRatio && a.ResponseCode == "" {
-		a.ResponseCode = "5.."
+	if k.Defaults != nil {
+		k.Defaults(a)
 	}
 	if !windowWritten {
 		a.Window = DefaultWindow

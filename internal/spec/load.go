@@ -43,14 +43,15 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Load reads, decodes, defaults and validates the spec at path. The returned
-// error joins every problem found (errors.Join of *Error).
-func Load(path string) (*Spec, error) {
+// Load reads, decodes, defaults and validates the spec at path, with the
+// alert kinds in kinds (rules.SpecKinds()). The returned error joins every
+// problem found (errors.Join of *Error).
+func Load(path string, kinds Kinds) (*Spec, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read spec: %w", err)
 	}
-	s, err := Parse(data, path)
+	s, err := Parse(data, path, kinds)
 	if err != nil {
 		return nil, err
 	}
@@ -60,8 +61,9 @@ func Load(path string) (*Spec, error) {
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
-// Parse decodes and validates spec bytes; file is used in error positions.
-func Parse(data []byte, file string) (*Spec, error) {
+// Parse decodes and validates spec bytes with the alert kinds in kinds;
+// file is used in error positions.
+func Parse(data []byte, file string, kinds Kinds) (*Spec, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlErrors(file, err)
@@ -89,8 +91,8 @@ func Parse(data []byte, file string) (*Spec, error) {
 	s.File = file
 	idx := indexLines(root.Content[0])
 	v := &validator{file: file, lines: idx, skipLines: errorLines(errs)}
-	s.applyDefaults(idx)
-	s.validate(v)
+	s.applyDefaults(idx, kinds)
+	s.validate(v, kinds)
 	errs = append(errs, v.errs...)
 	if len(errs) > 0 {
 		return nil, sortByLine(errs)

@@ -1,4 +1,4 @@
-package spec
+package spec_test
 
 import (
 	"encoding/json"
@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gatewatch/gatewatch/internal/rules"
+	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
 const minimal = `gateways:
@@ -19,17 +22,17 @@ const minimal = `gateways:
 `
 
 func TestDefaults(t *testing.T) {
-	s, err := Parse([]byte(minimal), "g.yaml")
+	s, err := spec.Parse([]byte(minimal), "g.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	g := s.Gateways[0]
 	require.Equal(t, "gw", g.Workload)
-	require.Equal(t, Port{Name: "http-envoy-prom"}, g.Stats.Port)
+	require.Equal(t, spec.Port{Name: "http-envoy-prom"}, g.Stats.Port)
 	require.Equal(t, "/stats/prometheus", g.Stats.Path)
 	require.Equal(t, 15*time.Second, g.Stats.Interval.D())
 	require.Equal(t, 10*time.Second, g.Stats.Timeout.D())
 	require.Len(t, s.Alerts, 1, "the 421 alert is on by default")
 	a := s.Alerts[0]
-	require.Equal(t, KindMisdirectedRequest, a.Kind)
+	require.Equal(t, rules.KindMisdirectedRequest, a.Kind)
 	require.Equal(t, "GatewayMisdirectedRequest421", a.Name)
 	require.Equal(t, 5*time.Minute, a.Window.D())
 	require.Equal(t, "warning", a.Severity)
@@ -39,26 +42,26 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, "null", s.Routing.DefaultReceiver)
 	require.True(t, s.Routing.RoutesWatchdog())
 	require.True(t, s.Mattermost.ShouldSendResolved())
-	require.Equal(t, ViaGateway, s.Cluster.WebhookPath.Via)
+	require.Equal(t, spec.ViaGateway, s.Cluster.WebhookPath.Via)
 	require.Equal(t, "istio-ingress", s.Cluster.WebhookPath.Gateway.Namespace)
 	require.Equal(t, 8443, s.Cluster.WebhookPath.Gateway.TargetPort)
-	require.Equal(t, DefaultAMVersion, s.Cluster.Alertmanager.Version)
+	require.Equal(t, spec.DefaultAMVersion, s.Cluster.Alertmanager.Version)
 	require.True(t, s.Cluster.MattermostNative(), "0.31.1 has mattermost_configs")
 }
 
 func TestShortIntervalDefaultsTimeout(t *testing.T) {
-	s, err := Parse([]byte(minimal+"    stats:\n      interval: 5s\n"), "g.yaml")
+	s, err := spec.Parse([]byte(minimal+"    stats:\n      interval: 5s\n"), "g.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	require.Equal(t, 5*time.Second, s.Gateways[0].Stats.Timeout.D())
 }
 
 func Test421CanBeTurnedOffAndOtherAlertsAdded(t *testing.T) {
-	s, err := Parse([]byte(minimal+"alerts:\n  - kind: response-flags\n    response_flags: NR\n    name: NoRoute\n"), "g.yaml")
+	s, err := spec.Parse([]byte(minimal+"alerts:\n  - kind: response-flags\n    response_flags: NR\n    name: NoRoute\n"), "g.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	require.Len(t, s.EnabledAlerts(), 2, "adding an alert keeps the 421 one")
-	require.Equal(t, KindMisdirectedRequest, s.Alerts[0].Kind)
+	require.Equal(t, rules.KindMisdirectedRequest, s.Alerts[0].Kind)
 
-	s, err = Parse([]byte(minimal+"alerts:\n  - kind: misdirected-request\n    enabled: false\n  - kind: response-code\n    response_code: \"503\"\n"), "g.yaml")
+	s, err = spec.Parse([]byte(minimal+"alerts:\n  - kind: misdirected-request\n    enabled: false\n  - kind: response-code\n    response_code: \"503\"\n"), "g.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	require.Len(t, s.EnabledAlerts(), 1)
 	require.Equal(t, "GatewayResponseCode", s.EnabledAlerts()[0].Name)
@@ -96,15 +99,19 @@ func TestErrors(t *testing.T) {
 		{"explain logs from stdin", minimal + "explain:\n  access_logs: \"-\"\n", []string{"g.yaml:6: explain.access_logs: access_logs: standard input cannot feed alert messages"}},
 		{"explain timeout too long", minimal + "explain:\n  timeout: 5m\n", []string{"g.yaml:6: explain.timeout: timeout 5m must be between 0 and 1m"}},
 		{"bad interval, no timeout: one error", minimal + "    stats: {interval: 15x}\n", []string{`g.yaml:5: bad duration "15x"`}},
+		{"key the kind does not take", minimal + "alerts:\n  - kind: misdirected-request\n    response_code: \"503\"\n", []string{`g.yaml:7: alerts[0].response_code: kind misdirected-request does not take response_code (kinds that do: response-code, error-ratio)`}},
+		{"unknown kind", minimal + "alerts:\n  - kind: latency\n", []string{`g.yaml:6: alerts[0].kind: unknown kind "latency": use one of misdirected-request, response-code, response-flags, error-ratio`}},
+		{"ratio threshold out of range", minimal + "alerts:\n  - kind: error-ratio\n    threshold: 5\n", []string{"g.yaml:7: alerts[0].threshold: kind error-ratio needs a threshold between 0 and 1"}},
+		{"flags kind without flags", minimal + "alerts:\n  - kind: response-flags\n", []string{"alerts[0].response_flags: kind response-flags needs response_flags"}},
 		{"several at once", "gateways:\n  - name: Bad_Name\n    namespace: ok\n    selector: a=b\n    stats: {interval: x, timeout: y}\n", []string{"g.yaml:2: gateways[0].name", `g.yaml:5: bad duration "x"`, `g.yaml:5: bad duration "y"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(tc.yaml), "g.yaml")
+			_, err := spec.Parse([]byte(tc.yaml), "g.yaml", rules.SpecKinds())
 			require.Error(t, err)
 			for _, w := range tc.want {
 				require.Contains(t, err.Error(), w)
 			}
-			var se *Error
+			var se *spec.Error
 			require.True(t, errors.As(err, &se), "errors are *spec.Error")
 			if strings.HasSuffix(tc.name, ": one error") {
 				require.Equal(t, 1, strings.Count(err.Error(), "g.yaml:"), err.Error())
@@ -114,7 +121,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestSecretMasks(t *testing.T) {
-	s := Secret("https://m.example.com/hooks/abc123")
+	s := spec.Secret("https://m.example.com/hooks/abc123")
 	require.Equal(t, "<secret>", s.String())
 	require.Equal(t, "https://m.example.com/hooks/abc123", s.Reveal())
 	b, err := s.MarshalJSON()
@@ -122,11 +129,11 @@ func TestSecretMasks(t *testing.T) {
 	var got string
 	require.NoError(t, json.Unmarshal(b, &got))
 	require.Equal(t, "<secret>", got)
-	require.Equal(t, "", Secret("").String())
+	require.Equal(t, "", spec.Secret("").String())
 }
 
 func TestWebhookFileResolvesRelativeToSpec(t *testing.T) {
-	s, err := Load("../../examples/gatewatch.yaml")
+	s, err := spec.Load("../../examples/gatewatch.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	require.True(t, strings.HasSuffix(s.Mattermost.WebhookURLFile, "examples/mattermost-webhook-url"))
 }
@@ -135,10 +142,10 @@ func TestExplainPathsResolveRelativeToSpec(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "gatewatch.yaml")
 	require.NoError(t, os.WriteFile(file, []byte(minimal+"explain:\n  access_logs: logs/gw.log\n  config: kube\n"), 0o644))
-	s, err := Load(file)
+	s, err := spec.Load(file, rules.SpecKinds())
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(dir, "logs", "gw.log"), s.Explain.AccessLogs)
 	require.Equal(t, "kube", s.Explain.Config)
-	require.Equal(t, DefaultExplainTimeout, s.Explain.Timeout)
+	require.Equal(t, spec.DefaultExplainTimeout, s.Explain.Timeout)
 	require.True(t, s.Explain.Enabled())
 }

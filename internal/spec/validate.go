@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +31,7 @@ func (v *validator) errorf(path, format string, args ...any) {
 
 var alertNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
-func (s *Spec) validate(v *validator) {
+func (s *Spec) validate(v *validator, kinds Kinds) {
 	if len(s.Gateways) == 0 {
 		v.errorf("gateways", "at least one gateway is required (name, namespace, selector)")
 	}
@@ -54,7 +53,7 @@ func (s *Spec) validate(v *validator) {
 
 	alertNames := map[string]bool{}
 	for _, a := range s.Alerts {
-		a.validate(v)
+		a.validate(v, kinds)
 		for _, g := range s.Gateways {
 			// increase() and the new-series test need several samples per window.
 			if a.Window > 0 && g.Stats.Interval > 0 && a.Window < 4*g.Stats.Interval {
@@ -128,12 +127,10 @@ func validateSelector(v *validator, path, sel string) {
 	}
 }
 
-var validKinds = []string{KindMisdirectedRequest, KindResponseCode, KindResponseFlags, KindErrorRatio}
-
-func (a Alert) validate(v *validator) {
+func (a Alert) validate(v *validator, kinds Kinds) {
 	p := a.path
-	if !slices.Contains(validKinds, a.Kind) {
-		v.errorf(p+".kind", "unknown kind %q: use one of %s", a.Kind, strings.Join(validKinds, ", "))
+	k, ok := a.validateKind(v, kinds)
+	if !ok {
 		return
 	}
 	if !alertNameRE.MatchString(a.Name) {
@@ -144,22 +141,8 @@ func (a Alert) validate(v *validator) {
 	}
 	if a.For < 0 {
 		v.errorf(p+".for", "for must not be negative")
-	} else if a.For >= a.Window && a.Window > 0 && a.Kind != KindErrorRatio {
+	} else if a.For >= a.Window && a.Window > 0 && !k.ForMayExceedWindow {
 		v.errorf(p+".for", "for %s is not shorter than the window %s: a single request is counted for one window only, so the alert would never fire on it", a.For, a.Window)
-	}
-	switch a.Kind {
-	case KindMisdirectedRequest:
-		if a.ResponseCode != "" || a.ResponseFlags != "" {
-			v.errorf(p, "kind misdirected-request always counts response_code 421; use kind response-code for other codes")
-		}
-	case KindResponseCode, KindErrorRatio:
-		if a.ResponseCode == "" {
-			v.errorf(p+".response_code", "kind %s needs response_code (a regex such as 5.. or 404)", a.Kind)
-		}
-	case KindResponseFlags:
-		if a.ResponseFlags == "" {
-			v.errorf(p+".response_flags", "kind response-flags needs response_flags (a regex such as NR or UH|UF)")
-		}
 	}
 	for _, re := range []struct{ key, val string }{{"response_code", a.ResponseCode}, {"response_flags", a.ResponseFlags}} {
 		if re.val == "" {
@@ -168,13 +151,6 @@ func (a Alert) validate(v *validator) {
 		if _, err := regexp.Compile("^(?:" + re.val + ")$"); err != nil {
 			v.errorf(p+"."+re.key, "invalid regex %q: %v", re.val, err)
 		}
-	}
-	if a.Kind == KindErrorRatio {
-		if a.Threshold <= 0 || a.Threshold >= 1 {
-			v.errorf(p+".threshold", "kind error-ratio needs a threshold between 0 and 1 (e.g. 0.05 for 5%%)")
-		}
-	} else if a.Threshold < 0 {
-		v.errorf(p+".threshold", "threshold must not be negative")
 	}
 	switch a.Severity {
 	case "info", "warning", "critical":

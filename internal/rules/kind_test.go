@@ -1,0 +1,103 @@
+package rules
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatewatch/gatewatch/internal/spec"
+)
+
+// TestEveryKindIsComplete holds each kind to what adding one means: a
+// scenario suite that passes on its own rule, a section in docs/rules.md and
+// a row in docs/spec.md's kinds table naming its default alertname.
+func TestEveryKindIsComplete(t *testing.T) {
+	rulesDoc, err := os.ReadFile("../../docs/rules.md")
+	require.NoError(t, err)
+	specDoc, err := os.ReadFile("../../docs/spec.md")
+	require.NoError(t, err)
+	s := exampleSpec(t)
+	g := s.Gateways[0]
+	names := map[string]bool{}
+	for _, k := range Kinds() {
+		t.Run(k.Name, func(t *testing.T) {
+			require.False(t, names[k.Name], "kind names are unique")
+			names[k.Name] = true
+			require.NotEmpty(t, k.AlertName)
+			require.NotEmpty(t, k.Doc)
+			require.NotNil(t, k.Expr, "a kind has an expression")
+			require.NotNil(t, k.Annotations, "a kind has annotations")
+			require.NotNil(t, k.Scenarios, "a kind has a scenario suite")
+			require.Contains(t, string(rulesDoc), "### `"+k.Name+"`", "docs/rules.md has a section for the kind")
+			row := ""
+			for _, l := range strings.Split(string(specDoc), "\n") {
+				if strings.HasPrefix(l, "| `"+k.Name+"` |") {
+					row = l
+				}
+			}
+			require.NotEmpty(t, row, "docs/spec.md's kinds table has a row for the kind")
+			require.Contains(t, row, "`"+k.AlertName+"`", "the row names the default alertname")
+			for _, key := range k.Keys {
+				require.Contains(t, row, "`"+key+"`", "the row names the kind's keys")
+			}
+
+			// The kind's own alert, as the loader defaults it, has scenarios
+			// that pass.
+			y := "gateways:\n  - name: gw\n    namespace: ns\n    selector: app=gw\nalerts:\n  - kind: " + k.Name + "\n"
+			if k.Name == KindErrorRatio {
+				y += "    threshold: 0.05\n"
+			}
+			if k.Name == KindResponseFlags {
+				y += "    response_flags: NR\n"
+			}
+			if k.Name == KindResponseCode {
+				y += "    response_code: \"503\"\n"
+			}
+			ks, err := spec.Parse([]byte(y), "k.yaml", SpecKinds())
+			require.NoError(t, err)
+			var a spec.Alert
+			for _, al := range ks.Alerts {
+				if al.Kind == k.Name {
+					a = al
+				}
+			}
+			scs, ok := Scenarios(g, a)
+			require.True(t, ok, "kind %s has scenarios", k.Name)
+			rule := ForAlert(g, a)
+			for _, sc := range scs {
+				res := Run(context.Background(), sc, rule, g.Stats.Interval.D())
+				require.NoError(t, res.Err, sc.Name)
+				require.True(t, res.Passed(), "%s: %+v", sc.Name, res.Failed())
+			}
+		})
+	}
+}
+
+// TestRatioScenariosCanFail proves the error-ratio suite tells a working
+// rule from a broken one: a rule that ignores the threshold fires in
+// busy-under, and one that never fires misses busy-over.
+func TestRatioScenariosCanFail(t *testing.T) {
+	s := exampleSpec(t)
+	g := s.Gateways[0]
+	a := spec.Alert{Kind: KindErrorRatio, Name: "GatewayErrorRatio", ResponseCode: "5..", Threshold: 0.05, Window: spec.DefaultWindow, Severity: "warning", Per: "pod"}
+	scs, ok := Scenarios(g, a)
+	require.True(t, ok)
+	byName := map[string]Scenario{}
+	for _, sc := range scs {
+		byName[sc.Name] = sc
+	}
+	rule := ForAlert(g, a)
+	noThreshold := rule
+	noThreshold.Expr = strings.Replace(rule.Expr, "> 0.05", "> 0", 1)
+	require.NotEqual(t, rule.Expr, noThreshold.Expr)
+	require.False(t, Run(context.Background(), byName["busy-under"], noThreshold, g.Stats.Interval.D()).Passed())
+	never := rule
+	never.Expr = strings.Replace(rule.Expr, "> 0.05", "> 1", 1)
+	require.False(t, Run(context.Background(), byName["busy-over"], never, g.Stats.Interval.D()).Passed())
+	over := Run(context.Background(), byName["busy-over"], rule, g.Stats.Interval.D())
+	require.True(t, over.Passed(), "%+v", over.Failed())
+	require.Equal(t, []string{g.Workload + "-7d9f8b6c4d-x2l9q=0.06"}, over.Outcomes[0].Got, "6% of responses are 5xx")
+}

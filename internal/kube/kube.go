@@ -1,0 +1,94 @@
+// Package kube builds Kubernetes API clients the way kubectl does, for
+// every part of gatewatch that talks to the API (run's pod discovery,
+// doctor, explain and the alert enrichment): one set of loading rules, one
+// timeout policy, and errors that name the flags to pass.
+package kube
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// RequestTimeout bounds one API request. Reads that stream (pod logs)
+// are bounded by their caller's context instead: see ForStreams.
+const RequestTimeout = 10 * time.Second
+
+// Options are the kubectl flags that choose a cluster.
+type Options struct {
+	// Kubeconfig is --kubeconfig ("" for $KUBECONFIG, ~/.kube/config, then
+	// the in-cluster configuration).
+	Kubeconfig string
+	// Context is --context ("" for the current one).
+	Context string
+}
+
+// Given reports whether the user named a kubeconfig or a context: then a
+// configuration that does not load is an error, not a reason to skip.
+func (o Options) Given() bool { return o.Kubeconfig != "" || o.Context != "" }
+
+// ErrNoConfig is returned (wrapped) when no configuration is found at all.
+var ErrNoConfig = errors.New("no Kubernetes configuration: pass --kubeconfig (or set KUBECONFIG), or run inside a cluster")
+
+// Config loads the client configuration with kubectl's rules:
+// --kubeconfig, $KUBECONFIG, ~/.kube/config, then the in-cluster
+// configuration; --context picks a context. Requests time out after
+// RequestTimeout.
+func Config(o Options) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = o.Kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.Context}).ClientConfig()
+	if err != nil {
+		if clientcmd.IsEmptyConfig(err) {
+			// client-go's own words name KUBERNETES_MASTER, which kubectl
+			// dropped years ago.
+			return nil, ErrNoConfig
+		}
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	cfg.Timeout = RequestTimeout
+	return cfg, nil
+}
+
+// ForStreams returns a copy of cfg without the per-request timeout, for
+// reads whose length is bounded by the caller's context (pod logs, port
+// forwards).
+func ForStreams(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.Timeout = 0
+	return c
+}
+
+// Clients are the typed and dynamic clients of one configuration.
+type Clients struct {
+	Config  *rest.Config
+	Typed   kubernetes.Interface
+	Dynamic dynamic.Interface
+}
+
+// NewClients loads the configuration (Config) and builds both clients.
+func NewClients(o Options) (*Clients, error) {
+	cfg, err := Config(o)
+	if err != nil {
+		return nil, err
+	}
+	return ClientsFor(cfg)
+}
+
+// ClientsFor builds both clients for cfg.
+func ClientsFor(cfg *rest.Config) (*Clients, error) {
+	typed, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes dynamic client: %w", err)
+	}
+	return &Clients{Config: cfg, Typed: typed, Dynamic: dyn}, nil
+}

@@ -1,0 +1,78 @@
+package kube
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const kubeconfig = `apiVersion: v1
+kind: Config
+clusters:
+- name: a
+  cluster: {server: "https://127.0.0.1:6443"}
+- name: b
+  cluster: {server: "https://127.0.0.2:6443"}
+users:
+- name: u
+  user: {token: t}
+contexts:
+- name: ctx-a
+  context: {cluster: a, user: u}
+- name: ctx-b
+  context: {cluster: b, user: u}
+current-context: ctx-a
+`
+
+func TestConfig(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config")
+	require.NoError(t, os.WriteFile(file, []byte(kubeconfig), 0o600))
+	empty := t.TempDir()
+
+	for _, tc := range []struct {
+		name      string
+		opts      Options
+		env       string // $KUBECONFIG
+		wantHost  string
+		wantErr   string
+		noConfig  bool
+		wantGiven bool
+	}{
+		{name: "explicit file, current context", opts: Options{Kubeconfig: file}, wantHost: "https://127.0.0.1:6443", wantGiven: true},
+		{name: "explicit context", opts: Options{Kubeconfig: file, Context: "ctx-b"}, wantHost: "https://127.0.0.2:6443", wantGiven: true},
+		{name: "KUBECONFIG like kubectl", env: file, wantHost: "https://127.0.0.1:6443"},
+		{name: "unknown context", opts: Options{Kubeconfig: file, Context: "nope"}, wantErr: `context "nope" does not exist`, wantGiven: true},
+		{name: "missing file", opts: Options{Kubeconfig: filepath.Join(empty, "none")}, wantErr: "kubeconfig:", wantGiven: true},
+		{name: "nothing at all", noConfig: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("KUBECONFIG", tc.env)
+			t.Setenv("HOME", empty)
+			t.Setenv("KUBERNETES_SERVICE_HOST", "")
+			require.Equal(t, tc.wantGiven, tc.opts.Given())
+			cfg, err := Config(tc.opts)
+			switch {
+			case tc.noConfig:
+				require.True(t, errors.Is(err, ErrNoConfig), "%v", err)
+				require.Contains(t, err.Error(), "--kubeconfig")
+				require.NotContains(t, err.Error(), "KUBERNETES_MASTER")
+			case tc.wantErr != "":
+				require.ErrorContains(t, err, tc.wantErr)
+			default:
+				require.NoError(t, err)
+				require.Equal(t, tc.wantHost, cfg.Host)
+				require.Equal(t, RequestTimeout, cfg.Timeout)
+				require.Zero(t, ForStreams(cfg).Timeout)
+				require.Equal(t, RequestTimeout, cfg.Timeout, "ForStreams copies")
+				c, err := ClientsFor(cfg)
+				require.NoError(t, err)
+				require.NotNil(t, c.Typed)
+				require.NotNil(t, c.Dynamic)
+			}
+		})
+	}
+}

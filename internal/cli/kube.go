@@ -1,15 +1,20 @@
 package cli
 
 import (
+	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/gatewatch/gatewatch/internal/kube"
 )
 
-// kubeRESTConfig follows kubectl's rules: --kubeconfig, $KUBECONFIG,
-// ~/.kube/config, then the in-cluster configuration; --context picks a
-// context.
+// kubeFlags adds kubectl's --kubeconfig and --context, for what.
+func kubeFlags(cmd *cobra.Command, o *kube.Options, what string) {
+	cmd.Flags().StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig for "+what+" (default: $KUBECONFIG, ~/.kube/config, then the in-cluster configuration)")
+	cmd.Flags().StringVar(&o.Context, "context", "", "kubeconfig context to use (default: the current one)")
+}
+
+// kubeRESTConfig is kube.Config for the commands that still take the two
+// flags as strings.
 func kubeRESTConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
+	return kube.Config(kube.Options{Kubeconfig: kubeconfig, Context: kubeContext})
 }

@@ -2,29 +2,32 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
+	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatewatch/gatewatch/internal/engine"
+	"github.com/gatewatch/gatewatch/internal/kube"
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 	"github.com/gatewatch/gatewatch/internal/web"
 )
 
+// runOptions are `gatewatch run`'s flags.
+type runOptions struct {
+	path, listen, dataDir, externalURL string
+	kube                               kube.Options
+	logs                               logFlags
+}
+
 func newRunCmd() *cobra.Command {
-	var (
-		path, listen, dataDir, kubeconfig, kubeContext, externalURL string
-		logs                                                        logFlags
-	)
+	var o runOptions
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the embedded engine against real gateways (no Prometheus or Alertmanager to install)",
@@ -41,100 +44,112 @@ rejected and the running one keeps going.`,
   gatewatch run -c gatewatch.yaml --kubeconfig ~/.kube/config --data-dir /var/lib/gatewatch`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := logs.logger(cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			s, err := loadDeliveringSpec(path)
-			if err != nil {
-				return err
-			}
-			// Take SIGHUP before the (possibly long) start, so a reloader
-			// sidecar's signal never kills the process.
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
-				return fail(exitFailure, fmt.Errorf("listen %s: %w", listen, err))
-			}
-			ext := externalURL
-			if ext == "" {
-				ext = "http://" + ln.Addr().String()
-			}
-			extURL, err := url.Parse(ext)
-			if err != nil {
-				ln.Close()
-				return fail(exitUsage, fmt.Errorf("--web.external-url: %w", err))
-			}
-			enr, err := newEnricher(s, kubeconfig, kubeContext, logger)
-			if err != nil {
-				ln.Close()
-				return fail(exitFailure, err)
-			}
-			var enrich swappableEnrich
-			enrich.set(enr)
-			e, err := engine.New(s, engine.Options{DataDir: dataDir, Kubeconfig: kubeconfig, KubeContext: kubeContext, ExternalURL: extURL, Logger: logger,
-				Enrich: enrich.enrich})
-			if err != nil {
-				ln.Close()
-				return fail(exitFailure, err)
-			}
-			ctx := cmd.Context()
-			if err := e.Start(ctx); err != nil {
-				ln.Close()
-				return fail(exitFailure, err)
-			}
-			defer e.Close()
-
-			reload := func(ctx context.Context) error {
-				ns, err := spec.Load(path, rules.SpecKinds())
-				if err != nil {
-					e.RejectReload()
-					logger.Error("reload rejected: the spec is invalid, the running one keeps going", "file", path, "err", err)
-					return err
-				}
-				nenr, err := newEnricher(ns, kubeconfig, kubeContext, logger)
-				if err != nil {
-					e.RejectReload()
-					logger.Error("reload rejected: the explain settings do not work, the running spec keeps going", "err", err)
-					return err
-				}
-				if err := e.Reload(ctx, ns); err != nil {
-					logger.Error("reload failed, the running spec keeps going", "err", err)
-					return err
-				}
-				enrich.set(nenr)
-				return nil
-			}
-			srv := &http.Server{Handler: web.Handler(e, web.Options{Reload: reload, Version: version, Logger: logger}), ReadHeaderTimeout: 10 * time.Second}
-			go func() {
-				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					logger.Error("web server stopped", "err", err)
-				}
-			}()
-			logger.Info("gatewatch running", "listen", ln.Addr().String(), "spec", path)
-			fmt.Fprintf(cmd.OutOrStdout(), "gatewatch running: status page %s\n", ext)
-
-			for {
-				select {
-				case <-ctx.Done():
-					sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					_ = srv.Shutdown(sctx)
-					cancel()
-					return nil
-				case <-hup:
-					_ = reload(ctx)
-				}
-			}
+			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	specFlag(cmd, &path)
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9421", "address of the status page, metrics and API")
-	cmd.Flags().StringVar(&externalURL, "web.external-url", "", "URL gatewatch is reached at, for links in messages (default: http://<listen>)")
-	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep the TSDB, silences and notification log here across restarts (default: a temporary directory)")
-	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for pod discovery (default: in-cluster configuration)")
-	cmd.Flags().StringVar(&kubeContext, "context", "", "kubeconfig context to use (default: the current one)")
-	logs.add(cmd, "info")
+	specFlag(cmd, &o.path)
+	cmd.Flags().StringVar(&o.listen, "listen", "127.0.0.1:9421", "address of the status page, metrics and API")
+	cmd.Flags().StringVar(&o.externalURL, "web.external-url", "", "URL gatewatch is reached at, for links in messages (default: http://<listen>)")
+	cmd.Flags().StringVar(&o.dataDir, "data-dir", "", "keep the TSDB, silences and notification log here across restarts (default: a temporary directory)")
+	cmd.Flags().StringVar(&o.kube.Kubeconfig, "kubeconfig", "", "kubeconfig for pod discovery (default: in-cluster configuration)")
+	cmd.Flags().StringVar(&o.kube.Context, "context", "", "kubeconfig context to use (default: the current one)")
+	o.logs.add(cmd, "info")
 	return cmd
+}
+
+// run starts the engine and the status page, reloads on SIGHUP and
+// POST /-/reload, and stops when ctx ends.
+func (o runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+	logger, err := o.logs.logger(stderr)
+	if err != nil {
+		return err
+	}
+	s, err := loadDeliveringSpec(o.path)
+	if err != nil {
+		return err
+	}
+	// Take SIGHUP before the (possibly long) start, so a reloader
+	// sidecar's signal never kills the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	ln, err := web.Listen(o.listen)
+	if err != nil {
+		return fail(exitFailure, err)
+	}
+	ext := o.externalURL
+	if ext == "" {
+		ext = "http://" + ln.Addr().String()
+	}
+	extURL, err := url.Parse(ext)
+	if err != nil {
+		ln.Close()
+		return fail(exitUsage, fmt.Errorf("--web.external-url: %w", err))
+	}
+	r := &runner{opts: o, logger: logger}
+	if err := r.start(ctx, s, extURL); err != nil {
+		ln.Close()
+		return fail(exitFailure, err)
+	}
+	defer r.engine.Close()
+
+	served := make(chan error, 1)
+	go func() {
+		served <- web.Serve(ctx, ln, web.Handler(r.engine, web.Options{Reload: r.reload, Version: version, Logger: logger}))
+	}()
+	logger.Info("gatewatch running", "listen", ln.Addr().String(), "spec", o.path)
+	fmt.Fprintf(stdout, "gatewatch running: status page %s\n", ext)
+	for {
+		select {
+		case err := <-served:
+			return err
+		case <-hup:
+			_ = r.reload(ctx)
+		}
+	}
+}
+
+// runner is the running engine with the enrichment of its messages, both
+// replaced together on a reload.
+type runner struct {
+	opts   runOptions
+	logger *slog.Logger
+	engine *engine.Engine
+	enrich swappableEnrich
+}
+
+func (r *runner) start(ctx context.Context, s *spec.Spec, extURL *url.URL) error {
+	enr, err := newEnricher(s, r.opts.kube.Kubeconfig, r.opts.kube.Context, r.logger)
+	if err != nil {
+		return err
+	}
+	r.enrich.set(enr)
+	r.engine, err = engine.New(s, engine.Options{DataDir: r.opts.dataDir, Kubeconfig: r.opts.kube.Kubeconfig, KubeContext: r.opts.kube.Context,
+		ExternalURL: extURL, Logger: r.logger, Enrich: r.enrich.enrich})
+	if err != nil {
+		return err
+	}
+	return r.engine.Start(ctx)
+}
+
+// reload re-reads the spec; anything invalid leaves the running one as it is.
+func (r *runner) reload(ctx context.Context) error {
+	ns, err := spec.Load(r.opts.path, rules.SpecKinds())
+	if err != nil {
+		r.engine.RejectReload()
+		r.logger.Error("reload rejected: the spec is invalid, the running one keeps going", "file", r.opts.path, "err", err)
+		return err
+	}
+	nenr, err := newEnricher(ns, r.opts.kube.Kubeconfig, r.opts.kube.Context, r.logger)
+	if err != nil {
+		r.engine.RejectReload()
+		r.logger.Error("reload rejected: the explain settings do not work, the running spec keeps going", "err", err)
+		return err
+	}
+	if err := r.engine.Reload(ctx, ns); err != nil {
+		r.logger.Error("reload failed, the running spec keeps going", "err", err)
+		return err
+	}
+	r.enrich.set(nenr)
+	return nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -53,47 +54,10 @@ the runbook's original rule, sum(increase(...[5m])) > 0, did on the same series.
 				return writePromtool(cmd, s, promtoolDir)
 			}
 			rows, skipped := runScenarios(cmd, s)
-			out := cmd.OutOrStdout()
-			if format == "json" {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rows); err != nil {
-					return err
-				}
-			} else {
-				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "GATEWAY\tALERT\tSCENARIO\tCHECKS\tRESULT\tRUNBOOK RULE")
-				for _, r := range rows {
-					res := "PASS"
-					if !r.Passed {
-						res = "FAIL"
-					}
-					rb := r.Runbook
-					if rb == "" {
-						rb = "-"
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", r.Gateway, r.Alert, r.Scenario, r.Checks, res, rb)
-				}
-				tw.Flush()
-				for _, r := range rows {
-					for _, f := range r.Failures {
-						fmt.Fprintf(out, "FAIL %s/%s/%s: %s\n", r.Gateway, r.Alert, r.Scenario, f)
-					}
-				}
-				for _, sk := range skipped {
-					fmt.Fprintf(out, "note: %s\n", sk)
-				}
+			if err := writeScenarios(cmd.OutOrStdout(), format, rows, skipped); err != nil {
+				return err
 			}
-			failed := 0
-			for _, r := range rows {
-				if !r.Passed {
-					failed++
-				}
-			}
-			if format == "text" {
-				fmt.Fprintf(out, "%d passed, %d failed\n", len(rows)-failed, failed)
-			}
-			if failed > 0 {
+			if failed := countFailed(rows); failed > 0 {
 				return fail(exitFailure, fmt.Errorf("%d scenario(s) failed", failed))
 			}
 			return nil
@@ -154,4 +118,49 @@ func runScenarios(cmd *cobra.Command, s *spec.Spec) (rows []scenarioRow, skipped
 		rows = append(rows, row)
 	}
 	return rows, skipped
+}
+
+func countFailed(rows []scenarioRow) int {
+	failed := 0
+	for _, r := range rows {
+		if !r.Passed {
+			failed++
+		}
+	}
+	return failed
+}
+
+// writeScenarios prints the scenario table (text: with the failures, the
+// skipped alerts and a closing count line) or the rows as JSON.
+func writeScenarios(out io.Writer, format string, rows []scenarioRow, skipped []string) error {
+	if format == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GATEWAY\tALERT\tSCENARIO\tCHECKS\tRESULT\tRUNBOOK RULE")
+	for _, r := range rows {
+		res := "PASS"
+		if !r.Passed {
+			res = "FAIL"
+		}
+		rb := r.Runbook
+		if rb == "" {
+			rb = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", r.Gateway, r.Alert, r.Scenario, r.Checks, res, rb)
+	}
+	tw.Flush()
+	for _, r := range rows {
+		for _, f := range r.Failures {
+			fmt.Fprintf(out, "FAIL %s/%s/%s: %s\n", r.Gateway, r.Alert, r.Scenario, f)
+		}
+	}
+	for _, sk := range skipped {
+		fmt.Fprintf(out, "note: %s\n", sk)
+	}
+	failed := countFailed(rows)
+	fmt.Fprintf(out, "%d passed, %d failed\n", len(rows)-failed, failed)
+	return nil
 }

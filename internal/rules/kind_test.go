@@ -31,7 +31,7 @@ func TestEveryKindIsComplete(t *testing.T) {
 			require.NotNil(t, k.Expr, "a kind has an expression")
 			require.NotNil(t, k.Annotations, "a kind has annotations")
 			require.NotNil(t, k.Scenarios, "a kind has a scenario suite")
-			require.Contains(t, string(rulesDoc), "### `"+k.Name+"`", "docs/rules.md has a section for the kind")
+			require.True(t, strings.Contains(string(rulesDoc), "### `"+k.Name+"`"), "docs/rules.md has no section ### `%s`", k.Name)
 			row := ""
 			for _, l := range strings.Split(string(specDoc), "\n") {
 				if strings.HasPrefix(l, "| `"+k.Name+"` |") {
@@ -100,4 +100,28 @@ func TestRatioScenariosCanFail(t *testing.T) {
 	over := Run(context.Background(), byName["busy-over"], rule, g.Stats.Interval.D())
 	require.True(t, over.Passed(), "%+v", over.Failed())
 	require.Equal(t, []string{g.Workload + "-7d9f8b6c4d-x2l9q=0.06"}, over.Outcomes[0].Got, "6% of responses are 5xx")
+}
+
+// TestStatsDownScenariosCanFail: a rule that only looks at up == 0 (the
+// runbook's "target UP" check) misses a gateway with no targets and a page
+// that is not Envoy's.
+func TestStatsDownScenariosCanFail(t *testing.T) {
+	s := exampleSpec(t)
+	g := s.Gateways[0]
+	k := statsDown()
+	a := spec.Alert{Kind: KindStatsDown, Name: k.AlertName, Window: k.DefaultWindow, For: k.DefaultFor, Severity: "warning", Per: "pod"}
+	scs := k.Scenarios(g, a)
+	rule := Rule{Alert: a.Name, Expr: k.Expr(g, a), For: a.For}
+	upOnly := Rule{Alert: a.Name, Expr: `max by (pod, instance) (up{` + jobMatcher(g) + `} == 0) + 1`, For: a.For}
+	for _, sc := range scs {
+		res := Run(context.Background(), sc, rule, g.Stats.Interval.D())
+		require.True(t, res.Passed(), "%s: %+v", sc.Name, res.Failed())
+		naive := Run(context.Background(), sc, upOnly, g.Stats.Interval.D())
+		switch sc.Name {
+		case "no-targets", "not-envoy", "family-gone":
+			require.False(t, naive.Passed(), "%s: an up == 0 rule misses it", sc.Name)
+		case "target-down", "healthy":
+			require.True(t, naive.Passed(), "%s: %+v", sc.Name, naive.Failed())
+		}
+	}
 }

@@ -34,7 +34,7 @@ func (s *Spec) applyDefaults(idx lineIndex, kinds Kinds) {
 		}
 		present[a.Kind] = true
 		k, _ := kinds.Lookup(a.Kind)
-		a.applyDefaults(k, idx.has(a.path+".window"))
+		a.applyDefaults(k, idx.has(a.path+".window"), idx.has(a.path+".for"))
 	}
 	// Implicit kinds (the 421 alert: it is what gatewatch is for) are on
 	// unless the file has an entry of their kind, in catalogue order ahead
@@ -43,7 +43,7 @@ func (s *Spec) applyDefaults(idx lineIndex, kinds Kinds) {
 	for _, k := range kinds {
 		if k.Implicit && !present[k.Name] {
 			a := Alert{Kind: k.Name, path: "alerts"}
-			a.applyDefaults(k, false)
+			a.applyDefaults(k, false, false)
 			implicit = append(implicit, a)
 		}
 	}
@@ -147,7 +147,7 @@ func (s *Spec) EnabledAlerts() []Alert {
 	return out
 }
 
-func (a *Alert) applyDefaults(k Kind, windowWritten bool) {
+func (a *Alert) applyDefaults(k Kind, windowWritten, forWritten bool) {
 	if a.Name == "" {
 		a.Name = k.AlertName
 	}
@@ -156,6 +156,12 @@ func (a *Alert) applyDefaults(k Kind, windowWritten bool) {
 	}
 	if !windowWritten {
 		a.Window = DefaultWindow
+		if k.DefaultWindow > 0 {
+			a.Window = k.DefaultWindow
+		}
+	}
+	if !forWritten {
+		a.For = k.DefaultFor
 	}
 	if a.Severity == "" {
 		a.Severity = DefaultSeverity

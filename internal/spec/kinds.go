@@ -28,6 +28,11 @@ type Kind struct {
 	// traffic continues (ratios); counts of single requests last one
 	// window only, so a `for` as long as the window would never fire.
 	ForMayExceedWindow bool
+	// DefaultFor is the alert's `for` when the file does not set it.
+	DefaultFor Duration
+	// DefaultWindow is the alert's window when the file does not set it
+	// (0: DefaultWindow).
+	DefaultWindow Duration
 	// Defaults fills the kind's keys left empty (nil: none).
 	Defaults func(a *Alert)
 	// Validate checks the kind's keys (nil: nothing beyond the shared checks).

@@ -15,7 +15,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/internal/cli"
 	"github.com/gatewatch/gatewatch/internal/demo"
-	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 )
 
 // TestBridgeBehindRealAlertmanager: a real Alertmanager with a webhook
@@ -25,7 +25,7 @@ import (
 func TestBridgeBehindRealAlertmanager(t *testing.T) {
 	amBin := tool(t, "alertmanager")
 	dir := t.TempDir()
-	inbox, err := mmtest.Start("127.0.0.1:0")
+	inbox, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	defer inbox.Close()
 	urlFile := filepath.Join(dir, "webhook-url")

@@ -22,7 +22,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/doctor"
-	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
@@ -81,7 +81,7 @@ func TestDoctorLive(t *testing.T) {
 		ensureNamespace(t, client, ns)
 	}
 
-	inbox, err := mmtest.Start("127.0.0.1:0")
+	inbox, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	defer inbox.Close()
 	dir := t.TempDir()

@@ -31,7 +31,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/engine"
-	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
@@ -140,7 +140,7 @@ func TestKubernetesDiscoveryEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	ensureNamespace(t, client, "gw-discovery")
 
-	inbox, err := mmtest.Start("127.0.0.1:0")
+	inbox, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	defer inbox.Close()
 	hook := inbox.AddHook("envtest", "gateway-alerts", true)
@@ -205,7 +205,7 @@ routing: {group_wait: 1s, group_interval: 2s}
 	})
 }
 
-func fieldValue(p mmtest.Post, title string) string {
+func fieldValue(p inbox.Post, title string) string {
 	for _, f := range p.Attachments[0].Fields {
 		if f.Title == title {
 			return f.Value

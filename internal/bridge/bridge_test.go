@@ -23,14 +23,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatewatch/gatewatch/internal/mattermost"
-	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
 const hookID = "bridgehooksecret0000000001"
 
 type fixture struct {
-	mm      *mmtest.Server
+	mm      *inbox.Server
 	bridge  *httptest.Server
 	srv     *Server
 	logs    *bytes.Buffer
@@ -39,7 +39,7 @@ type fixture struct {
 
 func start(t *testing.T, enrich mattermost.EnrichFunc) *fixture {
 	t.Helper()
-	mm, err := mmtest.Start("127.0.0.1:0")
+	mm, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { mm.Close() })
 	hook := mm.AddHook(hookID, "gateway-alerts", false)

@@ -8,8 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatewatch/gatewatch/internal/demo"
-	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 )
 
 func newInboxCmd() *cobra.Command {
@@ -26,7 +25,7 @@ Mattermost does. Stops on Ctrl-C.`,
   gatewatch inbox --listen 127.0.0.1:0 --write-url /tmp/hook.url`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			srv, err := mmtest.Start(listen)
+			srv, err := inbox.Start(listen)
 			if err != nil {
 				return fail(exitFailure, err)
 			}
@@ -34,10 +33,10 @@ Mattermost does. Stops on Ctrl-C.`,
 			url := srv.AddHook(hook, channel, false)
 			out := cmd.OutOrStdout()
 			var mu sync.Mutex
-			srv.OnPost(func(p mmtest.Post) {
+			srv.OnPost(func(p inbox.Post) {
 				mu.Lock()
 				defer mu.Unlock()
-				demo.PrintPost(out, p)
+				inbox.PrintPost(out, p)
 			})
 			if urlFile != "" {
 				if err := os.WriteFile(urlFile, []byte(url+"\n"), 0o600); err != nil {

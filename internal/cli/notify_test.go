@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 )
 
 const testHook = "hq7zmd9secrethook3k"
@@ -35,7 +35,7 @@ func runMain(args ...string) (int, string) {
 }
 
 func TestNotifyTestDelivers(t *testing.T) {
-	srv, err := mmtest.Start("127.0.0.1:0")
+	srv, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	defer srv.Close()
 	url := srv.AddHook(testHook, "town-square", false)
@@ -63,7 +63,7 @@ func TestNotifyTestDelivers(t *testing.T) {
 }
 
 func TestNotifyTestFailures(t *testing.T) {
-	srv, err := mmtest.Start("127.0.0.1:0")
+	srv, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	defer srv.Close()
 	srv.AddHook("other", "town-square", false)

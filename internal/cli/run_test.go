@@ -15,14 +15,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatewatch/gatewatch/internal/demo"
-	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 )
 
 // TestRunReload: `gatewatch run` serves its endpoints; POST /-/reload with an
 // invalid spec is rejected and the running spec keeps going; a valid change
 // is applied.
 func TestRunReload(t *testing.T) {
-	inbox, err := mmtest.Start("127.0.0.1:0")
+	inbox, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	defer inbox.Close()
 	hook := inbox.AddHook("runhooksecret1", "alerts", false)

@@ -16,7 +16,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/engine"
 	"github.com/gatewatch/gatewatch/internal/explain"
 	"github.com/gatewatch/gatewatch/internal/explain/enrich"
-	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 	"github.com/gatewatch/gatewatch/internal/spec"
 	"github.com/gatewatch/gatewatch/internal/web"
 )
@@ -62,18 +62,18 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	if o.Pods < 1 {
 		o.Pods = 1
 	}
-	inbox, err := mmtest.Start("127.0.0.1:0")
+	mm, err := inbox.Start("127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	defer inbox.Close()
-	hook := inbox.AddHook("demo", "gateway-alerts", true)
+	defer mm.Close()
+	hook := mm.AddHook("demo", "gateway-alerts", true)
 	var outMu sync.Mutex
 	var received []web.InboxPost
-	inbox.OnPost(func(p mmtest.Post) {
+	mm.OnPost(func(p inbox.Post) {
 		outMu.Lock()
 		defer outMu.Unlock()
-		PrintPost(out, p)
+		inbox.PrintPost(out, p)
 		for _, a := range p.Attachments {
 			received = append([]web.InboxPost{{At: p.Received, Title: a.Title, Color: a.Color, Text: a.Text}}, received...)
 		}
@@ -223,36 +223,4 @@ routing:
 			inject()
 		}
 	}
-}
-
-// PrintPost prints an accepted post as text.
-func PrintPost(w io.Writer, p mmtest.Post) {
-	fmt.Fprintf(w, "--- Mattermost post to ~%s by %s at %s", p.Channel, p.Username, p.Received.Format("15:04:05"))
-	if p.Parts > 1 {
-		fmt.Fprintf(w, " (part %d of %d)", p.Part, p.Parts)
-	}
-	if p.Priority != nil {
-		fmt.Fprintf(w, " [priority %s]", p.Priority.Priority)
-	}
-	fmt.Fprintln(w)
-	if p.Message != "" {
-		fmt.Fprintln(w, p.Message)
-	}
-	for _, a := range p.Attachments {
-		fmt.Fprintf(w, "| %s [%s]\n", a.Title, a.Color)
-		for _, l := range strings.Split(strings.TrimRight(a.Text, "\n"), "\n") {
-			fmt.Fprintf(w, "| %s\n", l)
-		}
-		var fs []string
-		for _, f := range a.Fields {
-			fs = append(fs, f.Title+": "+f.Value)
-		}
-		if len(fs) > 0 {
-			fmt.Fprintf(w, "| %s\n", strings.Join(fs, " · "))
-		}
-		if a.Footer != "" {
-			fmt.Fprintf(w, "| %s\n", a.Footer)
-		}
-	}
-	fmt.Fprintln(w)
 }

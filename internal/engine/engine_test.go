@@ -14,7 +14,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/engine"
-	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
@@ -91,7 +91,7 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: runs for about 40 s")
 	}
-	inbox, err := mmtest.Start("127.0.0.1:0")
+	inbox, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	defer inbox.Close()
 	hook := inbox.AddHook("e2ehooksecret", "gateway-alerts", true)
@@ -159,7 +159,7 @@ func TestTwoPodsLabelledSeparately(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	inbox, err := mmtest.Start("127.0.0.1:0")
+	inbox, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	defer inbox.Close()
 	hook := inbox.AddHook("h", "gateway-alerts", true)
@@ -211,7 +211,7 @@ func TestTwoPodsLabelledSeparately(t *testing.T) {
 // a window longer than the storage keeps) is rejected and the running spec
 // stays; a valid one is applied.
 func TestReloadChecksBeforeApplying(t *testing.T) {
-	inbox, err := mmtest.Start("127.0.0.1:0")
+	inbox, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	defer inbox.Close()
 	hook := inbox.AddHook("h", "alerts", false)

@@ -16,14 +16,14 @@ import (
 
 	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/engine"
-	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 )
 
 // TestBadTargets: targets that refuse connections, time out, serve HTML, a
 // truncated page or a page over the size limit are down with the reason,
 // and the engine keeps scraping and alerting on the healthy one.
 func TestBadTargets(t *testing.T) {
-	inbox, err := mmtest.Start("127.0.0.1:0")
+	inbox, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	defer inbox.Close()
 	hook := inbox.AddHook("h", "gateway-alerts", true)
@@ -103,7 +103,7 @@ func TestBadTargets(t *testing.T) {
 // TestKubernetesAPIUnreachable: with an unreachable API server, static
 // targets are still scraped and the discovery error is logged.
 func TestKubernetesAPIUnreachable(t *testing.T) {
-	inbox, err := mmtest.Start("127.0.0.1:0")
+	inbox, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	defer inbox.Close()
 	hook := inbox.AddHook("h", "gateway-alerts", true)

@@ -25,7 +25,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
-	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
@@ -34,9 +34,9 @@ const hookID = "kd8w3hq1x7fzpbnsecret4tr"
 
 var fastRetry = RetryPolicy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond, MaxElapsed: 5 * time.Second}
 
-func startServer(t *testing.T) (*mmtest.Server, string) {
+func startServer(t *testing.T) (*inbox.Server, string) {
 	t.Helper()
-	srv, err := mmtest.Start("127.0.0.1:0")
+	srv, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close() })
 	return srv, srv.AddHook(hookID, "gateway-alerts", true)

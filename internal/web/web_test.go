@@ -17,7 +17,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/engine"
-	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 	"github.com/gatewatch/gatewatch/internal/web"
@@ -47,7 +47,7 @@ func get(t *testing.T, u string) (int, string) {
 }
 
 func TestStatusPageAndAPI(t *testing.T) {
-	inbox, err := mmtest.Start("127.0.0.1:0")
+	inbox, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	defer inbox.Close()
 	hook := inbox.AddHook(secretHook, "gateway-alerts", true)

@@ -29,7 +29,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/engine"
-	"github.com/gatewatch/gatewatch/internal/mattermost/mmtest"
+	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
@@ -233,7 +233,7 @@ cluster:
 
 // inject serves one first-ever 421 on each pod, staggered, and measures
 // until each pod's message arrives.
-func inject(inbox *mmtest.Server, gws []*demo.Gateway, timeout time.Duration) ([]time.Duration, int) {
+func inject(inbox *inbox.Server, gws []*demo.Gateway, timeout time.Duration) ([]time.Duration, int) {
 	injected := map[string]time.Time{}
 	for _, g := range gws {
 		injected[g.Addr()] = time.Now()
@@ -274,7 +274,7 @@ func inject(inbox *mmtest.Server, gws []*demo.Gateway, timeout time.Duration) ([
 func gatewatchLatency(iv, groupWait time.Duration) (latencyResult, error) {
 	fmt.Fprintf(os.Stderr, "bench: gatewatch latency at %s scrape\n", iv)
 	res := latencyResult{Name: "gatewatch (embedded)", Interval: iv, Eval: engine.EvalInterval, GroupWait: groupWait, Injected: *events}
-	inbox, err := mmtest.Start("127.0.0.1:0")
+	inbox, err := inbox.Start("127.0.0.1:0")
 	if err != nil {
 		return res, err
 	}
@@ -439,7 +439,7 @@ func stackLatency() (latencyResult, error) {
 	fmt.Fprintln(os.Stderr, "bench: prometheus + alertmanager latency (kube-prometheus-stack timings)")
 	iv, gw := 30*time.Second, 30*time.Second
 	res := latencyResult{Name: "Prometheus + Alertmanager (render --target prometheus)", Interval: iv, Eval: iv, GroupWait: gw, Injected: *events}
-	inbox, err := mmtest.Start("127.0.0.1:0")
+	inbox, err := inbox.Start("127.0.0.1:0")
 	if err != nil {
 		return res, err
 	}
@@ -613,7 +613,7 @@ func steadyRSS(n int) (gatewatch, stack uint64, err error) {
 	if *quick {
 		settle = 20 * time.Second
 	}
-	inbox, err := mmtest.Start("127.0.0.1:0")
+	inbox, err := inbox.Start("127.0.0.1:0")
 	if err != nil {
 		return 0, 0, err
 	}

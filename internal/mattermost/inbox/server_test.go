@@ -1,4 +1,4 @@
-package mmtest
+package inbox
 
 import (
 	"encoding/json"

@@ -1,12 +1,13 @@
-// Package mmtest is a strict Mattermost-compatible incoming-webhook server
-// for tests and the demo inbox. It enforces the wire rules in DESIGN.md
-// (text or attachments, colours, title_link needs title, fields as an array,
-// type empty or custom_*, the priority shape, the 16383-rune split, the body
-// limit, locked channels, unknown hooks) and answers as Mattermost does:
+// Package inbox is a strict Mattermost-compatible incoming-webhook server:
+// `gatewatch inbox`, the demo's inbox, and the Mattermost of the tests. It
+// enforces the wire rules in DESIGN.md (text or attachments, colours,
+// title_link needs title, fields as an array, type empty or custom_*, the
+// priority shape, the 16383-rune split, the body limit, locked channels,
+// unknown hooks) and answers as Mattermost does:
 // 200 text/plain "ok", or a JSON error {id, message, detailed_error,
 // request_id, status_code}. Faults can be switched on: 5xx, 429 with
 // Retry-After, slow answers, connection resets, webhooks disabled.
-package mmtest
+package inbox
 
 import (
 	"bytes"

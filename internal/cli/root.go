@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 
 	"github.com/spf13/cobra"
 
@@ -93,6 +94,9 @@ func loadDeliveringSpec(path string) (*spec.Spec, error) {
 // loadSpec loads the spec; problems in it are exit code 1.
 func loadSpec(path string) (*spec.Spec, error) {
 	s, err := spec.Load(path, rules.SpecKinds())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fail(exitFailure, fmt.Errorf("%w\nno spec at %s: pass -c FILE; examples/gatewatch.yaml in gatewatch's repository is a commented starting point", err, path))
+	}
 	if err != nil {
 		return nil, fail(exitFailure, err)
 	}

@@ -97,6 +97,7 @@ func Parse(data []byte, file string, kinds Kinds) (*Spec, error) {
 	if len(errs) > 0 {
 		return nil, sortByLine(errs)
 	}
+	s.warnings = v.warnings
 	return &s, nil
 }
 

@@ -149,3 +149,22 @@ func TestExplainPathsResolveRelativeToSpec(t *testing.T) {
 	require.Equal(t, spec.DefaultExplainTimeout, s.Explain.Timeout)
 	require.True(t, s.Explain.Enabled())
 }
+
+func TestUndeliveredAlertsWarn(t *testing.T) {
+	y := minimal + "alerts:\n  - kind: response-flags\n    name: NoRoute\n    response_flags: NR\nrouting:\n  alerts: [GatewayMisdirectedRequest421]\n"
+	s, err := spec.Parse([]byte(y), "g.yaml", rules.SpecKinds())
+	require.NoError(t, err, "a warning leaves the spec valid")
+	require.Len(t, s.Warnings(), 1)
+	require.Contains(t, s.Warnings()[0].Error(), "g.yaml:6: alerts[0]: alert NoRoute is enabled but no route delivers it")
+
+	// Delivered by the default receiver, or named: no warning.
+	for _, ok := range []string{
+		minimal + "alerts:\n  - kind: response-flags\n    name: NoRoute\n    response_flags: NR\nrouting:\n  alerts: [GatewayMisdirectedRequest421]\n  default_receiver: mattermost\n",
+		minimal + "alerts:\n  - kind: response-flags\n    name: NoRoute\n    response_flags: NR\n",
+		minimal + "alerts:\n  - kind: response-flags\n    name: NoRoute\n    response_flags: NR\n    enabled: false\nrouting:\n  alerts: [GatewayMisdirectedRequest421]\n",
+	} {
+		s, err := spec.Parse([]byte(ok), "g.yaml", rules.SpecKinds())
+		require.NoError(t, err)
+		require.Empty(t, s.Warnings(), ok)
+	}
+}

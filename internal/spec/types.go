@@ -29,7 +29,13 @@ type Spec struct {
 
 	// File is the path the spec was loaded from ("" when built in code).
 	File string `yaml:"-"`
+
+	warnings []error
 }
+
+// Warnings are the problems found while loading that leave the spec valid
+// (an enabled alert that no route delivers), each a *Error with file:line.
+func (s *Spec) Warnings() []error { return s.warnings }
 
 // Gateway is one Istio ingress (or egress) gateway deployment.
 type Gateway struct {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,12 @@ type validator struct {
 	lines     lineIndex
 	skipLines map[int]bool
 	errs      []error
+	warnings  []error
+}
+
+// warnf records a problem that does not make the spec invalid.
+func (v *validator) warnf(path, format string, args ...any) {
+	v.warnings = append(v.warnings, &Error{File: v.file, Line: v.lines.line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
@@ -225,6 +232,18 @@ func (r Routing) validate(v *validator, s *Spec) {
 	}
 	if r.DefaultReceiver != "null" && r.DefaultReceiver != "mattermost" {
 		v.errorf("routing.default_receiver", "default_receiver %q: use null (drop) or mattermost", r.DefaultReceiver)
+	}
+	if r.DefaultReceiver == "null" {
+		for _, a := range s.EnabledAlerts() {
+			if slices.Contains(r.Alerts, a.Name) {
+				continue
+			}
+			p := a.path
+			if p == "alerts" { // on by default, not written
+				p = "routing.alerts"
+			}
+			v.warnf(p, "alert %s is enabled but no route delivers it: routing.alerts does not name it and default_receiver is null, so every target drops it; add it to routing.alerts or set enabled: false", a.Name)
+		}
 	}
 }
 

@@ -2,10 +2,13 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
+	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	amconfig "github.com/prometheus/alertmanager/config"
+	"sigs.k8s.io/yaml"
 )
 
 // alertmanagerConfig (alertmanager/config): Alertmanager's configuration
@@ -16,36 +19,11 @@ func (alertmanagerConfig) ID() string    { return "alertmanager/config" }
 func (alertmanagerConfig) Title() string { return "Alertmanager has a Mattermost receiver" }
 func (alertmanagerConfig) Offline() bool { return true }
 
-const factAMConfig = "alertmanager-config"
-
 func (alertmanagerConfig) Run(ctx context.Context, env *Env) Result {
-	var conf *amconfig.Config
-	var source string
-	if env.offline() {
-		c, src, err := env.Manifests.alertmanagerConfig()
-		if err != nil {
-			return failed("no usable Alertmanager configuration in the manifests", "render it with `gatewatch render --target prometheus|helm|operator`", err.Error())
-		}
-		conf, source = c, src
-	} else {
-		if env.AlertmanagerURL == "" {
-			return skip("no Alertmanager URL (use --alertmanager-url)")
-		}
-		var st struct {
-			Config struct {
-				Original string `json:"original"`
-			} `json:"config"`
-		}
-		if err := getJSON(ctx, env, strings.TrimRight(env.AlertmanagerURL, "/")+"/api/v2/status", &st); err != nil {
-			return failed("Alertmanager API unreachable", "check --alertmanager-url (e.g. kubectl -n monitoring port-forward svc/alertmanager-operated 9093)", err.Error())
-		}
-		c, err := amconfig.Load(st.Config.Original)
-		if err != nil {
-			return failed("Alertmanager's configuration does not load here", "", err.Error())
-		}
-		conf, source = c, env.AlertmanagerURL
+	conf, source, err := env.alertmanagerConfig(ctx)
+	if err != nil {
+		return verdict(err)
 	}
-	env.facts[factAMConfig] = conf
 	var mm []string
 	for _, r := range conf.Receivers {
 		switch {
@@ -59,4 +37,120 @@ func (alertmanagerConfig) Run(ctx context.Context, env *Env) Result {
 		return failed("no Mattermost receiver", "add the receiver from `gatewatch render` (through chart values or an AlertmanagerConfig: editing the operator's generated Secret is overwritten)", "from "+source)
 	}
 	return pass(fmt.Sprintf("%d Mattermost receiver(s)", len(mm)), append([]string{"from " + source}, mm...)...)
+}
+
+// readAlertmanagerConfig establishes the Alertmanager configuration fact
+// (Env.alertmanagerConfig): offline from the manifests, live from
+// Alertmanager's API. A failure carries alertmanager/config's verdict.
+func readAlertmanagerConfig(ctx context.Context, env *Env) (alertmanagerSetup, error) {
+	if env.offline() {
+		c, src, err := manifestsAlertmanagerConfig(env.Manifests)
+		if err != nil {
+			return alertmanagerSetup{}, &verdictError{failed("no usable Alertmanager configuration in the manifests", "render it with `gatewatch render --target prometheus|helm|operator`", err.Error())}
+		}
+		return alertmanagerSetup{conf: c, source: src}, nil
+	}
+	if env.AlertmanagerURL == "" {
+		return alertmanagerSetup{}, &verdictError{skip("no Alertmanager URL (use --alertmanager-url)")}
+	}
+	var st struct {
+		Config struct {
+			Original string `json:"original"`
+		} `json:"config"`
+	}
+	if err := getJSON(ctx, env, strings.TrimRight(env.AlertmanagerURL, "/")+"/api/v2/status", &st); err != nil {
+		return alertmanagerSetup{}, &verdictError{failed("Alertmanager API unreachable", "check --alertmanager-url (e.g. kubectl -n monitoring port-forward svc/alertmanager-operated 9093)", err.Error())}
+	}
+	c, err := amconfig.Load(st.Config.Original)
+	if err != nil {
+		return alertmanagerSetup{}, &verdictError{failed("Alertmanager's configuration does not load here", "", err.Error())}
+	}
+	return alertmanagerSetup{conf: c, source: env.AlertmanagerURL}, nil
+}
+
+// manifestsAlertmanagerConfig returns the Alertmanager configuration in the
+// manifests: an alertmanager.yml, helm values, or AlertmanagerConfig objects
+// translated as the prometheus-operator does.
+func manifestsAlertmanagerConfig(m *Manifests) (*amconfig.Config, string, error) {
+	var errs []error
+	for _, src := range m.amConfigs {
+		c, err := amconfig.Load(src.yaml)
+		if err == nil {
+			return c, src.file, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", src.file, err))
+	}
+	if len(m.amcs) > 0 {
+		y, err := OperatorAlertmanagerYAML(m.amcs)
+		if err != nil {
+			return nil, "", err
+		}
+		c, err := amconfig.Load(string(y))
+		if err != nil {
+			return nil, "", fmt.Errorf("AlertmanagerConfig objects: %w", err)
+		}
+		return c, fmt.Sprintf("%d AlertmanagerConfig object(s), under a null default with a Watchdog route as kube-prometheus-stack's base configuration has", len(m.amcs)), nil
+	}
+	if len(errs) == 0 {
+		errs = append(errs, errors.New("no alertmanager.yml, helm values or AlertmanagerConfig found"))
+	}
+	return nil, "", errors.Join(errs...)
+}
+
+// OperatorAlertmanagerYAML translates AlertmanagerConfig objects the way the
+// prometheus-operator does (receivers named <ns>/<name>/<receiver>, a
+// namespace matcher on each route) under a "null" default receiver with the
+// Watchdog route kube-prometheus-stack's base configuration has. Secret
+// references become the files the operator mounts.
+func OperatorAlertmanagerYAML(amcs []monitoringv1alpha1.AlertmanagerConfig) ([]byte, error) {
+	type route = map[string]any
+	var routes []any
+	receivers := []any{map[string]any{"name": "null"}}
+	for _, amc := range amcs {
+		prefix := amc.Namespace + "/" + amc.Name + "/"
+		r := amc.Spec.Route
+		if r == nil {
+			continue
+		}
+		matchers := []string{`namespace="` + amc.Namespace + `"`}
+		for _, mt := range r.Matchers {
+			op := string(mt.MatchType)
+			if op == "" {
+				op = "="
+			}
+			matchers = append(matchers, mt.Name+op+`"`+mt.Value+`"`)
+		}
+		rt := route{"receiver": prefix + r.Receiver, "matchers": matchers, "group_by": r.GroupBy}
+		if r.GroupWait != nil {
+			rt["group_wait"] = string(*r.GroupWait)
+		}
+		if r.GroupInterval != nil {
+			rt["group_interval"] = string(*r.GroupInterval)
+		}
+		if r.RepeatInterval != nil {
+			rt["repeat_interval"] = string(*r.RepeatInterval)
+		}
+		routes = append(routes, rt)
+		for _, rc := range amc.Spec.Receivers {
+			var slack []any
+			for _, sc := range rc.SlackConfigs {
+				if sc.APIURL == nil {
+					return nil, fmt.Errorf("%s: slack config without apiURL", prefix+rc.Name)
+				}
+				cfg := map[string]any{"api_url_file": "/etc/alertmanager/secrets/" + sc.APIURL.Name + "/" + sc.APIURL.Key}
+				if sc.SendResolved != nil {
+					cfg["send_resolved"] = *sc.SendResolved
+				}
+				for k, v := range map[string]*string{"title": sc.Title, "text": sc.Text, "color": sc.Color, "username": sc.Username, "channel": sc.Channel, "pretext": sc.Pretext, "footer": sc.Footer} {
+					if v != nil {
+						cfg[k] = *v
+					}
+				}
+				slack = append(slack, cfg)
+			}
+			receivers = append(receivers, map[string]any{"name": prefix + rc.Name, "slack_configs": slack})
+		}
+	}
+	routes = append(routes, route{"receiver": "null", "matchers": []string{`alertname="Watchdog"`}})
+	return yaml.Marshal(map[string]any{"route": route{"receiver": "null", "routes": routes}, "receivers": receivers})
 }

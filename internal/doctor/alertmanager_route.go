@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	amconfig "github.com/prometheus/alertmanager/config"
 	"github.com/prometheus/alertmanager/dispatch"
 	"github.com/prometheus/common/model"
 
@@ -23,9 +22,9 @@ func (alertmanagerRoute) Title() string {
 }
 func (alertmanagerRoute) Offline() bool { return true }
 
-func (alertmanagerRoute) Run(_ context.Context, env *Env) Result {
-	conf, _ := env.facts[factAMConfig].(*amconfig.Config)
-	if conf == nil {
+func (alertmanagerRoute) Run(ctx context.Context, env *Env) Result {
+	conf, _, err := env.alertmanagerConfig(ctx)
+	if err != nil {
 		return skip("no Alertmanager configuration (see alertmanager/config)")
 	}
 	mattermost := map[string]bool{}

@@ -74,7 +74,7 @@ type Env struct {
 	// the failure counter.
 	NotificationsInterval time.Duration
 
-	facts map[string]any // shared between checks (gateway pods, AM config)
+	facts *facts // what several checks need, established on first use
 }
 
 func (e *Env) offline() bool { return e.Manifests != nil }
@@ -106,14 +106,15 @@ func Checks() []Check {
 }
 
 // Run runs the checks in order, calling report as each finishes. Offline,
-// checks that need a live system are skipped.
+// checks that need a live system are skipped. The facts checks share are
+// established afresh for each Run.
 func Run(ctx context.Context, env *Env, checks []Check, report func(Result)) []Result {
-	if env.HTTP == nil {
-		env.HTTP = &http.Client{Timeout: 10 * time.Second}
+	run := *env
+	if run.HTTP == nil {
+		run.HTTP = &http.Client{Timeout: 10 * time.Second}
 	}
-	if env.facts == nil {
-		env.facts = map[string]any{}
-	}
+	run.facts = &facts{}
+	env = &run
 	var out []Result
 	for _, c := range checks {
 		start := time.Now()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,17 +80,56 @@ func runOffline(t *testing.T, dir string) map[string]Result {
 // TestOfflineCorrectSetup: the rendered manifests in a default-deny cluster
 // pass every offline check.
 func TestOfflineCorrectSetup(t *testing.T) {
-	for _, target := range []string{render.TargetOperator, render.TargetPrometheus, render.TargetHelm} {
+	targets := stackTargets()
+	require.Equal(t, []string{render.TargetOperator, render.TargetPrometheus, render.TargetHelm}, targets)
+	for _, target := range targets {
 		t.Run(target, func(t *testing.T) {
 			rs := runOffline(t, renderDir(t, target, nil))
-			for _, id := range []string{"gateway/pods", "prometheus/rule", "alertmanager/config", "alertmanager/route", "network/scrape", "network/egress"} {
+			for _, id := range []string{"gateway/pods", "prometheus/target", "prometheus/rule", "alertmanager/config", "alertmanager/route", "network/scrape", "network/egress"} {
 				require.Equal(t, Pass, rs[id].Status, "%s: %s %v", id, rs[id].Summary, rs[id].Evidence)
 			}
 			require.Equal(t, Skip, rs["gateway/stats"].Status)
-			if target != render.TargetPrometheus { // prometheus.yml holds the job, not a PodMonitor
-				require.Equal(t, Pass, rs["prometheus/target"].Status, "%v", rs["prometheus/target"].Evidence)
-			}
 		})
+	}
+}
+
+// stackTargets are the render targets whose output configures an existing
+// Prometheus and Alertmanager, which doctor --offline checks (standalone
+// deploys gatewatch itself): those declaring an Alertmanager configuration.
+func stackTargets() []string {
+	var out []string
+	for _, t := range render.Targets() {
+		for _, o := range t.Writes {
+			if o.Format == render.FormatAlertmanagerConfig || o.Format == render.FormatHelmValues || slices.Contains(o.Kinds, "AlertmanagerConfig") {
+				out = append(out, t.Name)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// TestOfflineReadsEveryRenderedOutput: doctor reads each file a stack
+// target declares: its config format, or its kind (or knows why not).
+func TestOfflineReadsEveryRenderedOutput(t *testing.T) {
+	notRead := map[string]string{
+		"ScrapeConfig": "static targets are not checked offline",
+	}
+	for _, name := range stackTargets() {
+		target, err := render.Lookup(name)
+		require.NoError(t, err)
+		for _, o := range target.Writes {
+			switch o.Format {
+			case render.FormatObject:
+				for _, k := range o.Kinds {
+					require.True(t, slices.Contains(objectKinds(), k) || notRead[k] != "", "%s: %s %s is not read offline", name, o.Name, k)
+				}
+			case render.FormatExample:
+				require.True(t, strings.HasSuffix(o.Name, ".example"), "%s: an example is not applied, so not read", o.Name)
+			default:
+				require.Contains(t, configFormats(), o.Format, "%s: %s", name, o.Name)
+			}
+		}
 	}
 }
 

@@ -16,11 +16,12 @@ func (gatewayPods) ID() string    { return "gateway/pods" }
 func (gatewayPods) Title() string { return "The selector finds Running, Ready gateway pods" }
 func (gatewayPods) Offline() bool { return true }
 
-const factGatewayPods = "gateway-pods"
-
 func (gatewayPods) Run(ctx context.Context, env *Env) Result {
+	byGateway, err := env.podsByGateway(ctx)
+	if err != nil {
+		return verdict(err)
+	}
 	var all []corev1.Pod
-	byGateway := map[string][]corev1.Pod{}
 	var evidence []string
 	bad, unknown := 0, 0
 	matchedNotReady := false
@@ -29,27 +30,11 @@ func (gatewayPods) Run(ctx context.Context, env *Env) Result {
 			evidence = append(evidence, fmt.Sprintf("%s: static targets only", g.Name))
 			continue
 		}
-		sel, err := labels.Parse(g.Selector)
-		if err != nil {
-			return failed(fmt.Sprintf("gateway %s: invalid selector", g.Name), "fix gateways[].selector", err.Error())
-		}
-		var pods []corev1.Pod
-		if env.offline() {
-			pods = env.Manifests.podsMatching(g.Namespace, sel)
-			if len(pods) == 0 && len(env.Manifests.podsMatching(g.Namespace, labels.Everything())) == 0 {
-				unknown++
-				evidence = append(evidence, fmt.Sprintf("%s: the manifests hold no workload in %s to match %q against", g.Name, g.Namespace, g.Selector))
-				continue
-			}
-		} else {
-			if env.Kube == nil {
-				return skip("no Kubernetes API (use --kubeconfig)")
-			}
-			list, err := env.Kube.CoreV1().Pods(g.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-			if err != nil {
-				return failed(fmt.Sprintf("listing pods in %s failed", g.Namespace), "check the kubeconfig and that you may list pods there", err.Error())
-			}
-			pods = list.Items
+		pods := byGateway[g.Name]
+		if env.offline() && len(pods) == 0 && len(env.Manifests.podsMatching(g.Namespace, labels.Everything())) == 0 {
+			unknown++
+			evidence = append(evidence, fmt.Sprintf("%s: the manifests hold no workload in %s to match %q against", g.Name, g.Namespace, g.Selector))
+			continue
 		}
 		ready := 0
 		var notReady []string
@@ -61,7 +46,6 @@ func (gatewayPods) Run(ctx context.Context, env *Env) Result {
 			}
 		}
 		all = append(all, pods...)
-		byGateway[g.Name] = pods
 		evidence = append(evidence, fmt.Sprintf("%s: %d pod(s) match %q in %s, %d Running and Ready", g.Name, len(pods), g.Selector, g.Namespace, ready))
 		evidence = append(evidence, notReady...)
 		if ready == 0 {
@@ -71,7 +55,6 @@ func (gatewayPods) Run(ctx context.Context, env *Env) Result {
 			}
 		}
 	}
-	env.facts[factGatewayPods] = byGateway
 	if unknown > 0 && bad == 0 && len(all) == 0 {
 		return warn("the gateway's own workload is not in the manifests", "add the gateway Deployment's manifest to the directory to check the selector, or run doctor against the live cluster", evidence...)
 	}
@@ -86,6 +69,35 @@ func (gatewayPods) Run(ctx context.Context, env *Env) Result {
 		return failed(what, "compare gateways[].selector and namespace with `kubectl get pods -n <namespace> --show-labels`", evidence...)
 	}
 	return pass(fmt.Sprintf("%d gateway pod(s) found", len(all)), evidence...)
+}
+
+// listGatewayPods establishes the gateway pods fact (Env.podsByGateway):
+// offline the manifests' pods and pod templates, live the API's pods. A
+// failure carries gateway/pods' verdict.
+func listGatewayPods(ctx context.Context, env *Env) (map[string][]corev1.Pod, error) {
+	byGateway := map[string][]corev1.Pod{}
+	for _, g := range env.Spec.Gateways {
+		if g.Selector == "" {
+			continue
+		}
+		sel, err := labels.Parse(g.Selector)
+		if err != nil {
+			return nil, &verdictError{failed(fmt.Sprintf("gateway %s: invalid selector", g.Name), "fix gateways[].selector", err.Error())}
+		}
+		if env.offline() {
+			byGateway[g.Name] = env.Manifests.podsMatching(g.Namespace, sel)
+			continue
+		}
+		if env.Kube == nil {
+			return nil, &verdictError{skip("no Kubernetes API (use --kubeconfig)")}
+		}
+		list, err := env.Kube.CoreV1().Pods(g.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			return nil, &verdictError{failed(fmt.Sprintf("listing pods in %s failed", g.Namespace), "check the kubeconfig and that you may list pods there", err.Error())}
+		}
+		byGateway[g.Name] = list.Items
+	}
+	return byGateway, nil
 }
 
 // podState says why a pod is not serving: its phase and the Ready

@@ -33,7 +33,7 @@ func (gatewayStats) Run(ctx context.Context, env *Env) Result {
 	if env.StatsURL != "" {
 		return statsAt(ctx, env, env.StatsURL)
 	}
-	pods, _ := env.facts[factGatewayPods].(map[string][]corev1.Pod)
+	pods, _ := env.podsByGateway(ctx) // a failure is gateway/pods' to report
 	var results []Result
 	for _, g := range env.Spec.Gateways {
 		var pod *corev1.Pod

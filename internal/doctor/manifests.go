@@ -1,31 +1,25 @@
 package doctor
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"sort"
-	"strings"
+	"slices"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
-	amconfig "github.com/prometheus/alertmanager/config"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
-	"github.com/gatewatch/gatewatch/internal/rules"
-	"github.com/gatewatch/gatewatch/internal/spec"
+	"github.com/gatewatch/gatewatch/internal/manifest"
+	"github.com/gatewatch/gatewatch/internal/render"
 )
 
-// Manifests are the objects and config files read from disk for offline mode.
+// Manifests are the objects and config files read from disk for offline
+// mode. The checks read them in their own files; this file only reads.
 type Manifests struct {
 	namespaces  map[string]map[string]string
 	policies    []networkingv1.NetworkPolicy
@@ -44,95 +38,79 @@ type amSource struct {
 	yaml string
 }
 
-// LoadManifests reads every .yaml/.yml file under dir. A malformed document
-// is reported with its file and line and the rest is still read.
-func LoadManifests(dir string) (*Manifests, error) {
-	m := &Manifests{namespaces: map[string]map[string]string{}}
-	var files []string
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
-			files = append(files, p)
-		}
-		return nil
-	})
+// LoadManifests reads the manifests at path through internal/manifest (a
+// file, or the .yaml, .yml and .json files under a folder, hidden folders
+// skipped; Lists expanded). A config file without a kind is read as the
+// render target that writes a file of that name declares it
+// (render.OutputOf); a file of another name as any config file doctor knows.
+// A malformed document is reported with its file and line and the rest is
+// still read.
+func LoadManifests(path string) (*Manifests, error) {
+	objs, err := manifest.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("read manifests: %w", err)
 	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("no .yaml or .yml files under %s", dir)
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
+	m := &Manifests{namespaces: map[string]map[string]string{}}
+	for _, o := range objs {
+		if o.Err == nil {
+			err = m.read(o)
+		} else {
+			err = o.Err
 		}
-		m.readFile(f, b)
+		if err != nil {
+			m.Problems = append(m.Problems, problem(o.Source, err))
+		}
 	}
 	return m, nil
 }
 
-func (m *Manifests) readFile(file string, b []byte) {
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
-	line := 1
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			m.Problems = append(m.Problems, fmt.Sprintf("%s:%d: %v", file, line, err))
-			return
-		}
-		start := line
-		line += bytes.Count(doc, []byte("\n"))
-		if len(bytes.TrimSpace(doc)) == 0 {
-			continue
-		}
-		if err := m.readDoc(doc); err != nil {
-			m.Problems = append(m.Problems, fmt.Sprintf("%s:%d: %v", file, start, err))
-		} else if isAlertmanagerYAML(doc) {
-			m.amConfigs = append(m.amConfigs, amSource{file: file, yaml: string(doc)})
-		}
+// problem is "file:line: error" (the line when known).
+func problem(src manifest.Source, err error) string {
+	if src.Line == 0 {
+		return fmt.Sprintf("%s: %v", src.File, err)
 	}
+	return fmt.Sprintf("%s:%d: %v", src.File, src.Line, err)
 }
 
-func isAlertmanagerYAML(doc []byte) bool {
-	var probe map[string]any
-	if yaml.Unmarshal(doc, &probe) != nil {
-		return false
+func (m *Manifests) read(o manifest.Object) error {
+	if o.Kind != "" {
+		return m.readObject(o)
 	}
-	_, route := probe["route"]
-	_, recv := probe["receivers"]
-	return route && recv
+	if out, ok := render.OutputOf(filepath.Base(o.File)); ok {
+		return m.readConfig(o, out.Format)
+	}
+	return m.readConfig(o, configFormats()...)
 }
 
-func (m *Manifests) readDoc(doc []byte) error {
-	var meta struct {
-		Kind string `json:"kind"`
-	}
-	if err := yaml.Unmarshal(doc, &meta); err != nil {
-		return fmt.Errorf("not YAML: %w", err)
-	}
-	switch meta.Kind {
+// configFormats are the rendered config files doctor reads.
+func configFormats() []render.Format {
+	return []render.Format{render.FormatRuleFile, render.FormatPrometheusConfig, render.FormatHelmValues, render.FormatAlertmanagerConfig}
+}
+
+// objectKinds are the Kubernetes kinds the offline checks look at
+// (readObject); others are skipped.
+func objectKinds() []string {
+	return []string{"Namespace", "NetworkPolicy", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "PodMonitor", "PrometheusRule", "AlertmanagerConfig"}
+}
+
+// readObject reads the kinds of objectKinds.
+func (m *Manifests) readObject(o manifest.Object) error {
+	switch o.Kind {
 	case "Namespace":
 		var ns corev1.Namespace
-		if err := yaml.Unmarshal(doc, &ns); err != nil {
+		if err := json.Unmarshal(o.JSON, &ns); err != nil {
 			return err
 		}
 		m.namespaces[ns.Name] = ns.Labels
 	case "NetworkPolicy":
 		var np networkingv1.NetworkPolicy
-		if err := yaml.Unmarshal(doc, &np); err != nil {
+		if err := json.Unmarshal(o.JSON, &np); err != nil {
 			return err
 		}
 		m.policies = append(m.policies, np)
 	case "Pod":
 		var p corev1.Pod
-		if err := yaml.Unmarshal(doc, &p); err != nil {
+		if err := json.Unmarshal(o.JSON, &p); err != nil {
 			return err
 		}
 		m.pods = append(m.pods, p)
@@ -143,7 +121,7 @@ func (m *Manifests) readDoc(doc []byte) error {
 				Template corev1.PodTemplateSpec `json:"template"`
 			} `json:"spec"`
 		}
-		if err := yaml.Unmarshal(doc, &w); err != nil {
+		if err := json.Unmarshal(o.JSON, &w); err != nil {
 			return err
 		}
 		p := corev1.Pod{ObjectMeta: w.Spec.Template.ObjectMeta, Spec: w.Spec.Template.Spec}
@@ -151,13 +129,13 @@ func (m *Manifests) readDoc(doc []byte) error {
 		m.pods = append(m.pods, p)
 	case "PodMonitor":
 		var pm monitoringv1.PodMonitor
-		if err := yaml.Unmarshal(doc, &pm); err != nil {
+		if err := json.Unmarshal(o.JSON, &pm); err != nil {
 			return err
 		}
 		m.podMonitors = append(m.podMonitors, pm)
 	case "PrometheusRule":
 		var pr monitoringv1.PrometheusRule
-		if err := yaml.Unmarshal(doc, &pr); err != nil {
+		if err := json.Unmarshal(o.JSON, &pr); err != nil {
 			return err
 		}
 		for _, g := range pr.Spec.Groups {
@@ -169,61 +147,34 @@ func (m *Manifests) readDoc(doc []byte) error {
 		}
 	case "AlertmanagerConfig":
 		var amc monitoringv1alpha1.AlertmanagerConfig
-		if err := yaml.Unmarshal(doc, &amc); err != nil {
+		if err := json.Unmarshal(o.JSON, &amc); err != nil {
 			return err
 		}
 		m.amcs = append(m.amcs, amc)
-	case "":
-		return m.readConfigFile(doc)
 	}
 	return nil
 }
 
-// readConfigFile reads Prometheus rule files, prometheus.yml scrape jobs and
-// kube-prometheus-stack values.
-func (m *Manifests) readConfigFile(doc []byte) error {
-	var f struct {
-		ruleFile
-		ScrapeConfigs []struct {
-			JobName string `json:"job_name"`
-		} `json:"scrape_configs"`
-		AdditionalPrometheusRulesMap map[string]ruleFile `json:"additionalPrometheusRulesMap"`
-		Alertmanager                 struct {
-			Config map[string]any `json:"config"`
-		} `json:"alertmanager"`
-		Prometheus struct {
-			AdditionalPodMonitors []json0 `json:"additionalPodMonitors"`
-		} `json:"prometheus"`
-	}
-	if err := yaml.Unmarshal(doc, &f); err != nil {
-		return err
-	}
-	m.addRules(f.ruleFile)
-	for _, rf := range f.AdditionalPrometheusRulesMap {
-		m.addRules(rf)
-	}
-	for _, sc := range f.ScrapeConfigs {
-		m.scrapeJobs = append(m.scrapeJobs, sc.JobName)
-	}
-	if f.Alertmanager.Config != nil {
-		b, err := yaml.Marshal(f.Alertmanager.Config)
-		if err != nil {
-			return err
-		}
-		m.amConfigs = append(m.amConfigs, amSource{file: "helm values alertmanager.config", yaml: string(b)})
-	}
-	for _, pm := range f.Prometheus.AdditionalPodMonitors {
-		var spec monitoringv1.PodMonitorSpec
-		if err := yaml.Unmarshal(pm, &spec); err != nil {
-			return err
-		}
-		var name struct {
-			Name string `json:"name"`
-		}
-		_ = yaml.Unmarshal(pm, &name)
-		m.podMonitors = append(m.podMonitors, monitoringv1.PodMonitor{ObjectMeta: metav1.ObjectMeta{Name: name.Name}, Spec: spec})
-	}
-	return nil
+// configFile holds the keys of every config file doctor reads; readConfig
+// takes those of the formats asked for.
+type configFile struct {
+	// render.FormatRuleFile
+	ruleFile
+	// render.FormatPrometheusConfig
+	ScrapeConfigs []struct {
+		JobName string `json:"job_name"`
+	} `json:"scrape_configs"`
+	// render.FormatHelmValues
+	AdditionalPrometheusRulesMap map[string]ruleFile `json:"additionalPrometheusRulesMap"`
+	Alertmanager                 struct {
+		Config map[string]any `json:"config"`
+	} `json:"alertmanager"`
+	Prometheus struct {
+		AdditionalPodMonitors []json.RawMessage `json:"additionalPodMonitors"`
+	} `json:"prometheus"`
+	// render.FormatAlertmanagerConfig: both keys present
+	Route     json.RawMessage `json:"route"`
+	Receivers json.RawMessage `json:"receivers"`
 }
 
 // ruleFile is a Prometheus rule file (or a chart's rules map entry).
@@ -236,6 +187,60 @@ type ruleFile struct {
 	} `json:"groups"`
 }
 
+// readConfig reads a config file as the given formats: Prometheus rule
+// files, prometheus.yml scrape jobs, kube-prometheus-stack values and
+// alertmanager.yml.
+func (m *Manifests) readConfig(o manifest.Object, formats ...render.Format) error {
+	var f configFile
+	if err := json.Unmarshal(o.JSON, &f); err != nil {
+		return err
+	}
+	if slices.Contains(formats, render.FormatRuleFile) {
+		m.addRules(f.ruleFile)
+	}
+	if slices.Contains(formats, render.FormatPrometheusConfig) {
+		for _, sc := range f.ScrapeConfigs {
+			m.scrapeJobs = append(m.scrapeJobs, sc.JobName)
+		}
+	}
+	if slices.Contains(formats, render.FormatHelmValues) {
+		if err := m.readHelmValues(f); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(formats, render.FormatAlertmanagerConfig) && f.Route != nil && f.Receivers != nil {
+		m.amConfigs = append(m.amConfigs, amSource{file: o.File, yaml: string(o.Text)})
+	}
+	return nil
+}
+
+// readHelmValues reads kube-prometheus-stack values: the rules map, the
+// Alertmanager configuration and the additional PodMonitors.
+func (m *Manifests) readHelmValues(f configFile) error {
+	for _, rf := range f.AdditionalPrometheusRulesMap {
+		m.addRules(rf)
+	}
+	if f.Alertmanager.Config != nil {
+		b, err := yaml.Marshal(f.Alertmanager.Config)
+		if err != nil {
+			return err
+		}
+		m.amConfigs = append(m.amConfigs, amSource{file: "helm values alertmanager.config", yaml: string(b)})
+	}
+	for _, pm := range f.Prometheus.AdditionalPodMonitors {
+		var spec monitoringv1.PodMonitorSpec
+		if err := json.Unmarshal(pm, &spec); err != nil {
+			return err
+		}
+		var name struct {
+			Name string `json:"name"`
+		}
+		_ = json.Unmarshal(pm, &name)
+		m.podMonitors = append(m.podMonitors, monitoringv1.PodMonitor{ObjectMeta: metav1.ObjectMeta{Name: name.Name}, Spec: spec})
+	}
+	return nil
+}
+
 func (m *Manifests) addRules(f ruleFile) {
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
@@ -245,12 +250,6 @@ func (m *Manifests) addRules(f ruleFile) {
 		}
 	}
 }
-
-// json0 keeps a raw YAML/JSON value.
-type json0 []byte
-
-// UnmarshalJSON keeps the bytes.
-func (j *json0) UnmarshalJSON(b []byte) error { *j = append((*j)[:0], b...); return nil }
 
 func (m *Manifests) podsMatching(ns string, sel labels.Selector) []corev1.Pod {
 	var out []corev1.Pod
@@ -263,149 +262,3 @@ func (m *Manifests) podsMatching(ns string, sel labels.Selector) []corev1.Pod {
 }
 
 func (m *Manifests) rules() []loadedRule { return m.ruleList }
-
-// checkScrape is prometheus/target offline: a PodMonitor (or scrape job)
-// that scrapes the gateway's pods with gatewatch's job.
-func (m *Manifests) checkScrape(s *spec.Spec) Result {
-	var ev []string
-	missing := 0
-	for _, g := range s.Gateways {
-		found := false
-		for _, j := range m.scrapeJobs {
-			if j == rules.JobName(g) || j == rules.StaticJobName(g) {
-				found = true
-				ev = append(ev, fmt.Sprintf("%s: scrape job %s", g.Name, j))
-			}
-		}
-		sel, _ := labels.Parse(g.Selector)
-		gwPods := m.podsMatching(g.Namespace, sel)
-		podLabels := standInPod(g.Namespace, sel).Labels
-		if len(gwPods) > 0 {
-			podLabels = gwPods[0].Labels
-		}
-		for _, pm := range m.podMonitors {
-			pmSel, err := metav1.LabelSelectorAsSelector(&pm.Spec.Selector)
-			if err != nil || !pmSel.Matches(labels.Set(podLabels)) {
-				continue
-			}
-			nsOK := pm.Namespace == g.Namespace || pm.Spec.NamespaceSelector.Any
-			for _, n := range pm.Spec.NamespaceSelector.MatchNames {
-				nsOK = nsOK || n == g.Namespace
-			}
-			if !nsOK {
-				continue
-			}
-			for _, ep := range pm.Spec.PodMetricsEndpoints {
-				portOK := (ep.Port != nil && *ep.Port == g.Stats.Port.Name) || (ep.PortNumber != nil && int(*ep.PortNumber) == g.Stats.Port.Number)
-				jobOK := false
-				for _, rc := range ep.RelabelConfigs {
-					if rc.TargetLabel == "job" && rc.Replacement != nil && *rc.Replacement == rules.JobName(g) {
-						jobOK = true
-					}
-				}
-				switch {
-				case portOK && jobOK && ep.Path == g.Stats.Path:
-					found = true
-					ev = append(ev, fmt.Sprintf("%s: PodMonitor %s/%s scrapes port %s%s as %s", g.Name, pm.Namespace, pm.Name, g.Stats.Port, ep.Path, rules.JobName(g)))
-				case portOK:
-					ev = append(ev, fmt.Sprintf("%s: PodMonitor %s/%s scrapes the port but not as job %s (or another path)", g.Name, pm.Namespace, pm.Name, rules.JobName(g)))
-				}
-			}
-		}
-		if !found {
-			missing++
-		}
-	}
-	if missing > 0 {
-		return failed("no PodMonitor or scrape job scrapes the gateway as gatewatch's job",
-			"add the PodMonitor from `gatewatch render --target operator`: an annotation-based monitor (prometheus.io/port) misses gateway pods, and the rules count only job gatewatch/<namespace>/<gateway>", ev...)
-	}
-	return pass("the gateway is scraped as gatewatch's job", ev...)
-}
-
-// alertmanagerConfig returns the Alertmanager configuration in the manifests:
-// an alertmanager.yml, helm values, or AlertmanagerConfig objects translated
-// as the prometheus-operator does.
-func (m *Manifests) alertmanagerConfig() (*amconfig.Config, string, error) {
-	var errs []error
-	for _, src := range m.amConfigs {
-		c, err := amconfig.Load(src.yaml)
-		if err == nil {
-			return c, src.file, nil
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", src.file, err))
-	}
-	if len(m.amcs) > 0 {
-		y, err := OperatorAlertmanagerYAML(m.amcs)
-		if err != nil {
-			return nil, "", err
-		}
-		c, err := amconfig.Load(string(y))
-		if err != nil {
-			return nil, "", fmt.Errorf("AlertmanagerConfig objects: %w", err)
-		}
-		return c, fmt.Sprintf("%d AlertmanagerConfig object(s), under a null default with a Watchdog route as kube-prometheus-stack's base configuration has", len(m.amcs)), nil
-	}
-	if len(errs) == 0 {
-		errs = append(errs, errors.New("no alertmanager.yml, helm values or AlertmanagerConfig found"))
-	}
-	return nil, "", errors.Join(errs...)
-}
-
-// OperatorAlertmanagerYAML translates AlertmanagerConfig objects the way the
-// prometheus-operator does (receivers named <ns>/<name>/<receiver>, a
-// namespace matcher on each route) under a "null" default receiver with the
-// Watchdog route kube-prometheus-stack's base configuration has. Secret
-// references become the files the operator mounts.
-func OperatorAlertmanagerYAML(amcs []monitoringv1alpha1.AlertmanagerConfig) ([]byte, error) {
-	type route = map[string]any
-	var routes []any
-	receivers := []any{map[string]any{"name": "null"}}
-	for _, amc := range amcs {
-		prefix := amc.Namespace + "/" + amc.Name + "/"
-		r := amc.Spec.Route
-		if r == nil {
-			continue
-		}
-		matchers := []string{`namespace="` + amc.Namespace + `"`}
-		for _, mt := range r.Matchers {
-			op := string(mt.MatchType)
-			if op == "" {
-				op = "="
-			}
-			matchers = append(matchers, mt.Name+op+`"`+mt.Value+`"`)
-		}
-		rt := route{"receiver": prefix + r.Receiver, "matchers": matchers, "group_by": r.GroupBy}
-		if r.GroupWait != nil {
-			rt["group_wait"] = string(*r.GroupWait)
-		}
-		if r.GroupInterval != nil {
-			rt["group_interval"] = string(*r.GroupInterval)
-		}
-		if r.RepeatInterval != nil {
-			rt["repeat_interval"] = string(*r.RepeatInterval)
-		}
-		routes = append(routes, rt)
-		for _, rc := range amc.Spec.Receivers {
-			var slack []any
-			for _, sc := range rc.SlackConfigs {
-				if sc.APIURL == nil {
-					return nil, fmt.Errorf("%s: slack config without apiURL", prefix+rc.Name)
-				}
-				cfg := map[string]any{"api_url_file": "/etc/alertmanager/secrets/" + sc.APIURL.Name + "/" + sc.APIURL.Key}
-				if sc.SendResolved != nil {
-					cfg["send_resolved"] = *sc.SendResolved
-				}
-				for k, v := range map[string]*string{"title": sc.Title, "text": sc.Text, "color": sc.Color, "username": sc.Username, "channel": sc.Channel, "pretext": sc.Pretext, "footer": sc.Footer} {
-					if v != nil {
-						cfg[k] = *v
-					}
-				}
-				slack = append(slack, cfg)
-			}
-			receivers = append(receivers, map[string]any{"name": prefix + rc.Name, "slack_configs": slack})
-		}
-	}
-	routes = append(routes, route{"receiver": "null", "matchers": []string{`alertname="Watchdog"`}})
-	return yaml.Marshal(map[string]any{"route": route{"receiver": "null", "routes": routes}, "receivers": receivers})
-}

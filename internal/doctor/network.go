@@ -14,34 +14,29 @@ import (
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
-const factCluster = "netpol-cluster"
-
-// cluster builds the policy model once: live from the API, or from manifests.
-func cluster(ctx context.Context, env *Env) (*netpol.Cluster, error) {
-	if c, ok := env.facts[factCluster].(*netpol.Cluster); ok {
-		return c, nil
-	}
+// readCluster establishes the NetworkPolicy model (Env.cluster): live from
+// the API, or from the manifests.
+func readCluster(ctx context.Context, env *Env) (*netpol.Cluster, error) {
 	c := &netpol.Cluster{Namespaces: map[string]map[string]string{}}
 	if env.offline() {
 		c.Namespaces, c.Policies = env.Manifests.namespaces, env.Manifests.policies
-	} else {
-		if env.Kube == nil {
-			return nil, fmt.Errorf("no Kubernetes API (use --kubeconfig)")
-		}
-		nss, err := env.Kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("list namespaces: %w", err)
-		}
-		for _, ns := range nss.Items {
-			c.Namespaces[ns.Name] = ns.Labels
-		}
-		nps, err := env.Kube.NetworkingV1().NetworkPolicies("").List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("list NetworkPolicies: %w", err)
-		}
-		c.Policies = nps.Items
+		return c, nil
 	}
-	env.facts[factCluster] = c
+	if env.Kube == nil {
+		return nil, fmt.Errorf("no Kubernetes API (use --kubeconfig)")
+	}
+	nss, err := env.Kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list namespaces: %w", err)
+	}
+	for _, ns := range nss.Items {
+		c.Namespaces[ns.Name] = ns.Labels
+	}
+	nps, err := env.Kube.NetworkingV1().NetworkPolicies("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list NetworkPolicies: %w", err)
+	}
+	c.Policies = nps.Items
 	return c, nil
 }
 

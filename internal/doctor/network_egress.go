@@ -23,7 +23,7 @@ func (networkEgress) Title() string {
 func (networkEgress) Offline() bool { return true }
 
 func (networkEgress) Run(ctx context.Context, env *Env) Result {
-	c, err := cluster(ctx, env)
+	c, err := env.cluster(ctx)
 	if err != nil {
 		return skip(err.Error())
 	}

@@ -18,7 +18,7 @@ func (networkScrape) Title() string { return "NetworkPolicies allow Prometheus â
 func (networkScrape) Offline() bool { return true }
 
 func (networkScrape) Run(ctx context.Context, env *Env) Result {
-	c, err := cluster(ctx, env)
+	c, err := env.cluster(ctx)
 	if err != nil {
 		return skip(err.Error())
 	}

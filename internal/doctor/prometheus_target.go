@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
 	"github.com/gatewatch/gatewatch/internal/rules"
+	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
 // prometheusTarget (prometheus/target): Prometheus scrapes the gateway and
@@ -30,7 +34,7 @@ type targetsResponse struct {
 
 func (prometheusTarget) Run(ctx context.Context, env *Env) Result {
 	if env.offline() {
-		return env.Manifests.checkScrape(env.Spec)
+		return scrapedOffline(env.Manifests, env.Spec)
 	}
 	if env.PrometheusURL == "" {
 		return skip("no Prometheus URL (use --prometheus-url)")
@@ -84,4 +88,63 @@ func (prometheusTarget) Run(ctx context.Context, env *Env) Result {
 		return failed(fmt.Sprintf("%d of %d gateway targets down", down, up+down), "the scrape error above says why: a NetworkPolicy (see network/scrape), a wrong port or path", ev...)
 	}
 	return pass(fmt.Sprintf("%d gateway target(s) up", up), ev...)
+}
+
+// scrapedOffline is prometheus/target offline: a PodMonitor (or scrape job)
+// in the manifests that scrapes the gateway's pods with gatewatch's job.
+func scrapedOffline(m *Manifests, s *spec.Spec) Result {
+	var ev []string
+	missing := 0
+	for _, g := range s.Gateways {
+		found := false
+		for _, j := range m.scrapeJobs {
+			if j == rules.JobName(g) || j == rules.StaticJobName(g) {
+				found = true
+				ev = append(ev, fmt.Sprintf("%s: scrape job %s", g.Name, j))
+			}
+		}
+		sel, _ := labels.Parse(g.Selector)
+		gwPods := m.podsMatching(g.Namespace, sel)
+		podLabels := standInPod(g.Namespace, sel).Labels
+		if len(gwPods) > 0 {
+			podLabels = gwPods[0].Labels
+		}
+		for _, pm := range m.podMonitors {
+			pmSel, err := metav1.LabelSelectorAsSelector(&pm.Spec.Selector)
+			if err != nil || !pmSel.Matches(labels.Set(podLabels)) {
+				continue
+			}
+			nsOK := pm.Namespace == g.Namespace || pm.Spec.NamespaceSelector.Any
+			for _, n := range pm.Spec.NamespaceSelector.MatchNames {
+				nsOK = nsOK || n == g.Namespace
+			}
+			if !nsOK {
+				continue
+			}
+			for _, ep := range pm.Spec.PodMetricsEndpoints {
+				portOK := (ep.Port != nil && *ep.Port == g.Stats.Port.Name) || (ep.PortNumber != nil && int(*ep.PortNumber) == g.Stats.Port.Number)
+				jobOK := false
+				for _, rc := range ep.RelabelConfigs {
+					if rc.TargetLabel == "job" && rc.Replacement != nil && *rc.Replacement == rules.JobName(g) {
+						jobOK = true
+					}
+				}
+				switch {
+				case portOK && jobOK && ep.Path == g.Stats.Path:
+					found = true
+					ev = append(ev, fmt.Sprintf("%s: PodMonitor %s/%s scrapes port %s%s as %s", g.Name, pm.Namespace, pm.Name, g.Stats.Port, ep.Path, rules.JobName(g)))
+				case portOK:
+					ev = append(ev, fmt.Sprintf("%s: PodMonitor %s/%s scrapes the port but not as job %s (or another path)", g.Name, pm.Namespace, pm.Name, rules.JobName(g)))
+				}
+			}
+		}
+		if !found {
+			missing++
+		}
+	}
+	if missing > 0 {
+		return failed("no PodMonitor or scrape job scrapes the gateway as gatewatch's job",
+			"add the PodMonitor from `gatewatch render --target operator`: an annotation-based monitor (prometheus.io/port) misses gateway pods, and the rules count only job gatewatch/<namespace>/<gateway>", ev...)
+	}
+	return pass("the gateway is scraped as gatewatch's job", ev...)
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -166,5 +168,42 @@ func TestUndeliveredAlertsWarn(t *testing.T) {
 		s, err := spec.Parse([]byte(ok), "g.yaml", rules.SpecKinds())
 		require.NoError(t, err)
 		require.Empty(t, s.Warnings(), ok)
+	}
+}
+
+// TestDocsNameEveryKey holds docs/spec.md to its claim that it names every
+// key of gatewatch.yaml.
+func TestDocsNameEveryKey(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/spec.md")
+	require.NoError(t, err)
+	var keys []string
+	var walk func(reflect.Type, string)
+	walk = func(ty reflect.Type, prefix string) {
+		for ty.Kind() == reflect.Pointer || ty.Kind() == reflect.Slice || ty.Kind() == reflect.Map {
+			ty = ty.Elem()
+		}
+		if ty.Kind() != reflect.Struct {
+			return
+		}
+		for i := 0; i < ty.NumField(); i++ {
+			f := ty.Field(i)
+			tag := strings.Split(f.Tag.Get("yaml"), ",")
+			if tag[0] == "-" || !f.IsExported() {
+				continue
+			}
+			if len(tag) > 1 && tag[1] == "inline" {
+				walk(f.Type, prefix)
+				continue
+			}
+			keys = append(keys, prefix+tag[0])
+			walk(f.Type, prefix+tag[0]+".")
+		}
+	}
+	walk(reflect.TypeOf(spec.Spec{}), "")
+	require.Greater(t, len(keys), 40)
+	for _, k := range keys {
+		leaf := k[strings.LastIndex(k, ".")+1:]
+		re := regexp.MustCompile("(?m)[`.]" + regexp.QuoteMeta(leaf) + "[`.]|^## " + regexp.QuoteMeta(leaf) + "\\b")
+		require.True(t, re.Match(doc), "docs/spec.md does not name the key %s", k)
 	}
 }

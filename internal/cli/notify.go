@@ -6,12 +6,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/prometheus/alertmanager/template"
 	"github.com/spf13/cobra"
 
 	"github.com/gatewatch/gatewatch/internal/mattermost"
-	"github.com/gatewatch/gatewatch/internal/rules"
-	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
 func newNotifyCmd() *cobra.Command {
@@ -48,7 +45,7 @@ Mattermost's answer. The webhook URL is never printed.`,
 			if err != nil {
 				return err
 			}
-			data, err := sampleGroup(s, severity, resolved)
+			data, err := mattermost.Sample(s, mattermost.SampleOptions{Sender: "gatewatch notify test", Severity: severity, Resolved: resolved})
 			if err != nil {
 				return fail(exitFailure, err)
 			}
@@ -82,57 +79,4 @@ Mattermost's answer. The webhook URL is never printed.`,
 	cmd.Flags().BoolVar(&resolved, "resolved", false, "send the resolved form of the message")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up retrying after this long")
 	return cmd
-}
-
-// sampleGroup builds the alert group a real 421 (or the first routed alert)
-// at the first gateway would produce, with the generated rule's labels and
-// annotations.
-func sampleGroup(s *spec.Spec, severity string, resolved bool) (*template.Data, error) {
-	g := s.Gateways[0]
-	var a spec.Alert
-	for _, al := range s.EnabledAlerts() {
-		if len(s.Routing.Alerts) > 0 && al.Name == s.Routing.Alerts[0] {
-			a = al
-		}
-	}
-	if a.Name == "" {
-		return nil, errors.New("no enabled alert is routed to Mattermost")
-	}
-	rule := rules.ForAlert(g, a)
-	pod := g.Workload + "-7d9f8b6c4d-x2l9q"
-	exprLabels := map[string]string{"pod": pod, "instance": "10.0.0.11:15090"}
-	if a.Per == "gateway" {
-		exprLabels = map[string]string{}
-	}
-	ann, err := rules.ExpandAnnotations(rule, exprLabels, 1)
-	if err != nil {
-		return nil, err
-	}
-	ann["description"] = "This is a test message from `gatewatch notify test`. " + ann["description"]
-	lbls := template.KV{"alertname": a.Name}
-	for k, v := range rule.Labels {
-		lbls[k] = v
-	}
-	for k, v := range exprLabels {
-		lbls[k] = v
-	}
-	if severity != "" {
-		lbls["severity"] = severity
-	}
-	start := time.Now().Add(-time.Minute).UTC()
-	// No generator URL: a test message has no graph to link to.
-	alert := template.Alert{Status: "firing", Labels: lbls, Annotations: template.KV(ann), StartsAt: start}
-	status := "firing"
-	if resolved {
-		status = "resolved"
-		alert.Status, alert.EndsAt = status, time.Now().UTC()
-	}
-	common := template.KV{}
-	for k, v := range ann {
-		common[k] = v
-	}
-	return &template.Data{
-		Receiver: "mattermost", Status: status, Alerts: template.Alerts{alert},
-		GroupLabels: template.KV{"alertname": a.Name}, CommonLabels: lbls, CommonAnnotations: common,
-	}, nil
 }

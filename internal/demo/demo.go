@@ -17,6 +17,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/explain"
 	"github.com/gatewatch/gatewatch/internal/explain/enrich"
 	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
+	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 	"github.com/gatewatch/gatewatch/internal/web"
 )
@@ -127,7 +128,7 @@ mattermost:
 routing:
   group_wait: 5s
   group_interval: 30s
-`, strings.Join(targets, ", "), spec.Duration(o.ScrapeInterval), spec.Duration(o.ScrapeInterval*9/10), spec.Duration(o.Window), hook)), "demo")
+`, strings.Join(targets, ", "), spec.Duration(o.ScrapeInterval), spec.Duration(o.ScrapeInterval*9/10), spec.Duration(o.Window), hook)), "demo", rules.SpecKinds())
 	if err != nil {
 		return fmt.Errorf("demo spec: %w", err)
 	}

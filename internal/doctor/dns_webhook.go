@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/gatewatch/gatewatch/internal/mattermost/webhook"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -22,20 +21,13 @@ func (dnsWebhook) Offline() bool { return false }
 
 // webhookHost reads the host of the webhook URL (never printing the URL).
 func webhookHost(m spec.Mattermost) (string, error) {
-	raw := m.WebhookURL.Reveal()
-	if raw == "" && m.WebhookURLFile != "" {
-		b, err := os.ReadFile(m.WebhookURLFile)
-		if err != nil {
-			return "", fmt.Errorf("read webhook_url_file %q: %w", m.WebhookURLFile, err)
-		}
-		raw = strings.TrimSpace(string(b))
+	raw, err := webhook.Resolve(m.WebhookURL.Reveal(), m.WebhookURLFile)
+	if err != nil {
+		return "", err
 	}
-	if raw == "" {
-		return "", fmt.Errorf("no webhook_url or webhook_url_file in the spec")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Hostname() == "" {
-		return "", fmt.Errorf("the webhook URL has no host (value not shown: it is a secret)")
+	u, err := webhook.Parse(raw)
+	if err != nil {
+		return "", err
 	}
 	return u.Hostname(), nil
 }

@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/alertmanager/template"
-
 	"github.com/gatewatch/gatewatch/internal/mattermost"
 )
 
 // mattermostWebhook (mattermost/webhook, only with --send-test): a test
-// message is accepted.
+// message is accepted — the sample of the spec's first routed alert that
+// `gatewatch notify test` sends too (mattermost.Sample).
 type mattermostWebhook struct{}
 
 func (mattermostWebhook) ID() string    { return "mattermost/webhook" }
@@ -27,8 +26,11 @@ func (mattermostWebhook) Run(ctx context.Context, env *Env) Result {
 	if err != nil {
 		return failed("no webhook configured", "set mattermost.webhook_url_file", err.Error())
 	}
-	d := &template.Data{Status: "firing", CommonLabels: template.KV{"alertname": "GatewatchDoctorTest", "gateway": env.Spec.Gateways[0].Name, "namespace": env.Spec.Gateways[0].Namespace, "severity": "info"},
-		Alerts: template.Alerts{{Status: "firing", Labels: template.KV{"alertname": "GatewatchDoctorTest"}, Annotations: template.KV{"summary": "gatewatch doctor test message", "description": "Sent by `gatewatch doctor --send-test` to check the webhook."}, StartsAt: time.Now()}}}
+	// Severity info: a test never mentions the channel (mention_critical).
+	d, err := mattermost.Sample(env.Spec, mattermost.SampleOptions{Sender: "gatewatch doctor --send-test", Severity: "info"})
+	if err != nil {
+		return failed("no test message to send", "route an enabled alert to Mattermost (routing.alerts)", err.Error())
+	}
 	res, err := c.Send(ctx, mattermost.Build(d, mattermost.OptionsFor(m, "Sent by gatewatch doctor")))
 	if err != nil {
 		return failed("Mattermost did not accept the test message", "the error names the cause; see docs/mattermost.md", err.Error())

@@ -10,14 +10,13 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/prometheus/alertmanager/notify"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatewatch/gatewatch/internal/mattermost/webhook"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -122,21 +121,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // webhookURL returns the URL, re-reading the file on every call so a
 // rotated secret takes effect without a restart.
 func (c *Client) webhookURL() (string, error) {
-	if c.url != "" {
-		return c.url.Reveal(), nil
-	}
-	b, err := os.ReadFile(c.urlFile)
-	if err != nil {
-		return "", fmt.Errorf("read webhook_url_file %q: %w", c.urlFile, err)
-	}
-	u := strings.TrimSpace(string(b))
-	if u == "" {
-		return "", fmt.Errorf("webhook_url_file %q is empty", c.urlFile)
-	}
-	if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-		return "", fmt.Errorf("webhook_url_file %q does not hold an http(s) URL (value not shown: it is a secret)", c.urlFile)
-	}
-	return u, nil
+	return webhook.Resolve(c.url.Reveal(), c.urlFile)
 }
 
 // Answer is Mattermost's reply to an accepted post.

@@ -2,12 +2,9 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	neturl "net/url"
 	"strings"
 	"sync"
@@ -69,16 +66,8 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	}
 	defer mm.Close()
 	hook := mm.AddHook("demo", "gateway-alerts", true)
-	var outMu sync.Mutex
-	var received []web.InboxPost
-	mm.OnPost(func(p inbox.Post) {
-		outMu.Lock()
-		defer outMu.Unlock()
-		inbox.PrintPost(out, p)
-		for _, a := range p.Attachments {
-			received = append([]web.InboxPost{{At: p.Received, Title: a.Title, Color: a.Color, Text: a.Text}}, received...)
-		}
-	})
+	pg := &page{out: out}
+	mm.OnPost(pg.post)
 
 	// The gateways' access log also feeds explain, which, with the demo
 	// gateway's configuration (two Gateways sharing a wildcard certificate,
@@ -133,9 +122,9 @@ routing:
 		return fmt.Errorf("demo spec: %w", err)
 	}
 
-	ln, err := net.Listen("tcp", o.Listen)
+	ln, err := web.Listen(o.Listen)
 	if err != nil {
-		return fmt.Errorf("status page: listen %s: %w", o.Listen, err)
+		return fmt.Errorf("status page: %w", err)
 	}
 	url := "http://" + ln.Addr().String()
 	extURL, err := neturl.Parse(url)
@@ -154,7 +143,7 @@ routing:
 	}
 	defer e.Close()
 
-	inject := func() {
+	pg.inject = func() {
 		switch o.Scenario {
 		case "burst":
 			pods[0].Misdirect(5)
@@ -167,35 +156,27 @@ routing:
 		}
 		o.Logger.Info("served misdirected requests", "scenario", o.Scenario)
 	}
-	h := web.Handler(e, web.Options{
-		Inject:  inject,
-		Version: o.Version,
-		Logger:  o.Logger,
-		Inbox: func() []web.InboxPost {
-			outMu.Lock()
-			defer outMu.Unlock()
-			return append([]web.InboxPost(nil), received...)
-		},
-	})
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	h := web.Handler(e, web.Options{Version: o.Version, Logger: o.Logger, Demo: pg})
+	pageCtx, stopPage := context.WithCancel(ctx)
+	served := make(chan struct{})
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		defer close(served)
+		if err := web.Serve(pageCtx, ln, h); err != nil {
 			o.Logger.Error("status page stopped", "err", err)
 		}
 	}()
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
+		stopPage()
+		<-served
 	}()
 
-	outMu.Lock()
+	pg.mu.Lock()
 	fmt.Fprintf(out, "gatewatch demo\n  status page:        %s\n  simulated gateway:  %d pod(s), stats at http://%s/stats/prometheus (scraped every %s)\n  Mattermost inbox:   strict local server, channel ~gateway-alerts\n  first misdirected request (421) in %s", url, len(pods), pods[0].Addr(), o.ScrapeInterval, o.FirstAfter)
 	if o.Every > 0 {
 		fmt.Fprintf(out, ", then every %s", o.Every)
 	}
 	fmt.Fprintf(out, "; serve one now with the page's button or `curl -X POST %s/demo/inject`\n  Ctrl-C stops everything.\n\n", url)
-	outMu.Unlock()
+	pg.mu.Unlock()
 	if o.Ready != nil {
 		o.Ready(url)
 	}
@@ -214,14 +195,44 @@ routing:
 				p.Serve(5)
 			}
 		case <-first.C:
-			inject()
+			pg.inject()
 			if o.Every > 0 {
 				t := time.NewTicker(o.Every)
 				defer t.Stop()
 				every = t.C
 			}
 		case <-every:
-			inject()
+			pg.inject()
 		}
 	}
+}
+
+// page is the demo's part of the status page (web.Demo): the inject button
+// and the messages the inbox received, which it also prints to out.
+type page struct {
+	inject func()
+
+	mu       sync.Mutex // serialises out too
+	out      io.Writer
+	received []web.InboxPost
+}
+
+// post prints a post the inbox accepted and lists it, newest first.
+func (p *page) post(ip inbox.Post) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	inbox.PrintPost(p.out, ip)
+	for _, a := range ip.Attachments {
+		p.received = append([]web.InboxPost{{At: ip.Received, Title: a.Title, Color: a.Color, Text: a.Text}}, p.received...)
+	}
+}
+
+// Inject serves misdirected requests as the scenario says.
+func (p *page) Inject() { p.inject() }
+
+// Inbox lists the messages received, newest first.
+func (p *page) Inbox() []web.InboxPost {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]web.InboxPost(nil), p.received...)
 }

@@ -78,7 +78,7 @@ func (s *server) apiQuery(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "bad_data", err)
 		return
 	}
-	v, err := s.b.Query(r.Context(), r.Form.Get("query"), ts)
+	v, err := s.query.Query(r.Context(), r.Form.Get("query"), ts)
 	if err != nil {
 		apiError(w, http.StatusUnprocessableEntity, "execution", err)
 		return
@@ -120,7 +120,7 @@ func (s *server) apiQueryRange(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("exceeded maximum resolution of 11,000 points per timeseries"))
 		return
 	}
-	v, err := s.b.QueryRange(r.Context(), r.Form.Get("query"), start, end, step)
+	v, err := s.query.QueryRange(r.Context(), r.Form.Get("query"), start, end, step)
 	if err != nil {
 		apiError(w, http.StatusUnprocessableEntity, "execution", err)
 		return

@@ -31,7 +31,7 @@ func (s *server) chart(ctx context.Context, g spec.Gateway) (template.HTML, floa
 	values := make([]float64, 0, chartSteps+1)
 	times := make([]time.Time, 0, chartSteps+1)
 	byTime := map[int64]float64{}
-	if v, err := s.b.QueryRange(ctx, perMinute, now.Add(-chartSpan), now, step); err == nil {
+	if v, err := s.query.QueryRange(ctx, perMinute, now.Add(-chartSpan), now, step); err == nil {
 		if m, ok := v.(promql.Matrix); ok {
 			for _, series := range m {
 				for _, p := range series.Floats {
@@ -46,7 +46,7 @@ func (s *server) chart(ctx context.Context, g spec.Gateway) (template.HTML, floa
 	}
 	var total float64
 	window := spec.Alert{Kind: spec.KindMisdirectedRequest, Window: spec.Duration(chartSpan), Per: "gateway"}
-	if v, err := s.b.Query(ctx, rules.CountQuery(g, window), now); err == nil {
+	if v, err := s.query.Query(ctx, rules.CountQuery(g, window), now); err == nil {
 		if vec, ok := v.(promql.Vector); ok {
 			for _, smp := range vec {
 				total += smp.F

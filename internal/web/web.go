@@ -24,33 +24,61 @@ import (
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
-// Backend is what the page shows: the engine's state.
-type Backend interface {
+// Status is the engine's state the page and the JSON status show.
+type Status interface {
 	Spec() *spec.Spec
-	Ready() bool
 	Targets() []engine.Target
 	ActiveAlerts() []engine.ActiveAlert
 	Deliveries() []mattermost.Delivery
+}
+
+// Health is what /-/ready and /metrics serve.
+type Health interface {
+	Ready() bool
+	Registry() *prometheus.Registry
+}
+
+// Querier evaluates PromQL against the engine's storage (the query API,
+// the charts and /graph).
+type Querier interface {
+	Query(ctx context.Context, q string, ts time.Time) (parser.Value, error)
+	QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) (parser.Value, error)
+}
+
+// Silencer lists, adds and expires Alertmanager silences.
+type Silencer interface {
 	Silences(ctx context.Context) ([]engine.Silence, error)
 	AddSilence(ctx context.Context, matchers map[string]string, d time.Duration, createdBy, comment string) (string, error)
 	ExpireSilence(ctx context.Context, id string) error
-	Query(ctx context.Context, q string, ts time.Time) (parser.Value, error)
-	QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) (parser.Value, error)
-	Registry() *prometheus.Registry
+}
+
+// Backend is everything the handler serves, each part used by the handlers
+// that need it; *engine.Engine is one.
+type Backend interface {
+	Status
+	Health
+	Querier
+	Silencer
 }
 
 // Options configure the handler.
 type Options struct {
 	// Reload re-reads the spec file (POST /-/reload); nil disables it.
-	Reload func(context.Context) error
-	// Inject, when set (demo), serves one misdirected request (POST /demo/inject).
-	Inject func()
-	// Inbox, when set (demo), lists the messages the local inbox received.
-	Inbox   func() []InboxPost
+	Reload  func(context.Context) error
 	Version string
 	Logger  *slog.Logger
 	// Now is the clock for charts (tests); default time.Now.
 	Now func() time.Time
+	// Demo, set by gatewatch demo, adds its inject button and inbox.
+	Demo Demo
+}
+
+// Demo is what gatewatch demo adds to the page; internal/demo provides it.
+type Demo interface {
+	// Inject serves one misdirected request (POST /demo/inject).
+	Inject()
+	// Inbox lists the messages the local inbox received, newest first.
+	Inbox() []InboxPost
 }
 
 // InboxPost is a message the demo inbox accepted.
@@ -62,8 +90,10 @@ type InboxPost struct {
 }
 
 type server struct {
-	b Backend
-	o Options
+	state   Status
+	query   Querier
+	silence Silencer
+	o       Options
 }
 
 // Handler returns the HTTP handler.
@@ -74,7 +104,7 @@ func Handler(b Backend, o Options) http.Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &server{b: b, o: o}
+	s := &server{state: b, query: b, silence: b, o: o}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("GET /api/gatewatch/status", s.status)
@@ -138,11 +168,11 @@ func (s *server) reload(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) inject(w http.ResponseWriter, r *http.Request) {
-	if s.o.Inject == nil {
+	if s.o.Demo == nil {
 		http.Error(w, "injection is only available in gatewatch demo", http.StatusNotFound)
 		return
 	}
-	s.o.Inject()
+	s.o.Demo.Inject()
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
@@ -169,7 +199,7 @@ func (s *server) addSilence(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("duration %q: use e.g. 2h or 30m", r.Form.Get("duration")), http.StatusBadRequest)
 		return
 	}
-	if _, err := s.b.AddSilence(r.Context(), matchers, d, r.Form.Get("created_by"), r.Form.Get("comment")); err != nil {
+	if _, err := s.silence.AddSilence(r.Context(), matchers, d, r.Form.Get("created_by"), r.Form.Get("comment")); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -177,7 +207,7 @@ func (s *server) addSilence(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) expireSilence(w http.ResponseWriter, r *http.Request) {
-	if err := s.b.ExpireSilence(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.silence.ExpireSilence(r.Context(), r.PathValue("id")); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -206,18 +236,18 @@ type gatewayView struct {
 
 func (s *server) collect(ctx context.Context) statusData {
 	d := statusData{
-		Targets: s.b.Targets(), Alerts: s.b.ActiveAlerts(), Deliveries: s.b.Deliveries(),
-		Demo: s.o.Inject != nil, Now: s.o.Now(),
+		Targets: s.state.Targets(), Alerts: s.state.ActiveAlerts(), Deliveries: s.state.Deliveries(),
+		Demo: s.o.Demo != nil, Now: s.o.Now(),
 	}
 	sort.Slice(d.Targets, func(i, j int) bool { return d.Targets[i].URL < d.Targets[j].URL })
 	sort.Slice(d.Alerts, func(i, j int) bool { return d.Alerts[i].ActiveAt.After(d.Alerts[j].ActiveAt) })
-	if sil, err := s.b.Silences(ctx); err == nil {
+	if sil, err := s.silence.Silences(ctx); err == nil {
 		d.Silences = sil
 	}
-	if s.o.Inbox != nil {
-		d.Inbox = s.o.Inbox()
+	if s.o.Demo != nil {
+		d.Inbox = s.o.Demo.Inbox()
 	}
-	sp := s.b.Spec()
+	sp := s.state.Spec()
 	if sp != nil {
 		d.Channel = sp.Mattermost.Channel
 		for _, g := range sp.Gateways {
@@ -249,7 +279,7 @@ func (s *server) graph(w http.ResponseWriter, r *http.Request) {
 	}
 	d := graphData{Expr: expr, Now: s.o.Now()}
 	if expr != "" {
-		v, err := s.b.Query(r.Context(), expr, d.Now)
+		v, err := s.query.Query(r.Context(), expr, d.Now)
 		if err != nil {
 			d.Error = err.Error()
 		} else if vec, ok := v.(promql.Vector); ok {

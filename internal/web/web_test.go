@@ -74,7 +74,7 @@ routing: {group_wait: 1s, group_interval: 2s}
 	injected := 0
 	srv := httptest.NewServer(web.Handler(e, web.Options{
 		Reload: func(context.Context) error { return reloadErr },
-		Inject: func() { injected++; gw.Misdirect(1) },
+		Demo:   fakeDemo{inject: func() { injected++; gw.Misdirect(1) }},
 	}))
 	defer srv.Close()
 
@@ -190,3 +190,9 @@ routing: {group_wait: 1s, group_interval: 2s}
 	}
 	require.True(t, strings.Contains(status, `"notifications"`))
 }
+
+// fakeDemo is a web.Demo whose inbox is empty.
+type fakeDemo struct{ inject func() }
+
+func (d fakeDemo) Inject()              { d.inject() }
+func (fakeDemo) Inbox() []web.InboxPost { return nil }

@@ -30,7 +30,6 @@ type Gateway struct {
 	counters map[requestKey]float64
 	duration map[string]*histogram
 	log      io.Writer
-	served   int
 
 	srv *http.Server
 	ln  net.Listener
@@ -130,13 +129,6 @@ func (g *Gateway) Misdirect(n int) {
 	}
 }
 
-// Served returns how many requests the gateway has served since start.
-func (g *Gateway) Served() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.served
-}
-
 type accessLine struct {
 	sni, authority, code, flags, details, ua, dest string
 }
@@ -155,7 +147,6 @@ func (g *Gateway) record(k requestKey, ms float64, l accessLine) {
 	}
 	h.sum += ms
 	h.count++
-	g.served++
 	// Istio's default text access log format (1.23+, %UPSTREAM_CLUSTER_RAW%;
 	// istio/istio pilot/pkg/model/telemetry_logging.go), field for field:
 	// %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%

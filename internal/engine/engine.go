@@ -4,6 +4,10 @@
 // a short-lived TSDB → the rules manager running the rule text render emits
 // → Alertmanager's alert store, dispatcher (routing and grouping), inhibitor,
 // silences and notification log → the Mattermost notifier.
+//
+// The engine runs on the wall clock, as the libraries it embeds do (the
+// scrape and rules managers, Alertmanager's dispatcher and silences); it
+// takes no clock of its own.
 package engine
 
 import (
@@ -43,8 +47,6 @@ type Options struct {
 	Logger      *slog.Logger
 	// Registry receives the engine's metrics (and the libraries').
 	Registry *prometheus.Registry
-	// Now is the clock (tests); default time.Now.
-	Now func() time.Time
 	// BodySizeLimit is the largest stats page accepted (default 128 MiB);
 	// a larger one marks the target down.
 	BodySizeLimit int64
@@ -82,16 +84,13 @@ type engineMetrics struct {
 	notifications *mattermost.Metrics
 }
 
-// New prepares an engine; Run starts it.
+// New prepares an engine; Start starts it.
 func New(s *spec.Spec, o Options) (*Engine, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 	if o.ExternalURL == nil {
 		o.ExternalURL = &url.URL{Scheme: "http", Host: "127.0.0.1:9421"}
@@ -139,18 +138,6 @@ func retention(s *spec.Spec) time.Duration {
 		longest = max(longest, a.Window.D())
 	}
 	return 2*longest + 10*time.Minute
-}
-
-// Run starts every part and blocks until ctx is done, then shuts down.
-func (e *Engine) Run(ctx context.Context) error {
-	if err := e.start(ctx); err != nil {
-		e.Close()
-		return err
-	}
-	<-ctx.Done()
-	e.logger.Info("shutting down")
-	e.Close()
-	return nil
 }
 
 // Start starts the engine without blocking (Close stops it).

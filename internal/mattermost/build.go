@@ -200,13 +200,13 @@ func body(d *template.Data, shown int) string {
 		fmt.Fprintf(&b, "- … and %d more, not listed: the message would be over Mattermost's size limit\n", more)
 	}
 	if d.ExternalURL != "" {
-		fmt.Fprintf(&b, "[Silence](%s)", SilenceURL(d))
+		fmt.Fprintf(&b, "[Silence](%s)", silenceURL(d))
 	}
 	return b.String()
 }
 
-// SilenceURL opens Alertmanager's new-silence form for the group.
-func SilenceURL(d *template.Data) string {
+// silenceURL opens Alertmanager's new-silence form for the group.
+func silenceURL(d *template.Data) string {
 	var b strings.Builder
 	b.WriteString(d.ExternalURL + "/#/silences/new?filter=%7B")
 	for _, p := range d.CommonLabels.SortedPairs() {

@@ -28,8 +28,10 @@ type RetryPolicy struct {
 	MaxElapsed time.Duration
 }
 
-// DefaultRetry is used when a Client has none.
-var DefaultRetry = RetryPolicy{Initial: 500 * time.Millisecond, Max: 10 * time.Second, MaxElapsed: time.Minute}
+// defaultRetry is used when a Client has none.
+func defaultRetry() RetryPolicy {
+	return RetryPolicy{Initial: 500 * time.Millisecond, Max: 10 * time.Second, MaxElapsed: time.Minute}
+}
 
 // Client posts to a Mattermost incoming webhook.
 type Client struct {
@@ -95,7 +97,7 @@ func NewClient(m spec.Mattermost, opts ...ClientOption) (*Client, error) {
 		url: m.WebhookURL, urlFile: m.WebhookURLFile,
 		http:   &http.Client{Timeout: 10 * time.Second},
 		logger: slog.New(slog.DiscardHandler),
-		retry:  DefaultRetry,
+		retry:  defaultRetry(),
 		sleep:  sleepCtx,
 	}
 	for _, o := range opts {

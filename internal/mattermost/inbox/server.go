@@ -188,13 +188,6 @@ func (s *Server) SetWebhooksEnabled(on bool) {
 	s.disabled = !on
 }
 
-// SetMaxBody sets the body limit.
-func (s *Server) SetMaxBody(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.maxBody = n
-}
-
 // Posts returns the accepted posts, oldest first.
 func (s *Server) Posts() []Post {
 	s.mu.Lock()

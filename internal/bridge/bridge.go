@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/alertmanager/notify/webhook"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatewatch/gatewatch/internal/mattermost"
 )
@@ -136,4 +137,17 @@ func decode(w http.ResponseWriter, r *http.Request) (*webhook.Message, int, erro
 		}
 	}
 	return &msg, 0, nil
+}
+
+// Handler serves the bridge at /alerts (and /), with /metrics from reg and
+// the /-/healthy and /-/ready probes.
+func Handler(b *Server, reg prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/alerts", b)
+	mux.Handle("/{$}", b)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+	mux.HandleFunc("GET /-/healthy", ok)
+	mux.HandleFunc("GET /-/ready", ok)
+	return mux
 }

@@ -2,26 +2,29 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"time"
+	"io"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/gatewatch/gatewatch/internal/bridge"
+	"github.com/gatewatch/gatewatch/internal/explain/enrich"
+	"github.com/gatewatch/gatewatch/internal/kube"
 	"github.com/gatewatch/gatewatch/internal/mattermost"
+	"github.com/gatewatch/gatewatch/internal/web"
 )
 
+// bridgeOptions are `gatewatch bridge`'s flags.
+type bridgeOptions struct {
+	path, listen string
+	kube         kube.Options
+	logs         logFlags
+}
+
 func newBridgeCmd() *cobra.Command {
-	var (
-		path, listen, kubeconfig, kubeContext string
-		logs                                  logFlags
-	)
+	var o bridgeOptions
 	cmd := &cobra.Command{
 		Use:   "bridge",
 		Short: "Receive your Alertmanager's webhook notifications, add the 421 explanation, post to Mattermost",
@@ -43,66 +46,51 @@ message, 503 when a retry may help (Alertmanager retries), 4xx when it cannot
 		Example: `  gatewatch bridge -c gatewatch.yaml --listen :9095`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := logs.logger(cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			s, err := loadDeliveringSpec(path)
-			if err != nil {
-				return err
-			}
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			client, err := mattermost.NewClient(s.Mattermost, mattermost.WithLogger(logger.With("component", "mattermost")), mattermost.WithMetrics(mattermost.NewMetrics(reg)))
-			if err != nil {
-				return fail(exitFailure, err)
-			}
-			enr, err := newEnricher(s, kubeconfig, kubeContext, logger)
-			if err != nil {
-				return fail(exitFailure, err)
-			}
-			o := bridge.Options{
-				Message: mattermost.OptionsFor(s.Mattermost, "Sent by gatewatch bridge"),
-				Logger:  logger.With("component", "bridge"), Registry: reg,
-			}
-			if enr != nil {
-				o.Enrich, o.EnrichTimeout = enr.Enrich, enr.Timeout
-			}
-			mux := http.NewServeMux()
-			b := bridge.New(client, o)
-			mux.Handle("/alerts", b)
-			mux.Handle("/{$}", b)
-			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-			ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
-			mux.HandleFunc("GET /-/healthy", ok)
-			mux.HandleFunc("GET /-/ready", ok)
-
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
-				return fail(exitFailure, fmt.Errorf("listen %s: %w", listen, err))
-			}
-			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
-			logger.Info("gatewatch bridge listening", "listen", ln.Addr().String(), "explain", enr != nil)
-			fmt.Fprintf(cmd.OutOrStdout(), "gatewatch bridge: POST Alertmanager webhook notifications to http://%s/alerts\n", ln.Addr())
-			select {
-			case <-cmd.Context().Done():
-				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				return srv.Shutdown(sctx)
-			case err := <-errc:
-				if errors.Is(err, http.ErrServerClosed) {
-					return nil
-				}
-				return fail(exitFailure, err)
-			}
+			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	specFlag(cmd, &path)
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9095", "address to receive Alertmanager's webhook notifications on")
-	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for explain's kube sources (default: kubectl's rules)")
-	cmd.Flags().StringVar(&kubeContext, "context", "", "kubeconfig context")
-	logs.add(cmd, "info")
+	specFlag(cmd, &o.path)
+	cmd.Flags().StringVar(&o.listen, "listen", "127.0.0.1:9095", "address to receive Alertmanager's webhook notifications on")
+	kubeFlags(cmd, &o.kube, "explain's kube sources")
+	o.logs.add(cmd, "info")
 	return cmd
+}
+
+// run serves the bridge until ctx ends.
+func (o bridgeOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+	logger, err := o.logs.logger(stderr)
+	if err != nil {
+		return err
+	}
+	s, err := loadDeliveringSpec(o.path)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	client, err := mattermost.NewClient(s.Mattermost, mattermost.WithLogger(logger.With("component", "mattermost")), mattermost.WithMetrics(mattermost.NewMetrics(reg)))
+	if err != nil {
+		return fail(exitFailure, err)
+	}
+	enr, err := enrich.FromSpec(s, o.kube, logger)
+	if err != nil {
+		return fail(exitFailure, err)
+	}
+	bo := bridge.Options{
+		Message: mattermost.OptionsFor(s.Mattermost, "Sent by gatewatch bridge"),
+		Logger:  logger.With("component", "bridge"), Registry: reg,
+	}
+	if enr != nil {
+		bo.Enrich, bo.EnrichTimeout = enr.Enrich, enr.Timeout
+	}
+	ln, err := web.Listen(o.listen)
+	if err != nil {
+		return fail(exitFailure, err)
+	}
+	logger.Info("gatewatch bridge listening", "listen", ln.Addr().String(), "explain", enr != nil)
+	fmt.Fprintf(stdout, "gatewatch bridge: POST Alertmanager webhook notifications to http://%s/alerts\n", ln.Addr())
+	if err := web.Serve(ctx, ln, bridge.Handler(bridge.New(client, bo), reg)); err != nil {
+		return fail(exitFailure, err)
+	}
+	return nil
 }

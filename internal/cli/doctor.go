@@ -1,21 +1,28 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/gatewatch/gatewatch/internal/doctor"
+	"github.com/gatewatch/gatewatch/internal/kube"
 )
 
+// doctorOptions are `gatewatch doctor`'s flags; env holds the peers' URLs
+// and the check settings the flags fill directly.
+type doctorOptions struct {
+	path, format, dir string
+	offline           bool
+	kube              kube.Options
+	env               doctor.Env
+}
+
 func newDoctorCmd() *cobra.Command {
-	var (
-		path, format, kubeconfig, kubeContext, dir string
-		offline                                    bool
-		env                                        doctor.Env
-	)
+	var o doctorOptions
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check the whole alert path, live or offline, and say which link is broken",
@@ -33,78 +40,92 @@ selectors, the rule expression, the route, NetworkPolicy reachability.`,
   gatewatch doctor -c gatewatch.yaml --send-test -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			s, err := loadSpec(path)
-			if err != nil {
-				return fail(exitUsage, err)
-			}
-			env.Spec = s
-			if offline {
-				if dir == "" {
-					return fail(exitUsage, fmt.Errorf("--offline needs -f DIR with the manifests"))
-				}
-				m, err := doctor.LoadManifests(dir)
-				if err != nil {
-					return fail(exitUsage, err)
-				}
-				env.Manifests = m
-				for _, p := range m.Problems {
-					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s (skipped; the rest is checked)\n", p)
-				}
-			} else {
-				// kubectl's rules: --kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster.
-				cfg, err := kubeRESTConfig(kubeconfig, kubeContext)
-				if err != nil && (kubeconfig != "" || kubeContext != "") {
-					return fail(exitUsage, fmt.Errorf("kubeconfig: %w", err))
-				}
-				if err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "note: no Kubernetes configuration found (%v); the Kubernetes checks are skipped\n", err)
-				} else {
-					cfg.Timeout = 10 * time.Second
-					env.RestConfig = cfg
-					if env.Kube, err = kubernetes.NewForConfig(cfg); err != nil {
-						return fail(exitUsage, fmt.Errorf("kubernetes client: %w", err))
-					}
-				}
-			}
-			var report func(doctor.Result)
-			if format == "text" {
-				report = doctor.TextReporter(cmd.OutOrStdout())
-			}
-			results := doctor.Run(cmd.Context(), &env, doctor.Checks(), report)
-			if format == "json" {
-				if err := doctor.WriteJSON(cmd.OutOrStdout(), results); err != nil {
-					return err
-				}
-			} else {
-				counts := map[doctor.Status]int{}
-				for _, r := range results {
-					counts[r.Status]++
-				}
-				warnings := fmt.Sprintf("%d warnings", counts[doctor.Warn])
-				if counts[doctor.Warn] == 1 {
-					warnings = "1 warning"
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "\n%d passed, %d failed, %s, %d skipped\n", counts[doctor.Pass], counts[doctor.Fail], warnings, counts[doctor.Skip])
-			}
-			if doctor.Failed(results) {
-				return fail(exitFailure, fmt.Errorf("doctor found a broken link"))
-			}
-			return nil
+			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	specFlag(cmd, &path)
-	outputFlag(cmd, &format)
-	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for the live checks")
-	cmd.Flags().StringVar(&kubeContext, "context", "", "kubeconfig context")
-	cmd.Flags().StringVar(&env.PrometheusURL, "prometheus-url", "", "Prometheus base URL (e.g. a port-forward: http://127.0.0.1:9090)")
-	cmd.Flags().StringVar(&env.AlertmanagerURL, "alertmanager-url", "", "Alertmanager base URL (e.g. http://127.0.0.1:9093)")
-	cmd.Flags().StringVar(&env.StatsURL, "stats-url", "", "Envoy stats URL, e.g. http://127.0.0.1:15090/stats/prometheus instead of a port-forward to the first running gateway pod (falls back to the pod IP)")
-	cmd.Flags().BoolVar(&env.SendTest, "send-test", false, "also post a test message to the webhook (mattermost/webhook)")
-	cmd.Flags().DurationVar(&env.NotificationsInterval, "notifications-interval", 2*time.Second, "how long alertmanager/notifications watches the failure counter")
-	cmd.Flags().BoolVar(&offline, "offline", false, "check manifests on disk (-f DIR) instead of a live cluster")
-	cmd.Flags().StringVarP(&dir, "filename", "f", "", "manifests directory for --offline (e.g. the output of gatewatch render -o DIR)")
+	specFlag(cmd, &o.path)
+	outputFlag(cmd, &o.format)
+	kubeFlags(cmd, &o.kube, "the live checks")
+	cmd.Flags().StringVar(&o.env.PrometheusURL, "prometheus-url", "", "Prometheus base URL (e.g. a port-forward: http://127.0.0.1:9090)")
+	cmd.Flags().StringVar(&o.env.AlertmanagerURL, "alertmanager-url", "", "Alertmanager base URL (e.g. http://127.0.0.1:9093)")
+	cmd.Flags().StringVar(&o.env.StatsURL, "stats-url", "", "Envoy stats URL, e.g. http://127.0.0.1:15090/stats/prometheus instead of a port-forward to the first running gateway pod (falls back to the pod IP)")
+	cmd.Flags().BoolVar(&o.env.SendTest, "send-test", false, "also post a test message to the webhook (mattermost/webhook)")
+	cmd.Flags().DurationVar(&o.env.NotificationsInterval, "notifications-interval", 2*time.Second, "how long alertmanager/notifications watches the failure counter")
+	cmd.Flags().BoolVar(&o.offline, "offline", false, "check manifests on disk (-f DIR) instead of a live cluster")
+	cmd.Flags().StringVarP(&o.dir, "filename", "f", "", "manifests directory for --offline (e.g. the output of gatewatch render -o DIR)")
 	return cmd
+}
+
+// run runs every check and reports as it goes; exit 1 on a failed check.
+func (o doctorOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+	if err := checkFormat(o.format); err != nil {
+		return err
+	}
+	s, err := loadSpec(o.path)
+	if err != nil {
+		return fail(exitUsage, err)
+	}
+	env := o.env
+	env.Spec = s
+	if o.offline {
+		err = o.readManifests(&env, stderr)
+	} else {
+		err = o.connect(&env, stderr)
+	}
+	if err != nil {
+		return fail(exitUsage, err)
+	}
+	var report func(doctor.Result)
+	if o.format == "text" {
+		report = doctor.TextReporter(stdout)
+	}
+	results := doctor.Run(ctx, &env, doctor.Checks(), report)
+	if o.format == "json" {
+		if err := doctor.WriteJSON(stdout, results); err != nil {
+			return err
+		}
+	} else {
+		doctor.WriteSummary(stdout, results)
+	}
+	if doctor.Failed(results) {
+		return fail(exitFailure, fmt.Errorf("doctor found a broken link"))
+	}
+	return nil
+}
+
+// readManifests reads -f DIR for the offline checks; documents it cannot
+// read are warnings.
+func (o doctorOptions) readManifests(env *doctor.Env, stderr io.Writer) error {
+	if o.dir == "" {
+		return fmt.Errorf("--offline needs -f DIR with the manifests")
+	}
+	m, err := doctor.LoadManifests(o.dir)
+	if err != nil {
+		return err
+	}
+	env.Manifests = m
+	for _, p := range m.Problems {
+		fmt.Fprintf(stderr, "warning: %s (skipped; the rest is checked)\n", p)
+	}
+	return nil
+}
+
+// connect builds the Kubernetes client with kubectl's rules. When no
+// configuration loads the Kubernetes checks are skipped, unless a
+// kubeconfig or context was named: then it is an error.
+func (o doctorOptions) connect(env *doctor.Env, stderr io.Writer) error {
+	cfg, err := kube.Config(o.kube)
+	if err != nil && !o.kube.Given() {
+		fmt.Fprintf(stderr, "note: %v; the Kubernetes checks are skipped\n", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c, err := kube.ClientsFor(cfg)
+	if err != nil {
+		return err
+	}
+	env.RestConfig, env.Kube = cfg, c.Typed
+	return nil
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
 
 	"github.com/gatewatch/gatewatch/internal/kube"
 )
@@ -11,10 +10,4 @@ import (
 func kubeFlags(cmd *cobra.Command, o *kube.Options, what string) {
 	cmd.Flags().StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig for "+what+" (default: $KUBECONFIG, ~/.kube/config, then the in-cluster configuration)")
 	cmd.Flags().StringVar(&o.Context, "context", "", "kubeconfig context to use (default: the current one)")
-}
-
-// kubeRESTConfig is kube.Config for the commands that still take the two
-// flags as strings.
-func kubeRESTConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
-	return kube.Config(kube.Options{Kubeconfig: kubeconfig, Context: kubeContext})
 }

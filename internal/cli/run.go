@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatewatch/gatewatch/internal/engine"
+	"github.com/gatewatch/gatewatch/internal/explain/enrich"
 	"github.com/gatewatch/gatewatch/internal/kube"
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
@@ -115,17 +116,17 @@ type runner struct {
 	opts   runOptions
 	logger *slog.Logger
 	engine *engine.Engine
-	enrich swappableEnrich
+	enrich enrich.Swappable
 }
 
 func (r *runner) start(ctx context.Context, s *spec.Spec, extURL *url.URL) error {
-	enr, err := newEnricher(s, r.opts.kube.Kubeconfig, r.opts.kube.Context, r.logger)
+	enr, err := enrich.FromSpec(s, r.opts.kube, r.logger)
 	if err != nil {
 		return err
 	}
-	r.enrich.set(enr)
+	r.enrich.Set(enr)
 	r.engine, err = engine.New(s, engine.Options{DataDir: r.opts.dataDir, Kubeconfig: r.opts.kube.Kubeconfig, KubeContext: r.opts.kube.Context,
-		ExternalURL: extURL, Logger: r.logger, Enrich: r.enrich.enrich})
+		ExternalURL: extURL, Logger: r.logger, Enrich: r.enrich.Enrich})
 	if err != nil {
 		return err
 	}
@@ -140,7 +141,7 @@ func (r *runner) reload(ctx context.Context) error {
 		r.logger.Error("reload rejected: the spec is invalid, the running one keeps going", "file", r.opts.path, "err", err)
 		return err
 	}
-	nenr, err := newEnricher(ns, r.opts.kube.Kubeconfig, r.opts.kube.Context, r.logger)
+	nenr, err := enrich.FromSpec(ns, r.opts.kube, r.logger)
 	if err != nil {
 		r.engine.RejectReload()
 		r.logger.Error("reload rejected: the explain settings do not work, the running spec keeps going", "err", err)
@@ -150,6 +151,6 @@ func (r *runner) reload(ctx context.Context) error {
 		r.logger.Error("reload failed, the running spec keeps going", "err", err)
 		return err
 	}
-	r.enrich.set(nenr)
+	r.enrich.Set(nenr)
 	return nil
 }

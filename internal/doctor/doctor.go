@@ -156,6 +156,19 @@ func TextReporter(w io.Writer) func(Result) {
 	}
 }
 
+// WriteSummary writes the closing count line of the text report.
+func WriteSummary(w io.Writer, rs []Result) {
+	counts := map[Status]int{}
+	for _, r := range rs {
+		counts[r.Status]++
+	}
+	warnings := fmt.Sprintf("%d warnings", counts[Warn])
+	if counts[Warn] == 1 {
+		warnings = "1 warning"
+	}
+	fmt.Fprintf(w, "\n%d passed, %d failed, %s, %d skipped\n", counts[Pass], counts[Fail], warnings, counts[Skip])
+}
+
 // WriteJSON writes all results as a JSON document.
 func WriteJSON(w io.Writer, rs []Result) error {
 	enc := json.NewEncoder(w)

@@ -15,9 +15,19 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// RequestTimeout bounds one API request. Reads that stream (pod logs)
-// are bounded by their caller's context instead: see ForStreams.
-const RequestTimeout = 10 * time.Second
+// The timeout policy: RequestTimeout bounds one API request; a read of
+// pod logs, which streams, gets StreamTimeout (ForStreams).
+const (
+	RequestTimeout = 10 * time.Second
+	StreamTimeout  = 30 * time.Second
+)
+
+// A command's reads (lists, Secrets, pod logs for every gateway pod) fit in
+// their budget only without client-go's default throttle of 5 QPS.
+const (
+	qps   = 50
+	burst = 100
+)
 
 // Options are the kubectl flags that choose a cluster.
 type Options struct {
@@ -38,7 +48,7 @@ var ErrNoConfig = errors.New("no Kubernetes configuration: pass --kubeconfig (or
 // Config loads the client configuration with kubectl's rules:
 // --kubeconfig, $KUBECONFIG, ~/.kube/config, then the in-cluster
 // configuration; --context picks a context. Requests time out after
-// RequestTimeout.
+// RequestTimeout, and are throttled at 50 QPS (burst 100) on the client.
 func Config(o Options) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.Kubeconfig
@@ -52,15 +62,15 @@ func Config(o Options) (*rest.Config, error) {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
 	cfg.Timeout = RequestTimeout
+	cfg.QPS, cfg.Burst = qps, burst
 	return cfg, nil
 }
 
-// ForStreams returns a copy of cfg without the per-request timeout, for
-// reads whose length is bounded by the caller's context (pod logs, port
-// forwards).
+// ForStreams returns a copy of cfg whose requests time out after
+// StreamTimeout, for clients that read pod logs.
 func ForStreams(cfg *rest.Config) *rest.Config {
 	c := rest.CopyConfig(cfg)
-	c.Timeout = 0
+	c.Timeout = StreamTimeout
 	return c
 }
 

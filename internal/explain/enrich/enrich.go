@@ -11,17 +11,16 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/common/model"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/gatewatch/gatewatch/internal/explain"
 	"github.com/gatewatch/gatewatch/internal/explain/accesslog"
 	"github.com/gatewatch/gatewatch/internal/explain/gwconfig"
+	"github.com/gatewatch/gatewatch/internal/kube"
 	"github.com/gatewatch/gatewatch/internal/mattermost"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
@@ -57,9 +56,9 @@ type Enricher struct {
 }
 
 // FromSpec builds the enrichment the spec's explain section asks for; nil
-// when it names no source. restConfig is called only when a source is
-// "kube"; its timeout and client-side throttle are set here.
-func FromSpec(s *spec.Spec, restConfig func() (*rest.Config, error), logger *slog.Logger) (*Enricher, error) {
+// when it names no source. The Kubernetes clients (kubectl's rules from ko)
+// are built only when a source is "kube".
+func FromSpec(s *spec.Spec, ko kube.Options, logger *slog.Logger) (*Enricher, error) {
 	x := s.Explain
 	if !x.Enabled() {
 		return nil, nil
@@ -77,22 +76,11 @@ func FromSpec(s *spec.Spec, restConfig func() (*rest.Config, error), logger *slo
 		}
 		e.Format = f
 	}
-	var kube kubernetes.Interface
-	var dyn dynamic.Interface
+	var clients *kube.Clients
 	if x.AccessLogs == "kube" || x.Config == "kube" {
-		cfg, err := restConfig()
-		if err != nil {
+		var err error
+		if clients, err = kube.NewClients(ko); err != nil {
 			return nil, fmt.Errorf("explain needs the Kubernetes API: %w", err)
-		}
-		cfg.Timeout = 10 * time.Second
-		// A notification's reads (lists, Secrets, pod logs) fit in its
-		// budget only without client-go's default 5 QPS throttle.
-		cfg.QPS, cfg.Burst = 50, 100
-		if kube, err = kubernetes.NewForConfig(cfg); err != nil {
-			return nil, err
-		}
-		if dyn, err = dynamic.NewForConfig(cfg); err != nil {
-			return nil, err
 		}
 	}
 	switch x.AccessLogs {
@@ -105,7 +93,7 @@ func FromSpec(s *spec.Spec, restConfig func() (*rest.Config, error), logger *slo
 					gws = []spec.Gateway{g}
 				}
 			}
-			return explain.KubeLogs{Client: kube, Gateways: gws}
+			return explain.KubeLogs{Client: clients.Typed, Gateways: gws}
 		}
 	default:
 		path := x.AccessLogs
@@ -118,7 +106,7 @@ func FromSpec(s *spec.Spec, restConfig func() (*rest.Config, error), logger *slo
 		for _, g := range s.Gateways {
 			nss = append(nss, g.Namespace)
 		}
-		e.Config = explain.KubeConfig{Client: dyn, GatewayNamespaces: nss}
+		e.Config = explain.KubeConfig{Client: clients.Dynamic, GatewayNamespaces: nss}
 	default:
 		e.Config = explain.DirConfig{Path: x.Config}
 	}
@@ -222,4 +210,21 @@ func (e *Enricher) Enrich(ctx context.Context, d *template.Data) *mattermost.Enr
 		return nil
 	}
 	return Markdown(r, top)
+}
+
+// Swappable is a mattermost.EnrichFunc whose Enricher a reload replaces
+// (nil: messages go without enrichment).
+type Swappable struct {
+	p atomic.Pointer[Enricher]
+}
+
+// Set makes e the enricher of the messages from now on.
+func (s *Swappable) Set(e *Enricher) { s.p.Store(e) }
+
+// Enrich is the mattermost.EnrichFunc.
+func (s *Swappable) Enrich(ctx context.Context, d *template.Data) *mattermost.Enrichment {
+	if e := s.p.Load(); e != nil {
+		return e.Enrich(ctx, d)
+	}
+	return nil
 }

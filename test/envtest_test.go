@@ -31,6 +31,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/engine"
+	"github.com/gatewatch/gatewatch/internal/kube"
 	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/rules"
@@ -173,7 +174,7 @@ routing: {group_wait: 1s, group_interval: 2s}
 `, hook)), "envtest.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	var logs bytes.Buffer
-	e, err := engine.New(s, engine.Options{Kubeconfig: writeKubeconfig(t, cfg, "nowhere"), KubeContext: "envtest", Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))})
+	e, err := engine.New(s, engine.Options{Kube: kube.Options{Kubeconfig: writeKubeconfig(t, cfg, "nowhere"), Context: "envtest"}, Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))})
 	require.NoError(t, err)
 	require.NoError(t, e.Start(context.Background()))
 	defer e.Close()

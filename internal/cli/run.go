@@ -32,7 +32,7 @@ func newRunCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the embedded engine against real gateways (no Prometheus or Alertmanager to install)",
-		Long: `Discovers the spec's gateway pods (Kubernetes, in-cluster or --kubeconfig) and
+		Long: `Discovers the spec's gateway pods (Kubernetes, with kubectl's rules) and
 static targets, scrapes their Envoy stats, keeps a short-lived TSDB, evaluates
 the generated rules, and routes, groups, silences and delivers alerts to
 Mattermost, all with the Prometheus and Alertmanager libraries.
@@ -52,8 +52,7 @@ rejected and the running one keeps going.`,
 	cmd.Flags().StringVar(&o.listen, "listen", "127.0.0.1:9421", "address of the status page, metrics and API")
 	cmd.Flags().StringVar(&o.externalURL, "web.external-url", "", "URL gatewatch is reached at, for links in messages (default: http://<listen>)")
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "", "keep the TSDB, silences and notification log here across restarts (default: a temporary directory)")
-	cmd.Flags().StringVar(&o.kube.Kubeconfig, "kubeconfig", "", "kubeconfig for pod discovery (default: in-cluster configuration)")
-	cmd.Flags().StringVar(&o.kube.Context, "context", "", "kubeconfig context to use (default: the current one)")
+	kubeFlags(cmd, &o.kube, "pod discovery")
 	o.logs.add(cmd, "info")
 	return cmd
 }
@@ -125,7 +124,7 @@ func (r *runner) start(ctx context.Context, s *spec.Spec, extURL *url.URL) error
 		return err
 	}
 	r.enrich.Set(enr)
-	r.engine, err = engine.New(s, engine.Options{DataDir: r.opts.dataDir, Kubeconfig: r.opts.kube.Kubeconfig, KubeContext: r.opts.kube.Context,
+	r.engine, err = engine.New(s, engine.Options{DataDir: r.opts.dataDir, Kube: r.opts.kube,
 		ExternalURL: extURL, Logger: r.logger, Enrich: r.enrich.Enrich})
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@ import (
 
 	amconfig "github.com/prometheus/alertmanager/config"
 
+	"github.com/gatewatch/gatewatch/internal/kube"
 	"github.com/gatewatch/gatewatch/internal/mattermost"
 	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/rules"
@@ -38,10 +39,9 @@ type Options struct {
 	// DataDir keeps the TSDB, silences and notification log across
 	// restarts. Empty: a temporary directory removed on Close.
 	DataDir string
-	// Kubeconfig for Kubernetes discovery; empty uses in-cluster config.
-	Kubeconfig string
-	// KubeContext selects a context of Kubeconfig (default: its current one).
-	KubeContext string
+	// Kube chooses the cluster of the pod discovery with kubectl's rules:
+	// --kubeconfig, $KUBECONFIG, ~/.kube/config, then in-cluster.
+	Kube kube.Options
 	// ExternalURL is gatewatch's own URL, used in alert links.
 	ExternalURL *url.URL
 	Logger      *slog.Logger
@@ -76,6 +76,10 @@ type Engine struct {
 	deliveries *ring[mattermost.Delivery]
 	metrics    *engineMetrics
 	kube       kubeStatus
+	// kubeconfig is the file the pod discovery reads ("" in-cluster);
+	// kubeErr why there is none, when there is none.
+	kubeconfig string
+	kubeErr    error
 	stopKube   context.CancelFunc
 }
 
@@ -118,14 +122,13 @@ func New(s *spec.Spec, o Options) (*Engine, error) {
 	if err := os.MkdirAll(e.dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	if o.KubeContext != "" {
-		// Prometheus's Kubernetes discovery uses a kubeconfig's current
-		// context: write a copy with the chosen one current.
-		kc, err := selectContext(o.Kubeconfig, o.KubeContext, filepath.Join(e.dataDir, "kubeconfig"))
-		if err != nil {
-			return nil, err
-		}
-		e.opts.Kubeconfig = kc
+	// Prometheus's Kubernetes discovery reads one kubeconfig file and its
+	// current context. Without any configuration the engine still runs
+	// (static targets); the status page and the stats-down alert say that
+	// the gateways with selectors have no targets, and why.
+	e.kubeconfig, e.kubeErr = kube.DiscoveryFile(o.Kube, filepath.Join(e.dataDir, "kubeconfig"))
+	if e.kubeErr != nil && !errors.Is(e.kubeErr, kube.ErrNoConfig) {
+		return nil, e.kubeErr
 	}
 	return e, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/engine"
+	"github.com/gatewatch/gatewatch/internal/kube"
 	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 )
 
@@ -127,7 +128,7 @@ current-context: c
 	s := testSpec(t, hook, good.Addr())
 	s.Gateways[0].Selector = "app=istio-ingressgateway"
 	var logs logBuffer
-	e, err := engine.New(s, engine.Options{DataDir: t.TempDir(), Kubeconfig: kubeconfig, Logger: testLogger(&logs)})
+	e, err := engine.New(s, engine.Options{DataDir: t.TempDir(), Kube: kube.Options{Kubeconfig: kubeconfig}, Logger: testLogger(&logs)})
 	require.NoError(t, err)
 	require.NoError(t, e.Start(context.Background()))
 	defer e.Close()
@@ -142,4 +143,40 @@ current-context: c
 	waitFor(t, 20*time.Second, "a discovery error", func() bool { return strings.Contains(e.DiscoveryError(), "connection refused") })
 	require.Contains(t, e.DiscoveryError(), "kubernetes API unreachable")
 	waitFor(t, 5*time.Second, "the logged discovery error", func() bool { return strings.Contains(logs.String(), "kubernetes API unreachable") })
+}
+
+// TestNoKubernetesConfiguration: outside a cluster with no kubeconfig
+// anywhere, run keeps scraping static targets and says why the gateways
+// with a selector have no targets, and what to pass (not client-go's
+// KUBERNETES_SERVICE_HOST message).
+func TestNoKubernetesConfiguration(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	inbox, err := inbox.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	defer inbox.Close()
+	good := demo.NewGateway("istio-ingress", "istio-ingressgateway", "good", nil, nil)
+	require.NoError(t, good.Start("127.0.0.1:0"))
+	defer good.Close()
+	s := testSpec(t, inbox.AddHook("h", "gateway-alerts", true), good.Addr())
+	s.Gateways[0].Selector = "app=istio-ingressgateway"
+	var logs logBuffer
+	e, err := engine.New(s, engine.Options{DataDir: t.TempDir(), Logger: testLogger(&logs)})
+	require.NoError(t, err, "the engine runs without a cluster")
+	require.NoError(t, e.Start(context.Background()))
+	defer e.Close()
+	waitFor(t, 20*time.Second, "the discovery error", func() bool { return e.DiscoveryError() != "" })
+	require.Contains(t, e.DiscoveryError(), "pod discovery cannot start")
+	require.Contains(t, e.DiscoveryError(), "pass --kubeconfig (or set KUBECONFIG)")
+	require.NotContains(t, e.DiscoveryError(), "KUBERNETES_SERVICE_HOST")
+	waitFor(t, 20*time.Second, "the static target up", func() bool {
+		for _, tg := range e.Targets() {
+			if strings.Contains(tg.URL, good.Addr()) && tg.Health == "up" {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, 5*time.Second, "the logged reason", func() bool { return strings.Contains(logs.String(), "pod discovery cannot start") })
 }

@@ -6,10 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-
+	"github.com/gatewatch/gatewatch/internal/kube"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -55,22 +52,18 @@ func usesKubernetes(s *spec.Spec) bool {
 // fails, every minute once it answers.
 func (e *Engine) watchKubernetes(ctx context.Context) {
 	probe := func() error {
-		var cfg *rest.Config
-		var err error
-		if e.opts.Kubeconfig != "" {
-			cfg, err = clientcmd.BuildConfigFromFlags("", e.opts.Kubeconfig)
-		} else {
-			cfg, err = rest.InClusterConfig()
+		if e.kubeErr != nil {
+			return fmt.Errorf("pod discovery cannot start, so gateways with a selector have no targets: %w", e.kubeErr)
 		}
+		cfg, err := kube.Config(kube.Options{Kubeconfig: e.kubeconfig})
 		if err != nil {
 			return fmt.Errorf("kubernetes configuration: %w", err)
 		}
-		cfg.Timeout = 5 * time.Second
-		c, err := kubernetes.NewForConfig(cfg)
+		c, err := kube.ClientsFor(cfg)
 		if err != nil {
-			return fmt.Errorf("kubernetes client: %w", err)
+			return err
 		}
-		if _, err := c.Discovery().ServerVersion(); err != nil {
+		if _, err := c.Typed.Discovery().ServerVersion(); err != nil {
 			return fmt.Errorf("kubernetes API unreachable (pod discovery retries; static targets are still scraped): %w", err)
 		}
 		return nil
@@ -94,25 +87,4 @@ func (e *Engine) watchKubernetes(ctx context.Context) {
 		case <-time.After(wait):
 		}
 	}
-}
-
-// selectContext writes a copy of the kubeconfig (default loading rules when
-// path is empty) with context as the current one, and returns its path.
-func selectContext(path, context, dst string) (string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if path != "" {
-		rules.ExplicitPath = path
-	}
-	cfg, err := rules.Load()
-	if err != nil {
-		return "", fmt.Errorf("load kubeconfig: %w", err)
-	}
-	if _, ok := cfg.Contexts[context]; !ok {
-		return "", fmt.Errorf("kubeconfig has no context %q", context)
-	}
-	cfg.CurrentContext = context
-	if err := clientcmd.WriteToFile(*cfg, dst); err != nil {
-		return "", fmt.Errorf("write kubeconfig for context %q: %w", context, err)
-	}
-	return dst, nil
 }

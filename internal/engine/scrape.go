@@ -48,7 +48,7 @@ type scrapePart struct {
 // target (same discovery and relabeling as the rendered PodMonitor), then
 // adds the engine's limits and series filter.
 func (e *Engine) scrapeConfig(s *spec.Spec) (*promconfig.Config, error) {
-	y, err := render.ScrapeConfigYAML(s, e.opts.Kubeconfig)
+	y, err := render.ScrapeConfigYAML(s, e.kubeconfig)
 	if err != nil {
 		return nil, err
 	}

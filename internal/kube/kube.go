@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // The timeout policy: RequestTimeout bounds one API request; a read of
@@ -101,4 +102,41 @@ func ClientsFor(cfg *rest.Config) (*Clients, error) {
 		return nil, fmt.Errorf("kubernetes dynamic client: %w", err)
 	}
 	return &Clients{Config: cfg, Typed: typed, Dynamic: dyn}, nil
+}
+
+// DiscoveryFile returns the kubeconfig file for Prometheus's Kubernetes
+// discovery, which reads one file and its current context: o.Kubeconfig
+// when that alone was named; otherwise, when kubectl's rules find a
+// configuration ($KUBECONFIG, ~/.kube/config), a copy of it with o.Context
+// current, written to dst; "" for the in-cluster configuration. Without
+// any, it returns ErrNoConfig.
+func DiscoveryFile(o Options, dst string) (string, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = o.Kubeconfig
+	cfg, err := rules.Load()
+	if err != nil {
+		return "", fmt.Errorf("kubeconfig: %w", err)
+	}
+	if clientcmdapi.IsConfigEmpty(cfg) {
+		if o.Context != "" {
+			return "", fmt.Errorf("kubeconfig: no configuration has the context %q", o.Context)
+		}
+		if _, err := rest.InClusterConfig(); err != nil {
+			return "", ErrNoConfig
+		}
+		return "", nil
+	}
+	if o.Kubeconfig != "" && o.Context == "" {
+		return o.Kubeconfig, nil
+	}
+	if o.Context != "" {
+		if _, ok := cfg.Contexts[o.Context]; !ok {
+			return "", fmt.Errorf("kubeconfig: context %q does not exist", o.Context)
+		}
+		cfg.CurrentContext = o.Context
+	}
+	if err := clientcmd.WriteToFile(*cfg, dst); err != nil {
+		return "", fmt.Errorf("write kubeconfig for discovery: %w", err)
+	}
+	return dst, nil
 }

@@ -77,3 +77,34 @@ func TestConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestDiscoveryFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config")
+	require.NoError(t, os.WriteFile(file, []byte(kubeconfig), 0o600))
+	empty := t.TempDir()
+	t.Setenv("HOME", empty)
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+
+	t.Setenv("KUBECONFIG", "")
+	got, err := DiscoveryFile(Options{Kubeconfig: file}, filepath.Join(dir, "out"))
+	require.NoError(t, err)
+	require.Equal(t, file, got, "a named file alone is used as it is")
+
+	// $KUBECONFIG, as kubectl: a copy with the chosen context current.
+	t.Setenv("KUBECONFIG", file)
+	got, err = DiscoveryFile(Options{Context: "ctx-b"}, filepath.Join(dir, "out"))
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(dir, "out"), got)
+	cfg, err := Config(Options{Kubeconfig: got})
+	require.NoError(t, err)
+	require.Equal(t, "https://127.0.0.2:6443", cfg.Host)
+
+	_, err = DiscoveryFile(Options{Context: "nope"}, filepath.Join(dir, "out2"))
+	require.ErrorContains(t, err, `context "nope" does not exist`)
+
+	// Nothing at all, outside a cluster: the error says what to pass.
+	t.Setenv("KUBECONFIG", "")
+	_, err = DiscoveryFile(Options{}, filepath.Join(dir, "out3"))
+	require.True(t, errors.Is(err, ErrNoConfig), "%v", err)
+}

@@ -23,9 +23,9 @@ func (prometheusQuery) Run(ctx context.Context, env *Env) Result {
 	}
 	var ev []string
 	for _, g := range env.Spec.Gateways {
-		a := spec.Alert{Kind: spec.KindMisdirectedRequest, Window: spec.DefaultWindow, Per: "gateway"}
+		a := spec.Alert{Kind: rules.KindMisdirectedRequest, Window: spec.DefaultWindow, Per: "gateway"}
 		for _, al := range env.Spec.EnabledAlerts() {
-			if al.Kind == spec.KindMisdirectedRequest {
+			if al.Kind == rules.KindMisdirectedRequest {
 				a.Window = al.Window
 			}
 		}

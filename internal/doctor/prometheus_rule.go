@@ -8,7 +8,6 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/gatewatch/gatewatch/internal/rules"
-	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
 // prometheusRule (prometheus/rule): the alert is loaded and healthy, and its
@@ -97,7 +96,7 @@ func (prometheusRule) Run(ctx context.Context, env *Env) Result {
 					} else {
 						ev = append(ev, fmt.Sprintf("%s (%s): loaded, expression matches", a.Name, g.Name))
 					}
-				case got == runbook && a.Kind == spec.KindMisdirectedRequest:
+				case got == runbook && a.Kind == rules.KindMisdirectedRequest:
 					found = true
 					raise(Warn, "replace it with the rule from `gatewatch render`: sum(increase(...)) never fires on the first 421 a gateway serves (the series starts at 1)")
 					ev = append(ev, fmt.Sprintf("%s (%s): the runbook's expression: blind to the first 421", a.Name, g.Name))

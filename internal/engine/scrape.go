@@ -32,9 +32,7 @@ const (
 
 // keptMetrics are the only series stored: what the rules read. Envoy pages
 // carry tens of thousands of other series.
-var keptMetrics = rules.Metric + "|envoy_server_uptime"
-
-var k8sMetricsOnce sync.Once
+const keptMetrics = rules.Metric + "|envoy_server_uptime"
 
 type scrapePart struct {
 	e         *Engine
@@ -78,11 +76,11 @@ func (e *Engine) scrapeConfig(s *spec.Spec) (*promconfig.Config, error) {
 
 func (e *Engine) newScrape(ctx context.Context, s *spec.Spec) (*scrapePart, error) {
 	reg := e.opts.Registry
-	k8sMetricsOnce.Do(func() {
-		if err := discovery.RegisterK8sClientMetricsWithPrometheus(reg); err != nil {
-			e.logger.Debug("kubernetes client metrics not registered", "err", err)
-		}
-	})
+	// The client-go metrics are the discovery package's own collectors;
+	// registering them in this engine's registry is what exposes them.
+	if err := discovery.RegisterK8sClientMetricsWithPrometheus(reg); err != nil {
+		e.logger.Debug("kubernetes client metrics not registered", "err", err)
+	}
 	sdMetrics, err := discovery.CreateAndRegisterSDMetrics(reg)
 	if err != nil {
 		return nil, fmt.Errorf("discovery metrics: %w", err)

@@ -298,14 +298,15 @@ func TestLayoutMatchesAlertmanagerTemplates(t *testing.T) {
 			}
 			p := Build(tc.data, Options{MentionCritical: "@here"})
 			a := p.Attachments[0]
-			require.Equal(t, exec(render.TitleTemplate), a.Title)
-			require.Equal(t, exec(render.TitleLinkTemplate), a.TitleLink)
-			require.Equal(t, exec(render.ColorTemplate), a.Color)
-			require.Equal(t, exec(render.BodyTemplate), a.Text)
-			require.Equal(t, exec(render.CardTemplate), p.Props.Card)
-			require.Equal(t, exec(render.MentionTemplate(spec.Mattermost{MentionCritical: "@here"})), p.Text)
-			require.Len(t, a.Fields, len(render.FieldTemplates))
-			for i, f := range render.FieldTemplates {
+			tm := render.Templates(spec.Mattermost{MentionCritical: "@here"})
+			require.Equal(t, exec(tm.Title), a.Title)
+			require.Equal(t, exec(tm.TitleLink), a.TitleLink)
+			require.Equal(t, exec(tm.Color), a.Color)
+			require.Equal(t, exec(tm.Body), a.Text)
+			require.Equal(t, exec(tm.Card), p.Props.Card)
+			require.Equal(t, exec(tm.Mention), p.Text)
+			require.Len(t, a.Fields, len(tm.Fields))
+			for i, f := range tm.Fields {
 				require.Equal(t, exec(f.Title), a.Fields[i].Title)
 				require.Equal(t, exec(f.Value), a.Fields[i].Value)
 			}

@@ -120,12 +120,12 @@ func joinAlternatives(names []string) string {
 // empty priority.priority is a 400 from Mattermost).
 const ReceiverCritical = "mattermost-critical"
 
-// FooterTemplate names the sender of Alertmanager-delivered messages.
-const FooterTemplate = `Sent by Alertmanager{{ with .ExternalURL }} · {{ . }}{{ end }}`
+// footerTemplate names the sender of Alertmanager-delivered messages.
+const footerTemplate = `Sent by Alertmanager{{ with .ExternalURL }} · {{ . }}{{ end }}`
 
 func fieldsFor() []amField {
 	var out []amField
-	for _, f := range FieldTemplates {
+	for _, f := range fieldTemplates() {
 		out = append(out, amField{Title: f.Title, Value: f.Value, Short: true})
 	}
 	return out
@@ -152,13 +152,13 @@ func alertmanagerConfig(s *spec.Spec) amConfig {
 			c := amMattermost{
 				SendResolved: m.ShouldSendResolved(), WebhookURLFile: SecretMountPath(s),
 				Channel: m.Channel, Username: m.Username, IconURL: m.IconURL, IconEmoji: m.IconEmoji,
-				Text: MentionTemplate(m),
+				Text: mentionFor(m),
 				Attachments: []amAttachment{{
-					Fallback: TitleTemplate, Color: ColorTemplate, Title: TitleTemplate, TitleLink: TitleLinkTemplate,
-					Text: BodyTemplate, Fields: fieldsFor(), Footer: FooterTemplate,
+					Fallback: titleTemplate, Color: colorTemplate, Title: titleTemplate, TitleLink: titleLinkTemplate,
+					Text: bodyTemplate, Fields: fieldsFor(), Footer: footerTemplate,
 				}},
 			}
-			c.Props.Card = CardTemplate
+			c.Props.Card = cardTemplate
 			if critical {
 				c.Priority = &amPriority{Priority: "important"}
 			}
@@ -176,8 +176,8 @@ func alertmanagerConfig(s *spec.Spec) amConfig {
 		receivers = append(receivers, amReceiver{Name: ReceiverName, SlackConfigs: []amSlack{{
 			SendResolved: m.ShouldSendResolved(), APIURLFile: SecretMountPath(s),
 			Channel: m.Channel, Username: m.Username, IconURL: m.IconURL, IconEmoji: m.IconEmoji,
-			Color: ColorTemplate, Pretext: MentionTemplate(m), Title: TitleTemplate, TitleLink: TitleLinkTemplate,
-			Text: BodyTemplate, Fields: fieldsFor(), Footer: FooterTemplate,
+			Color: colorTemplate, Pretext: mentionFor(m), Title: titleTemplate, TitleLink: titleLinkTemplate,
+			Text: bodyTemplate, Fields: fieldsFor(), Footer: footerTemplate,
 		}}})
 	}
 	if r.RoutesWatchdog() {

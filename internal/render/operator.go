@@ -190,17 +190,17 @@ func alertmanagerConfigCR(s *spec.Spec, ns string) *monitoringv1alpha1.Alertmana
 			Key:                  spec.SecretKey,
 		},
 		Username:  ptr(m.Username),
-		Color:     ptr(ColorTemplate),
-		Title:     ptr(TitleTemplate),
-		TitleLink: TitleLinkTemplate,
-		Text:      ptr(BodyTemplate),
-		Footer:    ptr(FooterTemplate),
+		Color:     ptr(colorTemplate),
+		Title:     ptr(titleTemplate),
+		TitleLink: titleLinkTemplate,
+		Text:      ptr(bodyTemplate),
+		Footer:    ptr(footerTemplate),
 		IconURL:   m.IconURL,
 	}
-	if mention := MentionTemplate(m); mention != "" {
+	if mention := mentionFor(m); mention != "" {
 		slack.Pretext = ptr(mention)
 	}
-	for _, f := range FieldTemplates {
+	for _, f := range fieldTemplates() {
 		slack.Fields = append(slack.Fields, monitoringv1alpha1.SlackField{Title: f.Title, Value: f.Value})
 	}
 	if m.Channel != "" {

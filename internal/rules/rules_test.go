@@ -26,9 +26,9 @@ func TestScenarios(t *testing.T) {
 	s := exampleSpec(t)
 	for _, per := range []string{"pod", "gateway"} {
 		for _, a := range []spec.Alert{
-			{Kind: spec.KindMisdirectedRequest, Name: "GatewayMisdirectedRequest421"},
-			{Kind: spec.KindResponseFlags, Name: "GatewayNoRoute", ResponseFlags: "NR"},
-			{Kind: spec.KindResponseCode, Name: "Gateway5xx", ResponseCode: "5.."},
+			{Kind: KindMisdirectedRequest, Name: "GatewayMisdirectedRequest421"},
+			{Kind: KindResponseFlags, Name: "GatewayNoRoute", ResponseFlags: "NR"},
+			{Kind: KindResponseCode, Name: "Gateway5xx", ResponseCode: "5.."},
 		} {
 			a.Window, a.Severity, a.Per = spec.DefaultWindow, "warning", per
 			g := s.Gateways[0]
@@ -60,7 +60,7 @@ func TestScenariosAcrossIntervalsAndWindows(t *testing.T) {
 					continue
 				}
 				g := spec.Gateway{Name: "gw", Namespace: "ns", Workload: "gw", Stats: spec.Stats{Interval: spec.Duration(iv)}}
-				a := spec.Alert{Kind: spec.KindMisdirectedRequest, Name: "GatewayMisdirectedRequest421", Window: spec.Duration(w), For: spec.Duration(forD), Severity: "warning", Per: "pod"}
+				a := spec.Alert{Kind: KindMisdirectedRequest, Name: "GatewayMisdirectedRequest421", Window: spec.Duration(w), For: spec.Duration(forD), Severity: "warning", Per: "pod"}
 				scs, ok := Scenarios(g, a)
 				require.True(t, ok)
 				for _, sc := range scs {

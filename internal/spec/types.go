@@ -69,26 +69,14 @@ type Stats struct {
 	Timeout Duration `yaml:"timeout,omitempty"`
 }
 
-// Alert kinds.
-const (
-	// KindMisdirectedRequest counts HTTP 421 responses.
-	KindMisdirectedRequest = "misdirected-request"
-	// KindResponseCode counts responses whose response_code matches a regex.
-	KindResponseCode = "response-code"
-	// KindResponseFlags counts responses whose Envoy response_flags match a
-	// regex (NR no route, UH no healthy upstream, UF upstream connect failure).
-	KindResponseFlags = "response-flags"
-	// KindErrorRatio is the share of responses whose response_code matches a
-	// regex, e.g. 5xx over all.
-	KindErrorRatio = "error-ratio"
-)
-
 // Alert is one alert evaluated for every gateway. Every kind is the same
 // object; the kind decides which requests are counted.
 type Alert struct {
 	// Name is the alertname. Default per kind, e.g. GatewayMisdirectedRequest421.
 	Name string `yaml:"name,omitempty"`
-	// Kind: misdirected-request (default), response-code, response-flags, error-ratio.
+	// Kind names the alert kind (declared in package rules, one file each):
+	// misdirected-request (default), response-code, response-flags,
+	// error-ratio, …
 	Kind string `yaml:"kind,omitempty"`
 	// Enabled turns the alert off when false. Default true.
 	Enabled *bool `yaml:"enabled,omitempty"`

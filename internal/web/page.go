@@ -26,7 +26,7 @@ const (
 // inline SVG, with the same first-421-safe count the alert uses.
 func (s *server) chart(ctx context.Context, g spec.Gateway) (template.HTML, float64) {
 	now := s.o.Now()
-	perMinute := rules.CountQuery(g, spec.Alert{Kind: spec.KindMisdirectedRequest, Window: spec.Duration(time.Minute), Per: "gateway"})
+	perMinute := rules.CountQuery(g, spec.Alert{Kind: rules.KindMisdirectedRequest, Window: spec.Duration(time.Minute), Per: "gateway"})
 	step := max(chartSpan/chartSteps, g.Stats.Interval.D())
 	values := make([]float64, 0, chartSteps+1)
 	times := make([]time.Time, 0, chartSteps+1)
@@ -45,7 +45,7 @@ func (s *server) chart(ctx context.Context, g spec.Gateway) (template.HTML, floa
 		values = append(values, byTime[t.UnixMilli()])
 	}
 	var total float64
-	window := spec.Alert{Kind: spec.KindMisdirectedRequest, Window: spec.Duration(chartSpan), Per: "gateway"}
+	window := spec.Alert{Kind: rules.KindMisdirectedRequest, Window: spec.Duration(chartSpan), Per: "gateway"}
 	if v, err := s.query.Query(ctx, rules.CountQuery(g, window), now); err == nil {
 		if vec, ok := v.(promql.Vector); ok {
 			for _, smp := range vec {

@@ -109,17 +109,20 @@ func (j *jsonLine) fields() []jsonField {
 	}
 }
 
-// useFastJSON selects fastJSON before encoding/json (tests compare both).
-var useFastJSON = true
-
 // parseJSONLine reads a line that starts with "{". accessLog is false for a
 // JSON object with none of the access-log keys, such as istio-agent's own
 // JSON log lines.
 func parseJSONLine(line string, e *Entry) (accessLog bool, err error) {
+	return parseJSON(line, e, true)
+}
+
+// parseJSON is parseJSONLine; fast tries fastJSON before encoding/json
+// (tests compare both).
+func parseJSON(line string, e *Entry, fast bool) (accessLog bool, err error) {
 	*e = Entry{Format: FormatJSON}
 	var j jsonLine
 	fields := j.fields()
-	if useFastJSON && fastJSON(line, fields) {
+	if fast && fastJSON(line, fields) {
 		// j is filled.
 	} else if err := json.Unmarshal([]byte(line), &j); err != nil {
 		var syn *json.SyntaxError

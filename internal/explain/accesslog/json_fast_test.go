@@ -41,11 +41,8 @@ var jsonCorpus = []string{
 
 // parseBoth reads line with the fast path and with encoding/json alone.
 func parseBoth(line string) (fast, slow Entry, fastOK, slowOK bool, fastErr, slowErr error) {
-	useFastJSON = true
-	fastOK, fastErr = parseJSONLine(line, &fast)
-	useFastJSON = false
-	slowOK, slowErr = parseJSONLine(line, &slow)
-	useFastJSON = true
+	fastOK, fastErr = parseJSON(line, &fast, true)
+	slowOK, slowErr = parseJSON(line, &slow, false)
 	return
 }
 
@@ -107,11 +104,9 @@ func BenchmarkJSONLine(b *testing.B) {
 	for _, fast := range []bool{true, false} {
 		name := map[bool]string{true: "fast", false: "encoding-json"}[fast]
 		b.Run(name, func(b *testing.B) {
-			useFastJSON = fast
-			defer func() { useFastJSON = true }()
 			var e Entry
 			for b.Loop() {
-				if ok, err := parseJSONLine(line, &e); !ok || err != nil {
+				if ok, err := parseJSON(line, &e, fast); !ok || err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -22,6 +22,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/explain/gwconfig"
 	"github.com/gatewatch/gatewatch/internal/kube"
 	"github.com/gatewatch/gatewatch/internal/mattermost"
+	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -65,7 +66,7 @@ func FromSpec(s *spec.Spec, ko kube.Options, logger *slog.Logger) (*Enricher, er
 	}
 	e := &Enricher{Alerts: map[string]bool{}, Logger: logger.With("component", "explain"), Timeout: time.Duration(x.Timeout)}
 	for _, a := range s.Alerts {
-		if a.Kind == spec.KindMisdirectedRequest && a.IsEnabled() {
+		if a.Kind == rules.KindMisdirectedRequest && a.IsEnabled() {
 			e.Alerts[a.Name] = true
 		}
 	}

@@ -24,9 +24,9 @@
 package gwconfig
 
 import (
-	"fmt"
 	"slices"
-	"strings"
+
+	"github.com/gatewatch/gatewatch/internal/manifest"
 )
 
 // API groups of the resources read.
@@ -39,43 +39,9 @@ const (
 // there applies to workloads in every namespace.
 const DefaultRootNamespace = "istio-system"
 
-// Source says where an object came from.
-type Source struct {
-	// File is the file name, or what the caller of Add named the source.
-	File string `json:"file,omitempty"`
-	// Doc is the 1-based position of the YAML document in File (0 when
-	// unknown).
-	Doc int `json:"doc,omitempty"`
-	// Line is the line where the document starts, or where a YAML syntax
-	// error is (0 when unknown).
-	Line int `json:"line,omitempty"`
-	// Item is the 1-based position in a List's items (0 when not in a List).
-	Item int `json:"item,omitempty"`
-}
-
-// String is file:line followed by the document and List item, e.g.
-// "gw.yaml:12 (document 2)".
-func (s Source) String() string {
-	var b strings.Builder
-	b.WriteString(s.File)
-	if s.File == "" {
-		b.WriteString("<input>")
-	}
-	if s.Line > 0 {
-		fmt.Fprintf(&b, ":%d", s.Line)
-	}
-	var extra []string
-	if s.Doc > 0 {
-		extra = append(extra, fmt.Sprintf("document %d", s.Doc))
-	}
-	if s.Item > 0 {
-		extra = append(extra, fmt.Sprintf("item %d", s.Item))
-	}
-	if len(extra) > 0 {
-		fmt.Fprintf(&b, " (%s)", strings.Join(extra, ", "))
-	}
-	return b.String()
-}
+// Source says where an object came from: the manifest reader's file,
+// document, line and List item.
+type Source = manifest.Source
 
 // Warning is a problem with one object, or with a document that could not be
 // read as one.

@@ -16,6 +16,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/cli"
 	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
+	"github.com/gatewatch/gatewatch/internal/syncbuf"
 )
 
 // TestBridgeBehindRealAlertmanager: a real Alertmanager with a webhook
@@ -51,7 +52,7 @@ func TestBridgeBehindRealAlertmanager(t *testing.T) {
 
 	bridgeAddr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncWriter
+	var out, errOut syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- cli.Main(ctx, []string{"bridge", "-c", specFile, "--listen", bridgeAddr}, &out, &errOut)
@@ -65,7 +66,7 @@ func TestBridgeBehindRealAlertmanager(t *testing.T) {
 			t.Error("bridge did not stop")
 		}
 	})
-	waitUntil(t, 20*time.Second, "bridge ready", func() bool { return httpOK("http://" + bridgeAddr + "/-/ready") })
+	require.Eventually(t, func() bool { return httpOK("http://" + bridgeAddr + "/-/ready") }, 20*time.Second, 50*time.Millisecond, "bridge ready")
 
 	amAddr := freeAddr(t)
 	amConf := fmt.Sprintf(`route:
@@ -83,7 +84,7 @@ receivers:
 	startProc(t, amBin, "--config.file="+filepath.Join(dir, "alertmanager.yml"), "--storage.path="+filepath.Join(dir, "am"),
 		"--web.listen-address="+amAddr, "--cluster.listen-address=")
 	amURL := "http://" + amAddr
-	waitUntil(t, 30*time.Second, "Alertmanager ready", func() bool { return httpOK(amURL + "/-/ready") })
+	require.Eventually(t, func() bool { return httpOK(amURL + "/-/ready") }, 30*time.Second, 50*time.Millisecond, "Alertmanager ready")
 
 	inbox.FailNext(2, http.StatusServiceUnavailable)
 	alert := `[{"labels": {"alertname": "GatewayMisdirectedRequest421", "gateway": "public-ingress", "namespace": "istio-ingress", "severity": "warning", "pod": "gw-bridge"},
@@ -93,7 +94,7 @@ receivers:
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
-	waitUntil(t, 60*time.Second, "the message in Mattermost", func() bool { return len(inbox.Posts()) > 0 })
+	require.Eventually(t, func() bool { return len(inbox.Posts()) > 0 }, 60*time.Second, 50*time.Millisecond, "the message in Mattermost")
 	posts := inbox.Posts()
 	require.Len(t, posts, 1, "delivered once")
 	require.GreaterOrEqual(t, inbox.Requests(), 3, "Alertmanager retried the two 503s")

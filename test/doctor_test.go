@@ -165,9 +165,9 @@ func TestDoctorLive(t *testing.T) {
 	startProc(t, promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "prom"),
 		"--web.listen-address="+promAddr, "--web.enable-lifecycle")
 	promURL, amURL := "http://"+promAddr, "http://"+amAddr
-	waitUntil(t, 60*time.Second, "Prometheus and Alertmanager ready", func() bool {
+	require.Eventually(t, func() bool {
 		return httpOK(promURL+"/-/ready") && httpOK(amURL+"/-/ready")
-	})
+	}, 60*time.Second, 50*time.Millisecond, "Prometheus and Alertmanager ready")
 
 	sendTest := true
 	statsURL := ""
@@ -233,12 +233,12 @@ func TestDoctorLive(t *testing.T) {
 	runbookRules := fmt.Sprintf("groups:\n- name: runbook\n  rules:\n  - alert: GatewayMisdirectedRequest421\n    expr: %s\n", rules.RunbookExpr(s.Gateways[0], spec.DefaultWindow))
 	require.NoError(t, os.WriteFile(rulesPath, []byte(runbookRules), 0o644))
 	post(t, promURL+"/-/reload")
-	waitUntil(t, 20*time.Second, "the runbook rule loaded", func() bool { return run()["prometheus/rule"].Status == doctor.Warn })
+	require.Eventually(t, func() bool { return run()["prometheus/rule"].Status == doctor.Warn }, 20*time.Second, 50*time.Millisecond, "the runbook rule loaded")
 	r := run()["prometheus/rule"]
 	require.Contains(t, r.Hint, "never fires on the first 421")
 	require.NoError(t, os.WriteFile(rulesPath, goodRules, 0o644))
 	post(t, promURL+"/-/reload")
-	waitUntil(t, 20*time.Second, "the rule back", func() bool { return run()["prometheus/rule"].Status == doctor.Pass })
+	require.Eventually(t, func() bool { return run()["prometheus/rule"].Status == doctor.Pass }, 20*time.Second, 50*time.Millisecond, "the rule back")
 
 	// 2. The route goes: alertmanager/route fails.
 	noRoute := strings.Replace(string(amYAML), `alertname="GatewayMisdirectedRequest421"`, `alertname="SomethingElse"`, 1)
@@ -262,14 +262,14 @@ func TestDoctorLive(t *testing.T) {
 	// 3. gatewatch's scrape job goes (the PodMonitor's job): prometheus/target fails.
 	writeProm("scrape_configs: []\n")
 	post(t, promURL+"/-/reload")
-	waitUntil(t, 30*time.Second, "the target to go", func() bool {
+	require.Eventually(t, func() bool {
 		rs = run()
 		return rs["prometheus/target"].Status == doctor.Fail
-	})
+	}, 30*time.Second, 50*time.Millisecond, "the target to go")
 	onlyFailing(rs, "prometheus/target", "render --target operator")
 	writeProm(string(scrape))
 	post(t, promURL+"/-/reload")
-	waitUntil(t, 30*time.Second, "the target back", func() bool { return run()["prometheus/target"].Status == doctor.Pass })
+	require.Eventually(t, func() bool { return run()["prometheus/target"].Status == doctor.Pass }, 30*time.Second, 50*time.Millisecond, "the target back")
 
 	// 4. The webhook Secret goes (Alertmanager's URL file): a 421 fires, its
 	// notifications fail, alertmanager/notifications fails.

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -36,6 +35,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
+	"github.com/gatewatch/gatewatch/internal/syncbuf"
 )
 
 var (
@@ -173,8 +173,8 @@ mattermost:
 routing: {group_wait: 1s, group_interval: 2s}
 `, hook)), "envtest.yaml", rules.SpecKinds())
 	require.NoError(t, err)
-	var logs bytes.Buffer
-	e, err := engine.New(s, engine.Options{Kube: kube.Options{Kubeconfig: writeKubeconfig(t, cfg, "nowhere"), Context: "envtest"}, Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))})
+	var logs syncbuf.Buffer
+	e, err := engine.New(s, engine.Options{Kube: kube.Options{Kubeconfig: writeKubeconfig(t, cfg, "nowhere"), Context: "envtest"}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	require.NoError(t, err)
 	require.NoError(t, e.Start(context.Background()))
 	defer e.Close()
@@ -186,24 +186,24 @@ routing: {group_wait: 1s, group_interval: 2s}
 		}
 		return out
 	}
-	waitUntil(t, 30*time.Second, "both gateway pods discovered and up", func() bool {
+	require.Eventually(t, func() bool {
 		p := upPods()
 		return len(p) == 2 && p["istio-ingressgateway-a"] == "up" && p["istio-ingressgateway-b"] == "up"
-	})
+	}, 30*time.Second, 50*time.Millisecond, "both gateway pods discovered and up")
 	require.Empty(t, e.DiscoveryError())
 
 	a.Misdirect(1)
-	waitUntil(t, 20*time.Second, "the firing message", func() bool { return len(inbox.Posts()) == 1 })
+	require.Eventually(t, func() bool { return len(inbox.Posts()) == 1 }, 20*time.Second, 50*time.Millisecond, "the firing message")
 	post := inbox.Posts()[0]
 	require.Contains(t, post.Attachments[0].Text, "pod `istio-ingressgateway-a`")
 	require.Equal(t, "istio-ingressgateway-a", fieldValue(post, "Pods"))
 
 	require.NoError(t, client.CoreV1().Pods("gw-discovery").Delete(context.Background(), "istio-ingressgateway-b", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}))
-	waitUntil(t, 30*time.Second, "the deleted pod's target to disappear", func() bool {
+	require.Eventually(t, func() bool {
 		p := upPods()
 		_, gone := p["istio-ingressgateway-b"]
 		return !gone && len(p) == 1
-	})
+	}, 30*time.Second, 50*time.Millisecond, "the deleted pod's target to disappear")
 }
 
 func fieldValue(p inbox.Post, title string) string {
@@ -213,40 +213,6 @@ func fieldValue(p inbox.Post, title string) string {
 		}
 	}
 	return ""
-}
-
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.w == nil {
-		s.w = &bytes.Buffer{}
-	}
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.w == nil {
-		return ""
-	}
-	return s.w.String()
 }
 
 // TestServerSideDryRun applies every rendered manifest of every target to a

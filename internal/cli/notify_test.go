@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
+	"github.com/gatewatch/gatewatch/internal/syncbuf"
 )
 
 const testHook = "hq7zmd9secrethook3k"
@@ -97,7 +98,7 @@ func TestNotifyTestFailures(t *testing.T) {
 func TestInboxPrintsPosts(t *testing.T) {
 	urlFile := filepath.Join(t.TempDir(), "hook.url")
 	ctx, cancel := context.WithCancel(context.Background())
-	var inboxOut syncBuffer
+	var inboxOut syncbuf.Buffer
 	done := make(chan int)
 	go func() {
 		done <- Main(ctx, []string{"inbox", "--listen", "127.0.0.1:0", "--write-url", urlFile}, &inboxOut, &inboxOut)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
+	"github.com/gatewatch/gatewatch/internal/syncbuf"
 )
 
 // TestRunReload: `gatewatch run` serves its endpoints; POST /-/reload with an
@@ -52,7 +53,7 @@ mattermost:
 	write("10s")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(ctx, []string{"run", "-c", specFile, "--listen", addr, "--data-dir", t.TempDir()}, &out, &out)

@@ -1,14 +1,13 @@
 package doctor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatewatch/gatewatch/internal/syncbuf"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr/funcr"
@@ -45,7 +44,7 @@ func forwardPort(ctx context.Context, cfg *rest.Config, kube kubernetes.Interfac
 	// The forwarder logs stream errors (e.g. the pod's port refusing)
 	// through the context's logger; doctor keeps them as evidence (errOut)
 	// instead of printing them, so its output stays the reporter's.
-	var errOut syncBuffer
+	var errOut syncbuf.Buffer
 	sink := funcr.New(func(prefix, args string) { fmt.Fprintf(&errOut, "%s %s\n", prefix, args) }, funcr.Options{})
 	fctx, cancel := context.WithCancel(klog.NewContext(ctx, sink))
 	ready := make(chan struct{})
@@ -84,22 +83,4 @@ func forwardPort(ctx context.Context, cfg *rest.Config, kube kubernetes.Interfac
 		stop()
 		return strings.TrimSpace(errOut.String())
 	}, nil
-}
-
-// syncBuffer is a bytes.Buffer safe for the port-forwarder's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

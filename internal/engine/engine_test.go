@@ -1,12 +1,10 @@
 package engine_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
+	"github.com/gatewatch/gatewatch/internal/syncbuf"
 )
 
 func testSpec(t *testing.T, hookURL string, targets ...string) *spec.Spec {
@@ -42,40 +41,11 @@ routing:
 	return s
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func testLogger(logs *logBuffer) *slog.Logger {
+func testLogger(logs *syncbuf.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// logBuffer collects logs written by the engine's goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func startEngine(t *testing.T, s *spec.Spec, dataDir string, logs *logBuffer) *engine.Engine {
+func startEngine(t *testing.T, s *spec.Spec, dataDir string, logs *syncbuf.Buffer) *engine.Engine {
 	t.Helper()
 	e, err := engine.New(s, engine.Options{DataDir: dataDir, Logger: testLogger(logs)})
 	require.NoError(t, err)
@@ -102,24 +72,24 @@ func TestEndToEnd(t *testing.T) {
 	gw.Serve(50)
 
 	dataDir := t.TempDir()
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	s := testSpec(t, hook, gw.Addr())
 	e := startEngine(t, s, dataDir, &logs)
 
-	waitFor(t, 15*time.Second, "the target to be up", func() bool {
+	require.Eventually(t, func() bool {
 		ts := e.Targets()
 		return len(ts) == 1 && ts[0].Health == "up"
-	})
+	}, 15*time.Second, 50*time.Millisecond, "the target to be up")
 	// Let the engine see the page without any 421 series first.
-	waitFor(t, 10*time.Second, "two scrapes", func() bool {
+	require.Eventually(t, func() bool {
 		ts := e.Targets()
 		return len(ts) == 1 && time.Since(ts[0].LastScrape) < time.Second
-	})
+	}, 10*time.Second, 50*time.Millisecond, "two scrapes")
 	require.Empty(t, e.ActiveAlerts())
 
 	served := time.Now()
 	gw.Misdirect(1)
-	waitFor(t, 20*time.Second, "the firing message", func() bool { return len(inbox.Posts()) >= 1 })
+	require.Eventually(t, func() bool { return len(inbox.Posts()) >= 1 }, 20*time.Second, 50*time.Millisecond, "the firing message")
 	latency := time.Since(served)
 	t.Logf("first 421 → Mattermost: %s", latency)
 	posts := inbox.Posts()
@@ -132,19 +102,19 @@ func TestEndToEnd(t *testing.T) {
 	e.Close()
 	e = startEngine(t, s, dataDir, &logs)
 	defer e.Close()
-	waitFor(t, 15*time.Second, "the alert to fire again after the restart", func() bool {
+	require.Eventually(t, func() bool {
 		for _, a := range e.ActiveAlerts() {
 			if a.State == "firing" {
 				return true
 			}
 		}
 		return false
-	})
+	}, 15*time.Second, 50*time.Millisecond, "the alert to fire again after the restart")
 	time.Sleep(3 * time.Second) // group_wait (1s) + a flush: a duplicate would arrive here
 	require.Len(t, inbox.Posts(), 1, "no duplicate after restart")
 
 	// Quiet for the window: one resolved message.
-	waitFor(t, 40*time.Second, "the resolved message", func() bool { return len(inbox.Posts()) >= 2 })
+	require.Eventually(t, func() bool { return len(inbox.Posts()) >= 2 }, 40*time.Second, 50*time.Millisecond, "the resolved message")
 	posts = inbox.Posts()
 	require.Len(t, posts, 2)
 	require.Equal(t, "[RESOLVED] GatewayMisdirectedRequest421 — public-ingress (istio-ingress)", posts[1].Attachments[0].Title)
@@ -169,10 +139,10 @@ func TestTwoPodsLabelledSeparately(t *testing.T) {
 	require.NoError(t, b.Start("127.0.0.1:0"))
 	defer a.Close()
 	defer b.Close()
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	e := startEngine(t, testSpec(t, hook, a.Addr(), b.Addr()), t.TempDir(), &logs)
 	defer e.Close()
-	waitFor(t, 15*time.Second, "both targets up", func() bool {
+	require.Eventually(t, func() bool {
 		up := 0
 		for _, tg := range e.Targets() {
 			if tg.Health == "up" {
@@ -180,10 +150,10 @@ func TestTwoPodsLabelledSeparately(t *testing.T) {
 			}
 		}
 		return up == 2
-	})
+	}, 15*time.Second, 50*time.Millisecond, "both targets up")
 	a.Misdirect(2)
 	b.Misdirect(1)
-	waitFor(t, 20*time.Second, "two firing alerts", func() bool {
+	require.Eventually(t, func() bool {
 		n := 0
 		for _, al := range e.ActiveAlerts() {
 			if al.State == "firing" {
@@ -191,20 +161,20 @@ func TestTwoPodsLabelledSeparately(t *testing.T) {
 			}
 		}
 		return n == 2
-	})
+	}, 20*time.Second, 50*time.Millisecond, "two firing alerts")
 	counts := map[string]string{}
 	for _, al := range e.ActiveAlerts() {
 		counts[al.Labels["instance"]] = al.Annotations["count"]
 	}
 	require.Equal(t, map[string]string{a.Addr(): "2", b.Addr(): "1"}, counts)
-	waitFor(t, 20*time.Second, "a message listing both", func() bool {
+	require.Eventually(t, func() bool {
 		for _, p := range inbox.Posts() {
 			if strings.Contains(p.Attachments[0].Title, "[FIRING:2]") {
 				return true
 			}
 		}
 		return false
-	})
+	}, 20*time.Second, 50*time.Millisecond, "a message listing both")
 }
 
 // TestReloadChecksBeforeApplying: a spec that cannot be applied (no webhook,
@@ -218,7 +188,7 @@ func TestReloadChecksBeforeApplying(t *testing.T) {
 	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "p", nil, nil)
 	require.NoError(t, gw.Start("127.0.0.1:0"))
 	defer gw.Close()
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	s := testSpec(t, hook, gw.Addr())
 	e := startEngine(t, s, t.TempDir(), &logs)
 	defer e.Close()

@@ -18,6 +18,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/engine"
 	"github.com/gatewatch/gatewatch/internal/kube"
 	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
+	"github.com/gatewatch/gatewatch/internal/syncbuf"
 )
 
 // TestBadTargets: targets that refuse connections, time out, serve HTML, a
@@ -68,13 +69,13 @@ func TestBadTargets(t *testing.T) {
 
 	hostOf := func(u string) string { return strings.TrimPrefix(u, "http://") }
 	s := testSpec(t, hook, good.Addr(), refused, hostOf(slow.URL), hostOf(html.URL), hostOf(truncated.URL), hostOf(huge.URL))
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	e, err := engine.New(s, engine.Options{DataDir: t.TempDir(), BodySizeLimit: 1 << 20, Logger: testLogger(&logs)})
 	require.NoError(t, err)
 	require.NoError(t, e.Start(context.Background()))
 	defer e.Close()
 
-	waitFor(t, 20*time.Second, "every target scraped once", func() bool {
+	require.Eventually(t, func() bool {
 		ts := e.Targets()
 		if len(ts) != 6 {
 			return false
@@ -85,7 +86,7 @@ func TestBadTargets(t *testing.T) {
 			}
 		}
 		return true
-	})
+	}, 20*time.Second, 50*time.Millisecond, "every target scraped once")
 	errs := map[string]string{}
 	for _, tg := range e.Targets() {
 		errs[hostOf(tg.URL)[:strings.Index(hostOf(tg.URL), "/")]] = tg.Health + ": " + tg.Error
@@ -98,7 +99,7 @@ func TestBadTargets(t *testing.T) {
 	require.Contains(t, errs[hostOf(huge.URL)], "body size limit")
 
 	good.Misdirect(1)
-	waitFor(t, 20*time.Second, "the alert from the healthy gateway", func() bool { return len(inbox.Posts()) == 1 })
+	require.Eventually(t, func() bool { return len(inbox.Posts()) == 1 }, 20*time.Second, 50*time.Millisecond, "the alert from the healthy gateway")
 }
 
 // TestKubernetesAPIUnreachable: with an unreachable API server, static
@@ -127,22 +128,22 @@ current-context: c
 
 	s := testSpec(t, hook, good.Addr())
 	s.Gateways[0].Selector = "app=istio-ingressgateway"
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	e, err := engine.New(s, engine.Options{DataDir: t.TempDir(), Kube: kube.Options{Kubeconfig: kubeconfig}, Logger: testLogger(&logs)})
 	require.NoError(t, err)
 	require.NoError(t, e.Start(context.Background()))
 	defer e.Close()
-	waitFor(t, 20*time.Second, "the static target up", func() bool {
+	require.Eventually(t, func() bool {
 		for _, tg := range e.Targets() {
 			if strings.Contains(tg.URL, good.Addr()) && tg.Health == "up" {
 				return true
 			}
 		}
 		return false
-	})
-	waitFor(t, 20*time.Second, "a discovery error", func() bool { return strings.Contains(e.DiscoveryError(), "connection refused") })
+	}, 20*time.Second, 50*time.Millisecond, "the static target up")
+	require.Eventually(t, func() bool { return strings.Contains(e.DiscoveryError(), "connection refused") }, 20*time.Second, 50*time.Millisecond, "a discovery error")
 	require.Contains(t, e.DiscoveryError(), "kubernetes API unreachable")
-	waitFor(t, 5*time.Second, "the logged discovery error", func() bool { return strings.Contains(logs.String(), "kubernetes API unreachable") })
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "kubernetes API unreachable") }, 5*time.Second, 50*time.Millisecond, "the logged discovery error")
 }
 
 // TestNoKubernetesConfiguration: outside a cluster with no kubeconfig
@@ -161,22 +162,22 @@ func TestNoKubernetesConfiguration(t *testing.T) {
 	defer good.Close()
 	s := testSpec(t, inbox.AddHook("h", "gateway-alerts", true), good.Addr())
 	s.Gateways[0].Selector = "app=istio-ingressgateway"
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	e, err := engine.New(s, engine.Options{DataDir: t.TempDir(), Logger: testLogger(&logs)})
 	require.NoError(t, err, "the engine runs without a cluster")
 	require.NoError(t, e.Start(context.Background()))
 	defer e.Close()
-	waitFor(t, 20*time.Second, "the discovery error", func() bool { return e.DiscoveryError() != "" })
+	require.Eventually(t, func() bool { return e.DiscoveryError() != "" }, 20*time.Second, 50*time.Millisecond, "the discovery error")
 	require.Contains(t, e.DiscoveryError(), "pod discovery cannot start")
 	require.Contains(t, e.DiscoveryError(), "pass --kubeconfig (or set KUBECONFIG)")
 	require.NotContains(t, e.DiscoveryError(), "KUBERNETES_SERVICE_HOST")
-	waitFor(t, 20*time.Second, "the static target up", func() bool {
+	require.Eventually(t, func() bool {
 		for _, tg := range e.Targets() {
 			if strings.Contains(tg.URL, good.Addr()) && tg.Health == "up" {
 				return true
 			}
 		}
 		return false
-	})
-	waitFor(t, 5*time.Second, "the logged reason", func() bool { return strings.Contains(logs.String(), "pod discovery cannot start") })
+	}, 20*time.Second, 50*time.Millisecond, "the static target up")
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "pod discovery cannot start") }, 5*time.Second, 50*time.Millisecond, "the logged reason")
 }

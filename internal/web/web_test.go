@@ -25,17 +25,6 @@ import (
 
 const secretHook = "webuisecrethook9x2"
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func get(t *testing.T, u string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(u)
@@ -78,7 +67,7 @@ routing: {group_wait: 1s, group_interval: 2s}
 	}))
 	defer srv.Close()
 
-	waitFor(t, "target up", func() bool { ts := e.Targets(); return len(ts) == 1 && ts[0].Health == "up" })
+	require.Eventually(t, func() bool { ts := e.Targets(); return len(ts) == 1 && ts[0].Health == "up" }, 20*time.Second, 50*time.Millisecond, "target up")
 	gw.Serve(10)
 
 	// Demo injection through the page's endpoint, then the alert fires.
@@ -86,7 +75,7 @@ routing: {group_wait: 1s, group_interval: 2s}
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, 1, injected)
-	waitFor(t, "the firing message", func() bool { return len(inbox.Posts()) == 1 })
+	require.Eventually(t, func() bool { return len(inbox.Posts()) == 1 }, 20*time.Second, 50*time.Millisecond, "the firing message")
 
 	code, page := get(t, srv.URL+"/")
 	require.Equal(t, 200, code)

@@ -58,11 +58,7 @@ message, 503 when a retry may help (Alertmanager retries), 4xx when it cannot
 
 // run serves the bridge until ctx ends.
 func (o bridgeOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
-	logger, err := o.logs.logger(stderr)
-	if err != nil {
-		return err
-	}
-	s, err := loadDeliveringSpec(o.path)
+	logger, s, err := deliverer(o.logs, o.path, stderr)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -76,6 +77,17 @@ it happened. One spec file (gatewatch.yaml) drives everything:
 // specFlag adds the -c/--config flag every spec-driven command takes.
 func specFlag(cmd *cobra.Command, path *string) {
 	cmd.Flags().StringVarP(path, "config", "c", "gatewatch.yaml", "path to the gatewatch spec")
+}
+
+// deliverer is what the commands that deliver alerts (run, bridge) start
+// with: their logger, and a spec that delivers to Mattermost.
+func deliverer(logs logFlags, path string, stderr io.Writer) (*slog.Logger, *spec.Spec, error) {
+	logger, err := logs.logger(stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := loadDeliveringSpec(path)
+	return logger, s, err
 }
 
 // loadDeliveringSpec loads a spec that must deliver to Mattermost (run,

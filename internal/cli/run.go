@@ -60,11 +60,7 @@ rejected and the running one keeps going.`,
 // run starts the engine and the status page, reloads on SIGHUP and
 // POST /-/reload, and stops when ctx ends.
 func (o runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
-	logger, err := o.logs.logger(stderr)
-	if err != nil {
-		return err
-	}
-	s, err := loadDeliveringSpec(o.path)
+	logger, s, err := deliverer(o.logs, o.path, stderr)
 	if err != nil {
 		return err
 	}

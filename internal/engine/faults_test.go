@@ -133,14 +133,7 @@ current-context: c
 	require.NoError(t, err)
 	require.NoError(t, e.Start(context.Background()))
 	defer e.Close()
-	require.Eventually(t, func() bool {
-		for _, tg := range e.Targets() {
-			if strings.Contains(tg.URL, good.Addr()) && tg.Health == "up" {
-				return true
-			}
-		}
-		return false
-	}, 20*time.Second, 50*time.Millisecond, "the static target up")
+	require.Eventually(t, targetUp(e, good.Addr()), 20*time.Second, 50*time.Millisecond, "the static target up")
 	require.Eventually(t, func() bool { return strings.Contains(e.DiscoveryError(), "connection refused") }, 20*time.Second, 50*time.Millisecond, "a discovery error")
 	require.Contains(t, e.DiscoveryError(), "kubernetes API unreachable")
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "kubernetes API unreachable") }, 5*time.Second, 50*time.Millisecond, "the logged discovery error")
@@ -171,13 +164,19 @@ func TestNoKubernetesConfiguration(t *testing.T) {
 	require.Contains(t, e.DiscoveryError(), "pod discovery cannot start")
 	require.Contains(t, e.DiscoveryError(), "pass --kubeconfig (or set KUBECONFIG)")
 	require.NotContains(t, e.DiscoveryError(), "KUBERNETES_SERVICE_HOST")
-	require.Eventually(t, func() bool {
+	require.Eventually(t, targetUp(e, good.Addr()), 20*time.Second, 50*time.Millisecond, "the static target up")
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "pod discovery cannot start") }, 5*time.Second, 50*time.Millisecond, "the logged reason")
+}
+
+// targetUp reports whether the engine scrapes the target at addr
+// successfully.
+func targetUp(e *engine.Engine, addr string) func() bool {
+	return func() bool {
 		for _, tg := range e.Targets() {
-			if strings.Contains(tg.URL, good.Addr()) && tg.Health == "up" {
+			if strings.Contains(tg.URL, addr) && tg.Health == "up" {
 				return true
 			}
 		}
 		return false
-	}, 20*time.Second, 50*time.Millisecond, "the static target up")
-	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "pod discovery cannot start") }, 5*time.Second, 50*time.Millisecond, "the logged reason")
+	}
 }

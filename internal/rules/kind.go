@@ -47,7 +47,7 @@ type Text struct {
 
 // Kinds returns every alert kind, the default kind first.
 func Kinds() []Kind {
-	return []Kind{misdirectedRequest(), responseCode(), responseFlags(), errorRatio()}
+	return []Kind{misdirectedRequest(), statsDown(), responseCode(), responseFlags(), errorRatio()}
 }
 
 // SpecKinds returns what the spec loader needs of every kind:

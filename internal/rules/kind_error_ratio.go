@@ -12,22 +12,34 @@ import (
 // regex, e.g. 5xx over all.
 const KindErrorRatio = "error-ratio"
 
+// DefaultMinRequestRate is the error-ratio traffic floor, in requests per
+// second over the window: 30 requests in a 5m window. Below it one failed
+// request out of two would read as a 50 % error ratio.
+const DefaultMinRequestRate = 0.1
+
 func errorRatio() Kind {
 	return Kind{
 		Kind: spec.Kind{
 			Name:               KindErrorRatio,
 			AlertName:          "GatewayErrorRatio",
-			Keys:               []string{"response_code", "threshold"},
+			Keys:               []string{"response_code", "threshold", "min_request_rate"},
 			ForMayExceedWindow: true,
 			Defaults: func(a *spec.Alert) {
 				if a.ResponseCode == "" {
 					a.ResponseCode = "5.."
+				}
+				if a.MinRequestRate == nil {
+					floor := DefaultMinRequestRate
+					a.MinRequestRate = &floor
 				}
 			},
 			Validate: func(a spec.Alert, report spec.Report) {
 				requireKey(report, KindErrorRatio, "response_code", a.ResponseCode, "5.. or 404")
 				if a.Threshold <= 0 || a.Threshold >= 1 {
 					report("threshold", "kind error-ratio needs a threshold between 0 and 1 (e.g. 0.05 for 5%%)")
+				}
+				if a.MinRequestRate != nil && *a.MinRequestRate < 0 {
+					report("min_request_rate", "min_request_rate must not be negative (requests per second; 0 judges every ratio)")
 				}
 			},
 		},
@@ -49,10 +61,15 @@ func ratioExpr(g spec.Gateway, a spec.Alert) string {
 	base := Metric + "{" + join(gatewayMatchers(g)) + "}"
 	errs := Metric + "{" + join(append(gatewayMatchers(g), matcher("response_code", a.ResponseCode))) + "}"
 	w := a.Window.String()
-	return fmt.Sprintf(`%s (rate(%s[%s]))
+	expr := fmt.Sprintf(`%s (rate(%s[%s]))
 /
 %s (rate(%s[%s]))
 > %s`, groupBy(a), errs, w, groupBy(a), base, w, formatFloat(a.Threshold))
+	if a.MinRequestRate != nil && *a.MinRequestRate > 0 {
+		// The floor keeps the ratio as the alert's value.
+		expr = fmt.Sprintf("(\n%s\n)\nand\n%s (rate(%s[%s])) >= %s", expr, groupBy(a), base, w, formatFloat(*a.MinRequestRate))
+	}
+	return expr
 }
 
 func percent(f float64) string {
@@ -94,6 +111,14 @@ func ratioScenarios(g spec.Gateway, a spec.Alert) []Scenario {
 	}
 	errs := 2*n + fs // scrapes with errors in "over"
 	out := []Scenario{
+		{
+			Name: "quiet",
+			Doc:  "a quiet gateway: one matching response out of two in a window, under the traffic floor",
+			Series: append(host(podA),
+				goodSeries(podA, cat(fill(2*n, "40"), fill(total-2*n, "41"))),
+				badSeries(podA, cat(fill(2*n, "3"), fill(total-2*n, "4")))),
+			Checks: []Check{{At: f.at(2*n + 1)}, {At: f.at(2*n + n/2)}},
+		},
 		{
 			Name: "busy-under",
 			Doc:  fmt.Sprintf("a busy gateway whose share of matching responses stays just under the threshold (%s)", percent(under/perScrape)),

@@ -27,6 +27,9 @@ func statsDown() Kind {
 			Name:      KindStatsDown,
 			AlertName: "GatewayStatsDown",
 			Implicit:  true,
+			// Where the 421 alert goes, this one goes: a blind gateway
+			// is a gap in that alert.
+			RoutedWith: KindMisdirectedRequest,
 			// A rollout's failed scrape or two is not an outage; a longer
 			// window lets cause 3 look back further.
 			DefaultWindow:      spec.Duration(10 * time.Minute),
@@ -38,14 +41,14 @@ func statsDown() Kind {
 		Annotations: func(g spec.Gateway, a spec.Alert, t Text) map[string]string {
 			return map[string]string{
 				"summary": fmt.Sprintf("gatewatch cannot read the Envoy stats of gateway %s: its alerts are blind", g.Name),
-				"description": fmt.Sprintf(`{{ if eq $value %d.0 }}The stats endpoint of %[2]s%[3]s does not answer (target down).`+
-					`{{ else if eq $value %d.0 }}The stats endpoint of %[2]s%[3]s answers, but not with Envoy's stats: check stats.port and stats.path.`+
-					`{{ else if eq $value %d.0 }}Envoy's stats page of %[2]s%[3]s no longer carries istio_requests_total: is Istio's telemetry turned off?`+
-					`{{ else }}%[2]s has no stats targets: no running pod matches its selector, or discovery cannot reach the Kubernetes API.{{ end }}`+
+				"description": fmt.Sprintf(`{{ if eq $value %[1]d.0 }}The stats endpoint of %[5]s%[6]s does not answer (target down).`+
+					`{{ else if eq $value %[2]d.0 }}The stats endpoint of %[5]s%[6]s answers, but not with Envoy's stats: check stats.port and stats.path.`+
+					`{{ else if eq $value %[3]d.0 }}Envoy's stats page of %[5]s%[6]s no longer carries istio_requests_total: is Istio's telemetry turned off?`+
+					`{{ else if eq $value %[4]d.0 }}%[5]s has no stats targets: no running pod matches its selector, or discovery cannot reach the Kubernetes API.{{ end }}`+
 					" No 421 (or other alert) can fire for it until this is fixed; `gatewatch doctor` checks each link.",
-					StatsDownTarget, t.Where, t.Pod, StatsDownNotEnvoy, StatsDownNoFamily),
-				"reason": fmt.Sprintf(`{{ if eq $value %d.0 }}target down{{ else if eq $value %d.0 }}not an Envoy stats page{{ else if eq $value %d.0 }}istio_requests_total gone{{ else }}no targets{{ end }}`,
-					StatsDownTarget, StatsDownNotEnvoy, StatsDownNoFamily),
+					StatsDownTarget, StatsDownNotEnvoy, StatsDownNoFamily, StatsDownNoTargets, t.Where, t.Pod),
+				"reason": fmt.Sprintf(`{{ if eq $value %d.0 }}target down{{ else if eq $value %d.0 }}not an Envoy stats page{{ else if eq $value %d.0 }}istio_requests_total gone{{ else if eq $value %d.0 }}no targets{{ end }}`,
+					StatsDownTarget, StatsDownNotEnvoy, StatsDownNoFamily, StatsDownNoTargets),
 			}
 		},
 		Scenarios: statsDownScenarios,

@@ -89,7 +89,14 @@ func TestRatioScenariosCanFail(t *testing.T) {
 	for _, sc := range scs {
 		byName[sc.Name] = sc
 	}
+	floor := DefaultMinRequestRate
+	a.MinRequestRate = &floor
 	rule := ForAlert(g, a)
+	noFloor := a
+	noFloor.MinRequestRate = nil
+	require.False(t, Run(context.Background(), byName["quiet"], ForAlert(g, noFloor), g.Stats.Interval.D()).Passed(),
+		"without the floor one failed request out of two pages")
+	require.True(t, Run(context.Background(), byName["quiet"], rule, g.Stats.Interval.D()).Passed())
 	noThreshold := rule
 	noThreshold.Expr = strings.Replace(rule.Expr, "> 0.05", "> 0", 1)
 	require.NotEqual(t, rule.Expr, noThreshold.Expr)
@@ -123,5 +130,26 @@ func TestStatsDownScenariosCanFail(t *testing.T) {
 		case "target-down", "healthy":
 			require.True(t, naive.Passed(), "%s: %+v", sc.Name, naive.Failed())
 		}
+	}
+}
+
+// TestStatsDownSaysWhy: each cause's value expands to its own reason and
+// description.
+func TestStatsDownSaysWhy(t *testing.T) {
+	s := exampleSpec(t)
+	g := s.Gateways[0]
+	k := statsDown()
+	a := spec.Alert{Kind: KindStatsDown, Name: k.AlertName, Window: k.DefaultWindow, For: k.DefaultFor, Severity: "warning", Per: "pod"}
+	rule := ForAlert(g, a)
+	for v, want := range map[float64][2]string{
+		StatsDownTarget:    {"target down", "does not answer"},
+		StatsDownNotEnvoy:  {"not an Envoy stats page", "check stats.port and stats.path"},
+		StatsDownNoFamily:  {"istio_requests_total gone", "no longer carries istio_requests_total"},
+		StatsDownNoTargets: {"no targets", "has no stats targets"},
+	} {
+		ann, err := ExpandAnnotations(rule, map[string]string{"pod": "p"}, v)
+		require.NoError(t, err)
+		require.Equal(t, want[0], ann["reason"], "value %v", v)
+		require.Contains(t, ann["description"], want[1], "value %v", v)
 	}
 }

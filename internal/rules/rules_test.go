@@ -80,9 +80,21 @@ func TestScenariosAcrossIntervalsAndWindows(t *testing.T) {
 // TestRunbookMissesFirst421 proves the difference: the runbook's
 // sum(increase(...[5m])) > 0 stays silent on the first 421 a gateway serves,
 // where the generated rule fires.
+// alertOf returns the spec's alert of kind.
+func alertOf(t *testing.T, s *spec.Spec, kind string) spec.Alert {
+	t.Helper()
+	for _, a := range s.Alerts {
+		if a.Kind == kind {
+			return a
+		}
+	}
+	t.Fatalf("no alert of kind %s", kind)
+	return spec.Alert{}
+}
+
 func TestRunbookMissesFirst421(t *testing.T) {
 	s := exampleSpec(t)
-	g, a := s.Gateways[0], s.Alerts[0]
+	g, a := s.Gateways[0], alertOf(t, s, KindMisdirectedRequest)
 	scs, _ := Scenarios(g, a)
 	var first Scenario
 	for _, sc := range scs {
@@ -117,18 +129,23 @@ func TestGeneratedExpressionsParse(t *testing.T) {
 	f := Generate(s)
 	require.NoError(t, f.Validate())
 	require.Len(t, f.Groups, 1)
-	require.Len(t, f.Groups[0].Rules, 3)
-	r := f.Groups[0].Rules[0]
-	require.Equal(t, "GatewayMisdirectedRequest421", r.Alert)
+	require.Len(t, f.Groups[0].Rules, 4)
+	byName := map[string]Rule{}
+	for _, r := range f.Groups[0].Rules {
+		byName[r.Alert] = r
+	}
+	require.Contains(t, byName, "GatewayStatsDown", "stats-down is on by default")
+	r := byName["GatewayMisdirectedRequest421"]
 	for _, want := range []string{`reporter="source"`, `source_workload_namespace="istio-ingress"`, `source_workload="istio-ingressgateway"`, `response_code="421"`, "offset 5m", `envoy_server_uptime{job=~"gatewatch/istio-ingress/public-ingress(/static)?"} < 300`, "count_over_time(", `job=~"gatewatch/istio-ingress/public-ingress(/static)?"`} {
 		require.Contains(t, r.Expr, want)
 	}
 	require.Equal(t, "istio-ingress", r.Labels["namespace"])
 	require.Equal(t, "https://runbooks.example.com/gateway-421", r.Annotations["runbook_url"])
 	p := parser.NewParser(parser.Options{})
-	_, err := p.ParseExpr(f.Groups[0].Rules[2].Expr)
+	ratio := byName["GatewayHigh5xxRatio"]
+	_, err := p.ParseExpr(ratio.Expr)
 	require.NoError(t, err)
-	require.True(t, strings.Contains(f.Groups[0].Rules[2].Expr, `response_code=~"5.."`))
+	require.True(t, strings.Contains(ratio.Expr, `response_code=~"5.."`))
 }
 
 func TestNotation(t *testing.T) {

@@ -1,6 +1,9 @@
 package spec
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // applyDefaults fills every empty field with its documented default. Fields
 // that were written in the file keep their value even when it is zero, so
@@ -37,17 +40,27 @@ func (s *Spec) applyDefaults(idx lineIndex, kinds Kinds) {
 		a.applyDefaults(k, idx.has(a.path+".window"), idx.has(a.path+".for"))
 	}
 	// Implicit kinds (the 421 alert: it is what gatewatch is for) are on
-	// unless the file has an entry of their kind, in catalogue order ahead
-	// of the written alerts.
-	var implicit []Alert
-	for _, k := range kinds {
-		if k.Implicit && !present[k.Name] {
-			a := Alert{Kind: k.Name, path: "alerts"}
-			a.applyDefaults(k, false, false)
-			implicit = append(implicit, a)
-		}
+	// unless the file has an entry of their kind. Each goes after the last
+	// alert of a kind earlier in the catalogue, so the 421 alert stays
+	// first.
+	rank := map[string]int{}
+	for i, k := range kinds {
+		rank[k.Name] = i
 	}
-	s.Alerts = append(implicit, s.Alerts...)
+	for i, k := range kinds {
+		if !k.Implicit || present[k.Name] {
+			continue
+		}
+		a := Alert{Kind: k.Name, path: "alerts"}
+		a.applyDefaults(k, false, false)
+		at := 0
+		for j, w := range s.Alerts {
+			if r, ok := rank[w.Kind]; ok && r < i {
+				at = j + 1
+			}
+		}
+		s.Alerts = slices.Insert(s.Alerts, at, a)
+	}
 
 	m := &s.Mattermost
 	if m.Username == "" {
@@ -76,6 +89,8 @@ func (s *Spec) applyDefaults(idx lineIndex, kinds Kinds) {
 				r.Alerts = append(r.Alerts, a.Name)
 			}
 		}
+	} else {
+		r.Alerts = routedWith(s.Alerts, r.Alerts, kinds)
 	}
 
 	if s.Explain.Timeout == 0 {
@@ -169,4 +184,26 @@ func (a *Alert) applyDefaults(k Kind, windowWritten, forWritten bool) {
 	if a.Per == "" {
 		a.Per = "pod"
 	}
+}
+
+// routedWith adds to a written routing.alerts list the enabled alerts whose
+// kind follows the routing of a kind that the list delivers (stats-down
+// goes where the 421 alert goes).
+func routedWith(alerts []Alert, routed []string, kinds Kinds) []string {
+	byName := map[string]Alert{}
+	for _, a := range alerts {
+		byName[a.Name] = a
+	}
+	kindRouted := map[string]bool{}
+	for _, n := range routed {
+		kindRouted[byName[n].Kind] = true
+	}
+	out := routed
+	for _, a := range alerts {
+		k, _ := kinds.Lookup(a.Kind)
+		if a.IsEnabled() && k.RoutedWith != "" && kindRouted[k.RoutedWith] && !slices.Contains(out, a.Name) {
+			out = append(slices.Clip(out), a.Name)
+		}
+	}
+	return out
 }

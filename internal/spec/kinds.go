@@ -21,6 +21,10 @@ type Kind struct {
 	// Implicit kinds are added, with their defaults, to every spec whose
 	// alerts list has no entry of that kind (an entry can turn one off).
 	Implicit bool
+	// RoutedWith names the kind whose routing this one follows: when
+	// routing.alerts names an alert of that kind, the alerts of this kind
+	// are delivered too ("" for none).
+	RoutedWith string
 	// Keys are the kind-specific keys (KindKeys) an alert of this kind
 	// takes; writing any other is an error.
 	Keys []string

@@ -32,14 +32,19 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, "/stats/prometheus", g.Stats.Path)
 	require.Equal(t, 15*time.Second, g.Stats.Interval.D())
 	require.Equal(t, 10*time.Second, g.Stats.Timeout.D())
-	require.Len(t, s.Alerts, 1, "the 421 alert is on by default")
+	require.Len(t, s.Alerts, 2, "the 421 and stats-down alerts are on by default")
 	a := s.Alerts[0]
 	require.Equal(t, rules.KindMisdirectedRequest, a.Kind)
 	require.Equal(t, "GatewayMisdirectedRequest421", a.Name)
 	require.Equal(t, 5*time.Minute, a.Window.D())
 	require.Equal(t, "warning", a.Severity)
 	require.True(t, a.IsEnabled())
-	require.Equal(t, []string{"GatewayMisdirectedRequest421"}, s.Routing.Alerts)
+	sd := s.Alerts[1]
+	require.Equal(t, rules.KindStatsDown, sd.Kind)
+	require.Equal(t, "GatewayStatsDown", sd.Name)
+	require.Equal(t, 2*time.Minute, sd.For.D(), "the kind's default for")
+	require.Equal(t, 10*time.Minute, sd.Window.D(), "the kind's default window")
+	require.Equal(t, []string{"GatewayMisdirectedRequest421", "GatewayStatsDown"}, s.Routing.Alerts)
 	require.Equal(t, []string{"alertname", "namespace", "gateway"}, s.Routing.GroupBy)
 	require.Equal(t, "null", s.Routing.DefaultReceiver)
 	require.True(t, s.Routing.RoutesWatchdog())
@@ -60,10 +65,10 @@ func TestShortIntervalDefaultsTimeout(t *testing.T) {
 func Test421CanBeTurnedOffAndOtherAlertsAdded(t *testing.T) {
 	s, err := spec.Parse([]byte(minimal+"alerts:\n  - kind: response-flags\n    response_flags: NR\n    name: NoRoute\n"), "g.yaml", rules.SpecKinds())
 	require.NoError(t, err)
-	require.Len(t, s.EnabledAlerts(), 2, "adding an alert keeps the 421 one")
+	require.Len(t, s.EnabledAlerts(), 3, "adding an alert keeps the 421 and stats-down ones")
 	require.Equal(t, rules.KindMisdirectedRequest, s.Alerts[0].Kind)
 
-	s, err = spec.Parse([]byte(minimal+"alerts:\n  - kind: misdirected-request\n    enabled: false\n  - kind: response-code\n    response_code: \"503\"\n"), "g.yaml", rules.SpecKinds())
+	s, err = spec.Parse([]byte(minimal+"alerts:\n  - kind: misdirected-request\n    enabled: false\n  - kind: stats-down\n    enabled: false\n  - kind: response-code\n    response_code: \"503\"\n"), "g.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	require.Len(t, s.EnabledAlerts(), 1)
 	require.Equal(t, "GatewayResponseCode", s.EnabledAlerts()[0].Name)
@@ -102,7 +107,7 @@ func TestErrors(t *testing.T) {
 		{"explain timeout too long", minimal + "explain:\n  timeout: 5m\n", []string{"g.yaml:6: explain.timeout: timeout 5m must be between 0 and 1m"}},
 		{"bad interval, no timeout: one error", minimal + "    stats: {interval: 15x}\n", []string{`g.yaml:5: bad duration "15x"`}},
 		{"key the kind does not take", minimal + "alerts:\n  - kind: misdirected-request\n    response_code: \"503\"\n", []string{`g.yaml:7: alerts[0].response_code: kind misdirected-request does not take response_code (kinds that do: response-code, error-ratio)`}},
-		{"unknown kind", minimal + "alerts:\n  - kind: latency\n", []string{`g.yaml:6: alerts[0].kind: unknown kind "latency": use one of misdirected-request, response-code, response-flags, error-ratio`}},
+		{"unknown kind", minimal + "alerts:\n  - kind: latency\n", []string{`g.yaml:6: alerts[0].kind: unknown kind "latency": use one of misdirected-request, stats-down, response-code, response-flags, error-ratio`}},
 		{"ratio threshold out of range", minimal + "alerts:\n  - kind: error-ratio\n    threshold: 5\n", []string{"g.yaml:7: alerts[0].threshold: kind error-ratio needs a threshold between 0 and 1"}},
 		{"flags kind without flags", minimal + "alerts:\n  - kind: response-flags\n", []string{"alerts[0].response_flags: kind response-flags needs response_flags"}},
 		{"several at once", "gateways:\n  - name: Bad_Name\n    namespace: ok\n    selector: a=b\n    stats: {interval: x, timeout: y}\n", []string{"g.yaml:2: gateways[0].name", `g.yaml:5: bad duration "x"`, `g.yaml:5: bad duration "y"`}},
@@ -150,6 +155,20 @@ func TestExplainPathsResolveRelativeToSpec(t *testing.T) {
 	require.Equal(t, "kube", s.Explain.Config)
 	require.Equal(t, spec.DefaultExplainTimeout, s.Explain.Timeout)
 	require.True(t, s.Explain.Enabled())
+}
+
+// TestStatsDownRoutedWith421: a written routing.alerts that delivers the 421
+// alert delivers stats-down too; one that does not, does not.
+func TestStatsDownRoutedWith421(t *testing.T) {
+	s, err := spec.Parse([]byte(minimal+"routing:\n  alerts: [GatewayMisdirectedRequest421]\n"), "g.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	require.Equal(t, []string{"GatewayMisdirectedRequest421", "GatewayStatsDown"}, s.Routing.Alerts)
+	require.Empty(t, s.Warnings())
+
+	y := minimal + "alerts:\n  - kind: response-code\n    name: Gateway503\n    response_code: \"503\"\nrouting:\n  alerts: [Gateway503]\n  default_receiver: mattermost\n"
+	s, err = spec.Parse([]byte(y), "g.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	require.Equal(t, []string{"Gateway503"}, s.Routing.Alerts, "stats-down follows the 421 alert's routing only")
 }
 
 func TestUndeliveredAlertsWarn(t *testing.T) {

@@ -88,6 +88,10 @@ type Alert struct {
 	// Threshold: counts fire above it (default 0); ratios fire above it
 	// (required, 0 < threshold < 1).
 	Threshold float64 `yaml:"threshold,omitempty"`
+	// MinRequestRate is the traffic floor of a ratio alert, in requests per
+	// second over the window: below it the ratio is not judged (error-ratio;
+	// default 0.1, i.e. 30 requests in a 5m window).
+	MinRequestRate *float64 `yaml:"min_request_rate,omitempty"`
 	// Window counted over. Default 5m.
 	Window Duration `yaml:"window,omitempty"`
 	// For is how long the condition must hold before the alert fires. Default 0s.

@@ -71,8 +71,9 @@ func TestNotifyTestFailures(t *testing.T) {
 
 	code, out := runMain("notify", "test", "-c", notifySpec(t, srv.URL+"/hooks/"+testHook))
 	require.Equal(t, 1, code)
-	require.Contains(t, out, "Mattermost answered HTTP 400: Invalid webhook.")
-	require.Contains(t, out, "unknown hook id")
+	require.Contains(t, out, "HTTP 400 (bad payload or unknown hook id): Invalid webhook.")
+	require.Equal(t, 1, strings.Count(out, "Invalid webhook."), "the failure is said once: %s", out)
+	require.NotContains(t, out, "level=ERROR")
 	require.NotContains(t, out, testHook)
 
 	srv.SetWebhooksEnabled(false)
@@ -87,7 +88,10 @@ func TestNotifyTestFailures(t *testing.T) {
 	code, out = runMain("notify", "test", "-c", notifySpec(t, closed), "--timeout", "1s")
 	require.Equal(t, 1, code)
 	require.Contains(t, out, "connection refused")
-	require.Contains(t, out, "not delivered after")
+	require.Contains(t, out, "not delivered: gave up after")
+	require.Equal(t, 1, strings.Count(out, "not delivered"), out)
+	require.NotContains(t, out, "level=ERROR", "the final failure is the command's error, not a log line too")
+	require.Contains(t, out, "next: gatewatch doctor -c ")
 	require.NotContains(t, out, testHook)
 
 	code, out = runMain("notify", "test", "-c", "../../examples/gatewatch.yaml", "--severity", "loud")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"sync"
 	"time"
@@ -166,7 +167,7 @@ func (p *alertingPart) notifyFunc(externalURL string) prules.NotifyFunc {
 				Labels:       model.LabelSet{},
 				Annotations:  model.LabelSet{},
 				StartsAt:     a.FiredAt,
-				GeneratorURL: externalURL + strutil.TableLinkForExpression(expr),
+				GeneratorURL: generatorURL(externalURL, expr, a.Labels),
 			}
 			a.Labels.Range(func(l labels.Label) { ma.Labels[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
 			a.Annotations.Range(func(l labels.Label) { ma.Annotations[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
@@ -200,4 +201,17 @@ func (p *alertingPart) stop() {
 	}
 	close(p.stopc)
 	p.wg.Wait() // final snapshots of silences and the notification log
+}
+
+// generatorURL is the alert's link to its graph: the status page's short
+// /graph?alert=NAME&gateway=G, which expands the rule server-side, instead
+// of the whole URL-encoded expression (about 2 KB for the 421 rule) in
+// every message and terminal line. Alerts without a gateway label (not
+// gatewatch's rules) get Prometheus's expression link.
+func generatorURL(externalURL, expr string, l labels.Labels) string {
+	name, gw := l.Get(model.AlertNameLabel), l.Get("gateway")
+	if name == "" || gw == "" {
+		return externalURL + strutil.TableLinkForExpression(expr)
+	}
+	return externalURL + "/graph?" + url.Values{"alert": {name}, "gateway": {gw}}.Encode()
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/internal/engine"
 	"github.com/gatewatch/gatewatch/internal/mattermost"
+	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -270,14 +271,24 @@ func (s *server) page(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// graph answers the alerts' generator links (/graph?g0.expr=…) with the
-// expression's current result.
+// graph answers the alerts' generator links with the expression's current
+// result: /graph?alert=NAME&gateway=G names the running spec's rule (the
+// short link messages carry), /graph?g0.expr=… any expression.
 func (s *server) graph(w http.ResponseWriter, r *http.Request) {
-	expr := r.URL.Query().Get("g0.expr")
+	q := r.URL.Query()
+	expr := q.Get("g0.expr")
 	if expr == "" {
-		expr = r.URL.Query().Get("query")
+		expr = q.Get("query")
 	}
 	d := graphData{Expr: expr, Now: s.o.Now()}
+	if name := q.Get("alert"); name != "" && expr == "" {
+		if d.Expr = s.ruleExpr(name, q.Get("gateway")); d.Expr == "" {
+			d.Error = fmt.Sprintf("the running spec has no enabled alert %q at gateway %q", name, q.Get("gateway"))
+			w.WriteHeader(http.StatusNotFound)
+		}
+		d.Rule = name + " at " + q.Get("gateway")
+		expr = d.Expr
+	}
 	if expr != "" {
 		v, err := s.query.Query(r.Context(), expr, d.Now)
 		if err != nil {
@@ -296,7 +307,28 @@ func (s *server) graph(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// ruleExpr is the expression of the running spec's alert name at gateway
+// g, "" when there is none.
+func (s *server) ruleExpr(name, g string) string {
+	sp := s.state.Spec()
+	if sp == nil {
+		return ""
+	}
+	for _, gw := range sp.Gateways {
+		if gw.Name != g {
+			continue
+		}
+		for _, a := range sp.EnabledAlerts() {
+			if a.Name == name {
+				return rules.Expr(gw, a)
+			}
+		}
+	}
+	return ""
+}
+
 type graphData struct {
+	Rule        string // "ALERT at GATEWAY" for a rule's link
 	Expr, Error string
 	Now         time.Time
 	Rows        []graphRow
@@ -309,6 +341,7 @@ var graphTmpl = template.Must(template.New("graph").Parse(`<!doctype html>
 <style>body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;max-width:1100px}pre{white-space:pre-wrap;background:#fafafa;padding:.5rem}
 td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left}</style></head><body>
 <p><a href="/">← status</a></p>
+{{ with .Rule }}<p>The rule of <b>{{ . }}</b>:</p>{{ end }}
 <form><textarea name="g0.expr" rows="6" cols="100">{{ .Expr }}</textarea><br><button>Run</button></form>
 {{ with .Error }}<p style="color:#cf222e">{{ . }}</p>{{ end }}
 <table><tr><th>Series</th><th>Value at {{ .Now.Format "15:04:05" }}</th></tr>

@@ -170,6 +170,15 @@ routing: {group_wait: 1s, group_interval: 2s}
 	require.Equal(t, 200, code)
 	require.Contains(t, graph, gw.Addr())
 
+	// The alerts' short links expand the running spec's rule server-side.
+	code, rule := get(t, srv.URL+"/graph?alert=GatewayMisdirectedRequest421&gateway=public-ingress")
+	require.Equal(t, 200, code)
+	require.Contains(t, rule, "The rule of <b>GatewayMisdirectedRequest421 at public-ingress</b>")
+	require.Contains(t, rule, "envoy_server_uptime", "the 421 rule's expression is in the form")
+	code, missing := get(t, srv.URL+"/graph?alert=Nope&gateway=public-ingress")
+	require.Equal(t, 404, code)
+	require.Contains(t, missing, "no enabled alert &#34;Nope&#34; at gateway &#34;public-ingress&#34;")
+
 	// The webhook URL never appears in the UI or the API.
 	_, status := get(t, srv.URL+"/api/gatewatch/status")
 	_, page = get(t, srv.URL+"/")

@@ -16,8 +16,16 @@ type CoalescingPair struct {
 	// Hosts are To's hosts (or, for a wildcard host, the names within it)
 	// that From's certificate covers.
 	Hosts []string `json:"hosts"`
-	// SharedCertificate: both servers use the same Secret (Istio's IST0138).
+	// SharedCertificate: both servers present the same certificate — the
+	// same Secret (what Istio's IST0138 GatewayDuplicateCertificate finds:
+	// the same credentialName, or the same serverCertificate and
+	// privateKey, istio.io/latest/docs/reference/config/analysis/ist0138/)
+	// or the same certificate in different Secrets (SameCertificateContents,
+	// which IST0138 does not see).
 	SharedCertificate bool `json:"shared_certificate"`
+	// SameCertificateContents: different Secrets holding the same leaf
+	// certificate (equal SHA-256 fingerprints).
+	SameCertificateContents bool `json:"same_certificate_contents,omitempty"`
 	// CertInferred: From's certificate is not in the input; its hosts stand
 	// in for its SANs.
 	CertInferred  bool `json:"cert_inferred,omitempty"`
@@ -58,6 +66,12 @@ func (a *Analysis) CoalescingPairs() []CoalescingPair {
 				for _, n := range coveredNames(x.CertNames, x.CertIPs, h) {
 					s := sampleHost(n)
 					if a.owner(s, y) != y || a.owner(s, x) == x {
+						continue
+					}
+					if specificity(x, s) >= specificity(y, s) {
+						// x claims the name as much as y does: two servers
+						// for one host (ConflictingServers), not a
+						// connection for one host reused for another.
 						continue
 					}
 					hosts = append(hosts, n)
@@ -113,6 +127,9 @@ func (a *Analysis) pair(x, y *ResolvedServer, hosts []string) CoalescingPair {
 		H2:            x.H2,
 	}
 	p.SharedCertificate = x.Terminates && y.Terminates && intersects(certSecrets(x), certSecrets(y))
+	p.SameCertificateContents = x.Terminates && y.Terminates && !intersects(certSecrets(x), certSecrets(y)) &&
+		intersects(certFingerprints(x), certFingerprints(y))
+	p.SharedCertificate = p.SharedCertificate || p.SameCertificateContents
 	p.Coalescing = p.SharesAddress && p.SharesPort && p.H2
 	for _, f := range x.Filters {
 		if f.SNIAuthority421 && f.Applies == Applies {
@@ -129,6 +146,9 @@ func (a *Analysis) pair(x, y *ResolvedServer, hosts []string) CoalescingPair {
 	case len(x.Credentials) > 0:
 		cert += " (Secret " + strings.Join(x.Credentials, ", ") + ")"
 	}
+	if p.SameCertificateContents {
+		cert += fmt.Sprintf(", the same certificate as %s's (Secret %s)", y.ServerRef, strings.Join(y.Credentials, ", "))
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s covers %s, served by %s", cert, strings.Join(hosts, ", "), y.ServerRef)
 	switch {
@@ -140,7 +160,7 @@ func (a *Analysis) pair(x, y *ResolvedServer, hosts []string) CoalescingPair {
 		fmt.Fprintf(&b, "; same address and port, but %s", x.H2Note)
 	default:
 		fmt.Fprintf(&b, "; they share %s and port %d over h2: a browser can send requests for %s on a connection opened for %s",
-			x.Address.why(y.Address), x.Port, hosts[0], exampleHost(x))
+			x.Address.why(y.Address), x.Port, hosts[0], exampleHost(x, hosts))
 		switch {
 		case len(p.Lua421) > 0:
 			fmt.Fprintf(&b, ", which EnvoyFilter %s answers with 421", strings.Join(p.Lua421, ", "))
@@ -154,14 +174,38 @@ func (a *Analysis) pair(x, y *ResolvedServer, hosts []string) CoalescingPair {
 	return p
 }
 
-// exampleHost is a host clients open connections to x for.
-func exampleHost(x *ResolvedServer) string {
+// exampleHost is a host clients open connections to x for, other than
+// the hosts the connection is reused for.
+func exampleHost(x *ResolvedServer, reused []string) string {
 	for _, n := range x.DNSNames {
-		if !isWildcard(n) {
+		if !isWildcard(n) && !slices.Contains(reused, n) {
 			return n
 		}
 	}
-	return x.DNSNames[0]
+	for _, n := range x.DNSNames {
+		if !slices.Contains(reused, n) {
+			return "a name of " + n
+		}
+	}
+	return "another of its hosts"
+}
+
+// specificity is how specifically x's hosts select host (-1: not at all).
+func specificity(x *ResolvedServer, host string) int {
+	best := -1
+	for _, n := range x.DNSNames {
+		best = max(best, hostSpecificity(n, host))
+	}
+	return best
+}
+
+// certFingerprints are the SHA-256 fingerprints of a server's certificates.
+func certFingerprints(s *ResolvedServer) []string {
+	var out []string
+	for _, c := range s.Certificates {
+		out = append(out, c.SHA256)
+	}
+	return out
 }
 
 // certSecrets names the Secrets of a server's certificates: namespace/name
@@ -181,5 +225,59 @@ func certSecrets(s *ResolvedServer) []string {
 		}
 		out = append(out, c)
 	}
+	return out
+}
+
+// ServerPair is two servers where the certificate of one covers hosts of
+// the other, in one direction or both: one finding per pair of servers.
+type ServerPair struct {
+	// A comes before B in gateway order.
+	A ServerRef `json:"a"`
+	B ServerRef `json:"b"`
+	// Directions are A→B, then B→A, those that exist (one or two).
+	Directions []CoalescingPair `json:"directions"`
+	// SharedCertificate: the two present the same certificate (the same
+	// Secret, or the same certificate in two Secrets).
+	SharedCertificate bool `json:"shared_certificate"`
+	SharesAddress     bool `json:"shares_address"`
+	SharesPort        bool `json:"shares_port"`
+	// Coalescing: browsers can coalesce in at least one direction.
+	Coalescing bool `json:"coalescing"`
+}
+
+// Both reports whether the certificates of both servers cover the other's
+// hosts.
+func (p ServerPair) Both() bool { return len(p.Directions) == 2 }
+
+// CoalescingServerPairs groups CoalescingPairs by pair of servers: A→B and
+// B→A become one ServerPair. Pairs are ordered by A, then B.
+func (a *Analysis) CoalescingServerPairs() []ServerPair {
+	var out []ServerPair
+	for _, d := range a.CoalescingPairs() {
+		first, second := d.From, d.To
+		if byGatewayOrder(first, second) > 0 {
+			first, second = second, first
+		}
+		i := slices.IndexFunc(out, func(p ServerPair) bool {
+			return byGatewayOrder(p.A, first) == 0 && byGatewayOrder(p.B, second) == 0
+		})
+		if i < 0 {
+			out = append(out, ServerPair{A: first, B: second, SharesAddress: d.SharesAddress, SharesPort: d.SharesPort})
+			i = len(out) - 1
+		}
+		p := &out[i]
+		p.Directions = append(p.Directions, d)
+		p.SharedCertificate = p.SharedCertificate || d.SharedCertificate
+		p.Coalescing = p.Coalescing || d.Coalescing
+	}
+	for i := range out {
+		p := &out[i]
+		slices.SortStableFunc(p.Directions, func(x, y CoalescingPair) int {
+			return byGatewayOrder(x.From, y.From)
+		})
+	}
+	slices.SortStableFunc(out, func(p, q ServerPair) int {
+		return cmp.Or(byGatewayOrder(p.A, q.A), byGatewayOrder(p.B, q.B))
+	})
 	return out
 }

@@ -1,6 +1,7 @@
 package gwconfig
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -48,6 +49,9 @@ type Certificate struct {
 	NotAfter  time.Time `json:"not_after"`
 	// ChainLength counts the certificates in the PEM data, leaf included.
 	ChainLength int `json:"chain_length"`
+	// SHA256 is the hex SHA-256 fingerprint of the leaf (its DER bytes):
+	// the same certificate in two Secrets has the same fingerprint.
+	SHA256 string `json:"sha256"`
 }
 
 // Names are the names the certificate is valid for: its DNS SANs, or its CN
@@ -176,6 +180,7 @@ func parseCertificate(raw []byte) (*Certificate, error) {
 		NotBefore:   leaf.NotBefore.UTC(),
 		NotAfter:    leaf.NotAfter.UTC(),
 		ChainLength: len(certs),
+		SHA256:      fmt.Sprintf("%x", sha256.Sum256(leaf.Raw)),
 	}
 	for _, n := range leaf.DNSNames {
 		out.DNSNames = append(out.DNSNames, normHost(n))

@@ -1,6 +1,8 @@
 package render
 
 import (
+	"slices"
+
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -49,6 +51,46 @@ const helmHeader = `# kube-prometheus-stack values: pass with -f (helm upgrade .
 # receivers of your own.
 `
 
+// helmChartPodMonitorLabels are the labels kube-prometheus-stack's
+// templates/prometheus/podmonitors.yaml already sets on every
+// additionalPodMonitors entry: `app: <chart name>-prometheus` and the
+// "kube-prometheus-stack.labels" helper of templates/_helpers.tpl
+// (app.kubernetes.io/managed-by, app.kubernetes.io/instance,
+// app.kubernetes.io/version, app.kubernetes.io/part-of, chart, release,
+// heritage), before the entry's additionalLabels. The same key in
+// additionalLabels makes a duplicate mapping key, which strict YAML parsers
+// (kubectl's, yaml v3) refuse. The chart's release label is the one its
+// podMonitorSelector matches, so selector_labels' release is not needed.
+// See prometheus-community/helm-charts, charts/kube-prometheus-stack.
+func helmChartPodMonitorLabels() []string {
+	return []string{
+		"app",
+		"app.kubernetes.io/managed-by",
+		"app.kubernetes.io/instance",
+		"app.kubernetes.io/version",
+		"app.kubernetes.io/part-of",
+		"chart",
+		"release",
+		"heritage",
+	}
+}
+
+// helmAdditionalLabels are the PodMonitor's labels the chart does not set
+// itself (nil when none is left).
+func helmAdditionalLabels(labels map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range labels {
+		if slices.Contains(helmChartPodMonitorLabels(), k) {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = v
+	}
+	return out
+}
+
 // helm renders kube-prometheus-stack values, the placeholder Secret the
 // values mount, and the NetworkPolicies.
 func helm(s *spec.Spec) ([]File, error) {
@@ -60,7 +102,7 @@ func helm(s *spec.Spec) ([]File, error) {
 				return nil, err
 			}
 			v.Prometheus.AdditionalPodMonitors = append(v.Prometheus.AdditionalPodMonitors, helmPodMonitor{
-				Name: pm.Name, AdditionalLabels: pm.Labels, Selector: pm.Spec.Selector,
+				Name: pm.Name, AdditionalLabels: helmAdditionalLabels(pm.Labels), Selector: pm.Spec.Selector,
 				NamespaceSelector: pm.Spec.NamespaceSelector, PodMetricsEndpoints: pm.Spec.PodMetricsEndpoints,
 			})
 		}

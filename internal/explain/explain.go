@@ -58,11 +58,17 @@ type Report struct {
 	// Findings are the top 421 pairs, each with the configuration's view
 	// and a verdict, most 421s first.
 	Findings []Finding `json:"findings"`
-	// Coalescing are the server pairs whose certificates make coalescing
-	// possible (config only), each with a verdict.
+	// Conflicts are the servers that claim the same hosts on one port of
+	// the same gateway pods (Istio's IST0145 ConflictingGateways), each
+	// with a verdict.
+	Conflicts []ConflictFinding `json:"conflicts"`
+	// Coalescing are the pairs of servers whose certificates make
+	// coalescing possible (config only): one per pair of servers, with the
+	// directions it goes (A→B, B→A or both) and one verdict.
 	Coalescing []CoalescingFinding `json:"coalescing"`
-	// Verdict is the headline: the first finding's, or without 421s in
-	// the logs the first coalescing pair's; nil when there is nothing.
+	// Verdict is the headline: the first finding's; without 421s in the
+	// logs the first conflict's, else the first coalescing pair's; nil when
+	// there is nothing.
 	Verdict *Verdict `json:"verdict,omitempty"`
 	// Warnings are per-item problems (bad lines, unreadable resources);
 	// the analysis went on without them.
@@ -78,9 +84,17 @@ type Finding struct {
 	Verdict Verdict        `json:"verdict"`
 }
 
-// CoalescingFinding is a config-only finding.
+// CoalescingFinding is a config-only finding: a pair of servers where
+// browsers can coalesce connections, in one direction or both.
 type CoalescingFinding struct {
-	gwconfig.CoalescingPair
+	gwconfig.ServerPair
+	Verdict Verdict `json:"verdict"`
+}
+
+// ConflictFinding is a config-only finding: two servers claiming the same
+// hosts (IST0145).
+type ConflictFinding struct {
+	gwconfig.ServerConflict
 	Verdict Verdict `json:"verdict"`
 }
 
@@ -96,7 +110,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Top <= 0 {
 		o.Top = 10
 	}
-	r := &Report{Now: o.Now, Findings: []Finding{}, Coalescing: []CoalescingFinding{}, Warnings: []string{}}
+	r := &Report{Now: o.Now, Findings: []Finding{}, Conflicts: []ConflictFinding{}, Coalescing: []CoalescingFinding{}, Warnings: []string{}}
 	warn := func(s string) { r.Warnings = append(r.Warnings, s) }
 
 	var analysis *gwconfig.Analysis
@@ -144,6 +158,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		warn(err.Error())
 	}
 
+	if analysis != nil {
+		for _, c := range analysis.ConflictingServers() {
+			r.Conflicts = append(r.Conflicts, ConflictFinding{ServerConflict: c, Verdict: judgeConflict(c)})
+		}
+		for _, sp := range analysis.CoalescingServerPairs() {
+			r.Coalescing = append(r.Coalescing, CoalescingFinding{ServerPair: sp, Verdict: judgeServers(sp)})
+		}
+	}
 	if r.Logs != nil {
 		for _, p := range r.Logs.Pairs {
 			if len(r.Findings) == o.Top {
@@ -152,20 +174,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			f := Finding{Pair: p}
 			if analysis != nil && (p.Kind == accesslog.PairCoalesced || p.Kind == accesslog.PairSameHost) {
 				cp := analysis.Resolve(p.SNI, p.Authority)
+				cp.Notes = append(cp.Notes, conflictNotes(cp, r.Conflicts)...)
 				f.Config = &cp
 			}
 			f.Verdict = judgePair(f, analysis != nil)
 			r.Findings = append(r.Findings, f)
 		}
 	}
-	if analysis != nil {
-		for _, cp := range analysis.CoalescingPairs() {
-			r.Coalescing = append(r.Coalescing, CoalescingFinding{CoalescingPair: cp, Verdict: judgeServers(cp)})
-		}
-	}
 	switch {
 	case len(r.Findings) > 0:
 		v := r.Findings[0].Verdict
+		r.Verdict = &v
+	case len(r.Conflicts) > 0:
+		v := r.Conflicts[0].Verdict
 		r.Verdict = &v
 	case len(r.Coalescing) > 0:
 		for _, c := range r.Coalescing {
@@ -177,6 +198,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// conflictNotes point a pair of 421s at the conflicts its SNI's server is
+// in: the other server of a conflict gets no traffic for the hosts both
+// claim.
+func conflictNotes(cp gwconfig.Pair, conflicts []ConflictFinding) []string {
+	var out []string
+	for _, c := range conflicts {
+		if cp.SNIServer == nil {
+			break
+		}
+		if sni := cp.SNIServer.String(); sni != c.A.String() && sni != c.B.String() {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s and %s both serve %s on one port of the same gateway pods (IST0145): see the conflicts below", c.A, c.B, strings.Join(c.Hosts, ", ")))
+	}
+	return out
 }
 
 // readLogs reads the access log, keeping the entries of the last Since.

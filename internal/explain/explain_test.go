@@ -140,8 +140,10 @@ func TestSANOverlapUpstream421(t *testing.T) {
 	require.Zero(t, f.WebKit)
 	var pairs []string
 	for _, c := range r.Coalescing {
-		if c.Coalescing {
-			pairs = append(pairs, c.From.Gateway+"→"+c.To.Gateway)
+		for _, d := range c.Directions {
+			if d.Coalescing {
+				pairs = append(pairs, d.From.Gateway+"→"+d.To.Gateway)
+			}
 		}
 	}
 	require.Equal(t, []string{"istio-ingress/shop→istio-ingress/api"}, pairs, "only shop's certificate covers the other's host")
@@ -237,4 +239,131 @@ func TestBadInputWarnsAndGoesOn(t *testing.T) {
 	r, err = Run(context.Background(), Options{Logs: FileLogs{Path: filepath.Join(t.TempDir(), "missing.log")}, Config: DirConfig{Path: configDir}, Now: now})
 	require.NoError(t, err)
 	require.Contains(t, strings.Join(r.Warnings, "\n"), "open access log")
+}
+
+// textOf is the report as the terminal shows it.
+func textOf(t *testing.T, r *Report) string {
+	t.Helper()
+	var b bytes.Buffer
+	require.NoError(t, WriteText(&b, r))
+	return b.String()
+}
+
+// Two Gateways serving the same host on the same pods (IST0145): a
+// conflict with its fixes, never a coalescing pair from the host to itself
+// — also when the same certificate sits in two Secrets, which IST0138
+// (comparing credentialName) does not see.
+func TestConflictingGateways(t *testing.T) {
+	s := scenario{
+		gateways: istioGateway("shop", "shop.example.com", "shop-cert", "ingressgateway") +
+			istioGateway("shop-v2", "shop.example.com", "shop-cert-2", "ingressgateway") +
+			istioGateway("api", "api.example.com", "api-cert", "ingressgateway") + luaFilter,
+		secrets: map[string][]string{"shop-cert": {"shop.example.com"}, "shop-cert-2": {"shop.example.com"}, "api-cert": {"api.example.com"}},
+	}
+	_, dir := s.write(t)
+	r, err := Run(context.Background(), Options{Config: DirConfig{Path: dir}, Now: now})
+	require.NoError(t, err)
+	require.Len(t, r.Conflicts, 1)
+	c := r.Conflicts[0]
+	require.Equal(t, "istio-ingress/shop", c.A.Gateway)
+	require.Equal(t, "istio-ingress/shop-v2", c.B.Gateway)
+	require.Equal(t, []string{"shop.example.com"}, c.Hosts)
+	require.Equal(t, "conflicting-servers", c.Verdict.Cause)
+	require.Equal(t, []string{"distinct-hosts", "merge-servers", "separate-address"}, fixCodes(c.Verdict))
+	require.Empty(t, r.Coalescing, "no certificate covers another's host")
+	require.Equal(t, "conflicting-servers", r.Verdict.Cause, "the headline without logs")
+	text := textOf(t, r)
+	t.Log(text)
+	require.Contains(t, text, "servers claiming the same hosts on one port of the same gateway pods (IST0145): 1")
+	require.Contains(t, text, "1. serve shop.example.com from one of the two servers only: remove it from the hosts of Gateway istio-ingress/shop servers[0] port 443 or of Gateway istio-ingress/shop-v2 servers[0] port 443")
+	require.NotContains(t, text, "opened for shop.example.com, which EnvoyFilter")
+
+	// With a wildcard certificate the servers also coalesce with api —
+	// but no pair goes from shop.example.com to itself.
+	s.secrets = map[string][]string{"shop-cert": {"*.example.com"}, "shop-cert-2": {"*.example.com"}, "api-cert": {"api.example.com"}}
+	_, dir = s.write(t)
+	r, err = Run(context.Background(), Options{Config: DirConfig{Path: dir}, Now: now})
+	require.NoError(t, err)
+	require.Len(t, r.Conflicts, 1)
+	for _, c := range r.Coalescing {
+		for _, d := range c.Directions {
+			require.NotContains(t, d.Hosts, "shop.example.com", "%s → %s", d.From, d.To)
+			require.Contains(t, d.Hosts, "api.example.com")
+		}
+	}
+	require.NotContains(t, textOf(t, r), "requests for shop.example.com on a connection opened for shop.example.com")
+}
+
+// One finding per pair of servers: the shared wildcard certificate lets
+// browsers coalesce both ways, said once with four fixes.
+func TestCoalescingPairOnce(t *testing.T) {
+	s := scenario{
+		gateways: istioGateway("shop", "shop.example.com", "shop-cert", "ingressgateway") + istioGateway("api", "api.example.com", "api-cert", "ingressgateway") + luaFilter,
+		secrets:  map[string][]string{"shop-cert": {"*.example.com"}, "api-cert": {"*.example.com"}},
+	}
+	_, dir := s.write(t)
+	r, err := Run(context.Background(), Options{Config: DirConfig{Path: dir}, Now: now})
+	require.NoError(t, err)
+	require.Len(t, r.Coalescing, 1)
+	c := r.Coalescing[0]
+	require.True(t, c.Both())
+	require.Len(t, c.Directions, 2)
+	require.False(t, c.SharedCertificate, "two certificates, both *.example.com")
+	require.Equal(t, "coalescing-possible", c.Verdict.Cause)
+	require.Equal(t, []string{"distinct-certificates", "merge-servers", "separate-address", "alpn-http11"}, fixCodes(c.Verdict))
+	text := textOf(t, r)
+	t.Log(text)
+	require.Contains(t, text, "server pairs where browsers can coalesce connections: 1\n")
+	require.Contains(t, text, "- Gateway istio-ingress/api servers[0] port 443 ↔ Gateway istio-ingress/shop servers[0] port 443\n")
+	require.Contains(t, text, "hosts:         shop.example.com on connections for istio-ingress/api; api.example.com on connections for istio-ingress/shop\n")
+	require.Equal(t, 1, strings.Count(text, "[merge-servers]"))
+}
+
+// A cross-host 421 the application answered, on a connection whose
+// certificate does not cover the :authority: not "the gateway is right to
+// refuse" (it did not refuse), but what to change — the client, the
+// routing, the application.
+func TestApplicationAnsweredClient421(t *testing.T) {
+	catchAll := `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: shop, namespace: istio-ingress}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https-shop, protocol: HTTPS}
+    hosts: ["*"]
+    tls: {mode: SIMPLE, credentialName: shop-cert}
+---
+`
+	for _, tc := range []struct {
+		name     string
+		gateways string
+		details  string
+		codes    []string
+		first    string
+	}{
+		{"application behind a server without the host", istioGateway("shop", "shop.example.com", "shop-cert", "ingressgateway") + istioGateway("api", "api.example.com", "api-cert", "ingressgateway"), "via_upstream",
+			[]string{"client", "route-authority", "fix-application"}, "fix the client: it sends requests for api.example.com on connections it opened for shop.example.com, which no browser does"},
+		{"application behind a catch-all server", catchAll + istioGateway("api", "api.example.com", "api-cert", "ingressgateway"), "via_upstream",
+			[]string{"client", "fix-application"}, "fix the client"},
+		{"Lua filter: the gateway refuses, rightly", istioGateway("shop", "shop.example.com", "shop-cert", "ingressgateway") + istioGateway("api", "api.example.com", "api-cert", "ingressgateway") + luaFilter, "lua_response",
+			[]string{"client"}, "the gateway's Lua filter is right to refuse"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, scenario{
+				gateways: tc.gateways,
+				secrets:  map[string][]string{"shop-cert": {"shop.example.com"}, "api-cert": {"api.example.com"}},
+				logs:     logs(3, tc.details, "python-requests/2.32.3", "api.example.com", "shop.example.com", "text"),
+			})
+			v := r.Findings[0].Verdict
+			require.Equal(t, "client", v.Cause)
+			require.Equal(t, tc.codes, fixCodes(v))
+			require.True(t, strings.HasPrefix(v.Fixes[0].Text, tc.first), v.Fixes[0].Text)
+			if tc.details == "via_upstream" {
+				for _, f := range v.Fixes {
+					require.NotContains(t, f.Text, "right to refuse")
+				}
+			}
+		})
+	}
 }

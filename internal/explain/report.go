@@ -108,13 +108,30 @@ func WriteText(w io.Writer, r *Report) error {
 	if r.ConfigSource != "" && r.Servers == 0 {
 		b.WriteString("\nno Gateway server or listener found in the configuration: give the Istio or Gateway API Gateways (and their Secrets)\n")
 	} else if r.ConfigSource != "" {
+		if len(r.Conflicts) > 0 {
+			fmt.Fprintf(b, "\nservers claiming the same hosts on one port of the same gateway pods (IST0145): %d\n", len(r.Conflicts))
+			for _, c := range r.Conflicts {
+				fmt.Fprintf(b, "\n- %s and %s\n", c.A, c.B)
+				row(b, "hosts", strings.Join(c.Hosts, ", "))
+				verdict(b, c.Verdict)
+			}
+		}
 		if len(possible) == 0 {
 			b.WriteString("\nno pair of servers lets browsers coalesce connections (no certificate covers another server's host on a shared address and port)\n")
 		} else {
 			fmt.Fprintf(b, "\nserver pairs where browsers can coalesce connections: %d\n", len(possible))
 			for _, c := range possible {
-				fmt.Fprintf(b, "\n- %s → %s\n", c.From, c.To)
-				row(b, "hosts", strings.Join(c.Hosts, ", "))
+				arrow := "↔"
+				if !c.Both() {
+					arrow = "→"
+				}
+				from, to := c.Directions[0].From, c.Directions[0].To
+				fmt.Fprintf(b, "\n- %s %s %s\n", from, arrow, to)
+				var hosts []string
+				for _, d := range c.Directions {
+					hosts = append(hosts, fmt.Sprintf("%s on connections for %s", strings.Join(d.Hosts, ", "), serverName(d.From, d.To)))
+				}
+				row(b, "hosts", strings.Join(hosts, "; "))
 				verdict(b, c.Verdict)
 			}
 		}

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gatewatch/gatewatch/internal/explain/accesslog"
@@ -12,8 +13,8 @@ import (
 // by the evidence.
 type Verdict struct {
 	// Cause is a stable word: coalescing, lua-filter, application, client,
-	// no-sni, sni-not-logged, unknown-sni-server, coalescing-possible,
-	// overlap-harmless.
+	// no-sni, sni-not-logged, unknown-sni-server, and for the configuration
+	// alone coalescing-possible, overlap-harmless, conflicting-servers.
 	Cause string `json:"cause"`
 	// Short is the gist in a few words, for the alert message's line.
 	Short string `json:"short"`
@@ -25,8 +26,8 @@ type Verdict struct {
 // Fix is one change, in the user's terms.
 type Fix struct {
 	// Code is a stable word: merge-servers, distinct-certificates,
-	// separate-address, alpn-http11, scope-lua-filter, fix-application,
-	// client, log-sni, give-config.
+	// distinct-hosts, separate-address, alpn-http11, scope-lua-filter,
+	// route-authority, fix-application, client, log-sni, give-config.
 	Code string `json:"code"`
 	Text string `json:"text"`
 }
@@ -145,7 +146,7 @@ func judge(f Finding, haveConfig bool) Verdict {
 	case !cp.CertCoversAuthority:
 		return Verdict{Cause: "client",
 			Summary: what + fmt.Sprintf(" The certificate for %s does not cover %s, so no browser would reuse that connection: the client sent this :authority on its own (a bot, an SDK or a proxy that pools connections by IP).", p.SNI, p.Authority),
-			Fixes:   []Fix{{"client", "the gateway is right to refuse: find the client by its user agent and X-Forwarded-For and fix it"}}}
+			Fixes:   clientFixes(cp, pc)}
 	case cp.AuthorityServer != nil && (!cp.SharesAddress || !cp.SharesPort):
 		return Verdict{Cause: "client",
 			Summary: what + fmt.Sprintf(" %s and %s are on %s: browsers coalesce only when both names resolve to the connection's address and port. Either DNS puts them on one address (a CDN or load balancer in front of both), or the client pools connections by IP.", p.SNI, p.Authority, addressWords(cp)),
@@ -158,6 +159,35 @@ func judge(f Finding, haveConfig bool) Verdict {
 			Fixes:   []Fix{{"client", "find the client by user agent and X-Forwarded-For"}}}
 	}
 	return Verdict{Cause: "coalescing", Summary: what + " " + cp.Outcome + webkitWords(p), Fixes: coalescingFixes(cp, lua)}
+}
+
+// clientFixes are the fixes for a request a browser would not send (the
+// SNI's certificate does not cover the :authority), by who answered: a Lua
+// filter refuses it rightly; when the application answered, the gateway
+// routed the request to it, so the user changes the client, the routing
+// or the application.
+func clientFixes(cp *gwconfig.Pair, pc accesslog.ProducerCount) []Fix {
+	sni, auth := cp.SNI, cp.Authority
+	find := "find the client by its user agent and X-Forwarded-For"
+	switch pc.Producer {
+	case accesslog.ProducerEnvoyFilter:
+		return []Fix{{"client", "the gateway's Lua filter is right to refuse: " + find + " and make it open a connection per host name"}}
+	case accesslog.ProducerApplication:
+	default:
+		return []Fix{{"client", fmt.Sprintf("fix the client that sends requests for %s on connections opened for %s: %s and make it open a connection per host name", auth, sni, find)}}
+	}
+	fixes := []Fix{{"client", fmt.Sprintf("fix the client: it sends requests for %s on connections it opened for %s, which no browser does; %s and make it open a connection per host name", auth, sni, find)}}
+	server := "the server " + sni + " selects"
+	if cp.SNIServer != nil {
+		server = cp.SNIServer.String()
+	}
+	if cp.AuthorityOnSNIServer {
+		// The SNI's server routes the authority: its application refused.
+		return append(fixes, Fix{"fix-application", fmt.Sprintf("or, if such clients must be served, make %s's application accept the requests %s routes to it: the application answered 421 (its allowed-hosts list or its own TLS-name check), not the gateway", auth, server)})
+	}
+	return append(fixes,
+		Fix{"route-authority", fmt.Sprintf("or, if such clients must be served, route %s on that connection: %s sent it to an application that refuses it (a catch-all route); list %s in that server's hosts with a certificate covering it and bind %s's VirtualService to its Gateway, or route %s to its own application", auth, server, auth, auth, auth)},
+		Fix{"fix-application", fmt.Sprintf("or make the application that answered accept %s, or answer 421 only for hosts it cannot serve", auth)})
 }
 
 func addressWords(cp *gwconfig.Pair) string {
@@ -211,30 +241,105 @@ func coalescingFixes(cp *gwconfig.Pair, lua bool) []Fix {
 	return []Fix{certs, merge, addr, alpn}
 }
 
-// judgeServers decides the verdict of a config-only server pair.
-func judgeServers(cp gwconfig.CoalescingPair) Verdict {
-	hosts := strings.Join(cp.Hosts, ", ")
-	if !cp.Coalescing {
-		return Verdict{Cause: "overlap-harmless", Short: "a certificate overlap browsers do not act on",
-			Summary: fmt.Sprintf("%s's certificate covers %s of %s, but %s: browsers will not coalesce.", cp.From, hosts, cp.To, cp.Reason)}
+// judgeServers decides the verdict of a config-only pair of servers: one
+// verdict for both directions.
+func judgeServers(sp gwconfig.ServerPair) Verdict {
+	var reasons []string
+	var coalescing []gwconfig.CoalescingPair
+	lua := false
+	for _, d := range sp.Directions {
+		reasons = append(reasons, sentence(d.Reason))
+		if d.Coalescing {
+			coalescing = append(coalescing, d)
+			lua = lua || len(d.Lua421) > 0
+		}
 	}
-	s := strings.ToUpper(cp.Reason[:1]) + cp.Reason[1:] + "."
-	if len(cp.Lua421) > 0 {
+	s := strings.Join(reasons, " ")
+	if !sp.Coalescing {
+		return Verdict{Cause: "overlap-harmless", Short: "a certificate overlap browsers do not act on",
+			Summary: s + " Browsers will not coalesce."}
+	}
+	if lua {
 		s += " Safari/WebKit versions that do not retry a 421 show an error."
 	}
-	fixes := []Fix{
-		{"distinct-certificates", fmt.Sprintf("give %s a certificate that does not cover %s", cp.From, hosts)},
-		{"merge-servers", fmt.Sprintf("or serve %s from the same server as %s's hosts", hosts, cp.From)},
-		{"separate-address", fmt.Sprintf("or give %s its own gateway address", cp.To)},
-		{"alpn-http11", "or offer only http/1.1 on the overlapping listener"},
+	if sp.SharedCertificate {
+		s += " Both servers present the same certificate."
 	}
-	if cp.SharedCertificate {
-		fixes[0], fixes[1] = fixes[1], fixes[0]
-		fixes[0].Text = strings.TrimPrefix(fixes[0].Text, "or ")
-		fixes[1].Text = "or " + fixes[1].Text
+	var hosts []string
+	for _, d := range coalescing {
+		hosts = append(hosts, d.Hosts...)
 	}
-	short := fmt.Sprintf("browsers can coalesce: %s's certificate covers %s", cp.From.Gateway, hosts)
+	var certs, addr Fix
+	if len(coalescing) == 2 {
+		a, b := coalescing[0], coalescing[1]
+		certs = Fix{"distinct-certificates", fmt.Sprintf("give each server a certificate of its own hosts only: %s one without %s, %s one without %s", a.From, strings.Join(a.Hosts, ", "), b.From, strings.Join(b.Hosts, ", "))}
+		addr = Fix{"separate-address", fmt.Sprintf("give one of %s and %s its own gateway address", a.From, b.From)}
+	} else {
+		d := coalescing[0]
+		certs = Fix{"distinct-certificates", fmt.Sprintf("give %s a certificate that does not cover %s", d.From, strings.Join(d.Hosts, ", "))}
+		addr = Fix{"separate-address", fmt.Sprintf("give %s its own gateway address", d.To)}
+	}
+	merge := Fix{"merge-servers", fmt.Sprintf("serve %s from one Gateway server with %s's hosts (one hosts list, one certificate)", strings.Join(sortedUnique(hosts), ", "), coalescing[0].From)}
+	if len(coalescing) == 2 {
+		merge.Text = fmt.Sprintf("serve the hosts of %s and %s from one Gateway server (one hosts list, one certificate)", sp.A, sp.B)
+	}
+	alpn := Fix{"alpn-http11", "offer only http/1.1 on the overlapping listener"}
+	fixes := []Fix{certs, merge, addr, alpn}
+	if sp.SharedCertificate {
+		fixes = []Fix{merge, certs, addr, alpn}
+	}
+	for i := range fixes[1:] {
+		fixes[i+1].Text = "or " + fixes[i+1].Text
+	}
+	short := fmt.Sprintf("browsers can coalesce: %s's certificate covers %s", coalescing[0].From.Gateway, strings.Join(coalescing[0].Hosts, ", "))
+	if len(coalescing) == 2 {
+		short = fmt.Sprintf("browsers can coalesce both ways between %s and %s: each certificate covers the other's hosts", serverName(sp.A, sp.B), serverName(sp.B, sp.A))
+	}
 	return Verdict{Cause: "coalescing-possible", Short: short, Summary: s, Fixes: fixes}
+}
+
+// judgeConflict decides the verdict of two servers claiming the same hosts
+// (IST0145). The fixes are those istio.io gives for IST0145, in that order
+// of preference: one owner per host, one Gateway, or apart.
+func judgeConflict(c gwconfig.ServerConflict) Verdict {
+	hosts := strings.Join(c.Hosts, ", ")
+	own := Fix{"distinct-hosts", fmt.Sprintf("serve %s from one of the two servers only: remove it from the hosts of %s or of %s, and bind its VirtualServices to the Gateway that keeps it", hosts, c.A, c.B)}
+	if !c.Identical {
+		own.Text = fmt.Sprintf("make the hosts of %s and %s not overlap: list %s in one of them only (narrow the wildcard of the other)", c.A, c.B, hosts)
+	}
+	return Verdict{
+		Cause:   "conflicting-servers",
+		Short:   fmt.Sprintf("%s and %s both serve %s on port %d of the same gateway pods (IST0145)", serverName(c.A, c.B), serverName(c.B, c.A), hosts, c.A.Port),
+		Summary: sentence(c.Reason),
+		Fixes: []Fix{
+			own,
+			{"merge-servers", "or put the hosts of both in one Gateway server (one hosts list, one certificate)"},
+			{"separate-address", "or move one of them to another port or another gateway workload (selector)"},
+		},
+	}
+}
+
+// serverName is a's Gateway, or the whole server when b is on the same
+// Gateway.
+func serverName(a, b gwconfig.ServerRef) string {
+	if a.Gateway == b.Gateway {
+		return a.String()
+	}
+	return a.Gateway
+}
+
+// sentence capitalises s and ends it with a full stop.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:] + "."
+}
+
+func sortedUnique(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return slices.Compact(s)
 }
 
 func sameCredentials(a, b []string) bool {

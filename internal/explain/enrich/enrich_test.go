@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/internal/demo/fixtures"
 	"github.com/gatewatch/gatewatch/internal/explain"
+	"github.com/gatewatch/gatewatch/internal/explain/gwconfig"
 	"github.com/gatewatch/gatewatch/internal/mattermost"
 )
 
@@ -86,4 +87,34 @@ type slowReader struct{ r io.Reader }
 func (s *slowReader) Read(b []byte) (int, error) {
 	time.Sleep(time.Millisecond)
 	return s.r.Read(b[:min(len(b), 4096)])
+}
+
+// sanitize keeps the terminal's wording (servers[0]) and breaks only what
+// would make a link, a mention or a code span.
+func TestSanitize(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Gateway istio-ingress/shop servers[0] port 443", "Gateway istio-ingress/shop servers[0] port 443"},
+		{"[click](https://evil.example/x)", "[click] (https:\u2044\u2044evil.example/x)"},
+		{"![img](x) [ref][1] [a]]( b", "![img] (x) [ref] [1] [a]] ( b"},
+		{"@channel `code` a|b\nnext", "(at)channel 'code' a/b next"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			require.Equal(t, tc.want, sanitize(tc.in))
+		})
+	}
+}
+
+// The line reads the same with and without logs: "**Why…:**" then the
+// verdict, never "**:" twice nor brackets turned into parentheses.
+func TestMarkdownLine(t *testing.T) {
+	ref := gwconfig.ServerRef{Kind: "Gateway (networking.istio.io)", Gateway: "istio-ingress/shop", Index: 0, Port: 443}
+	short := "browsers can coalesce: " + ref.String() + "'s certificate covers api.example.com"
+	r := &explain.Report{Verdict: &explain.Verdict{Cause: "coalescing-possible", Short: short,
+		Summary: "The certificate of " + ref.String() + " covers api.example.com.",
+		Fixes:   []explain.Fix{{Code: "distinct-certificates", Text: "give " + ref.String() + " a certificate that does not cover api.example.com"}}}}
+	got := Markdown(r, 3)
+	require.NotNil(t, got)
+	require.Equal(t, "**Why (from the configuration):** browsers can coalesce: Gateway istio-ingress/shop servers[0] port 443's certificate covers api.example.com. "+
+		"**Fix:** give Gateway istio-ingress/shop servers[0] port 443 a certificate that does not cover api.example.com.", got.Line)
+	require.Contains(t, got.Card, "The certificate of Gateway istio-ingress/shop servers[0] port 443 covers api.example.com.")
 }

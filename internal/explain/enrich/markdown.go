@@ -26,10 +26,11 @@ func Markdown(r *explain.Report, top int) *mattermost.Enrichment {
 		if f.WebKit > 0 {
 			line += fmt.Sprintf(", %d Safari/WebKit", f.WebKit)
 		}
+		line += ": "
 	} else {
-		line = "**Why (from the configuration):**"
+		line = "**Why (from the configuration):** "
 	}
-	line += ": " + clean(r.Verdict.Short) + "."
+	line += clean(r.Verdict.Short) + "."
 	if len(r.Verdict.Fixes) > 0 {
 		line += " **Fix:** " + clean(gist(r.Verdict.Fixes[0].Text)) + "."
 	}
@@ -118,7 +119,9 @@ func cleaner(r *explain.Report) func(string) string {
 
 // sanitize keeps text from acting as markdown in a message: no links (nor
 // bare URLs Mattermost would link), mentions, code spans, table cells or
-// line breaks.
+// line breaks. Square brackets stay as they are — the terminal's wording
+// ("servers[0]") is the message's — but never touch a following "(" or
+// "[", so they open no link, image or reference.
 func sanitize(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
@@ -126,5 +129,6 @@ func sanitize(s string) string {
 		}
 		return r
 	}, s)
-	return strings.NewReplacer("`", "'", "[", "(", "]", ")", "|", "/", "@", "(at)", "://", ":\u2044\u2044", "www.", "www\u200b.").Replace(s)
+	return strings.NewReplacer("`", "'", "|", "/", "@", "(at)", "://", ":\u2044\u2044", "www.", "www\u200b.",
+		"](", "] (", "][", "] [").Replace(s)
 }

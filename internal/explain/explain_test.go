@@ -367,3 +367,20 @@ spec:
 		})
 	}
 }
+
+// The same certificate in two Secrets: gatewatch compares the certificates,
+// where IST0138 compares credentialName, and merging comes first.
+func TestSameCertificateInTwoSecrets(t *testing.T) {
+	cert, err := fixtures.SelfSignedPEM([]string{"*.example.com"}, now.Add(-time.Hour), now.Add(24*time.Hour))
+	require.NoError(t, err)
+	s := scenario{gateways: istioGateway("shop", "shop.example.com", "shop-cert", "ingressgateway") + istioGateway("api", "api.example.com", "api-cert", "ingressgateway") +
+		fixtures.TLSSecretYAML("istio-ingress", "shop-cert", cert, nil) + "---\n" + fixtures.TLSSecretYAML("istio-ingress", "api-cert", cert, nil)}
+	_, dir := s.write(t)
+	r, err := Run(context.Background(), Options{Config: DirConfig{Path: dir}, Now: now})
+	require.NoError(t, err)
+	require.Len(t, r.Coalescing, 1)
+	c := r.Coalescing[0]
+	require.True(t, c.SharedCertificate)
+	require.Equal(t, []string{"merge-servers", "distinct-certificates", "separate-address", "alpn-http11"}, fixCodes(c.Verdict))
+	require.Contains(t, c.Verdict.Summary, "Both servers present the same certificate, from two Secrets: istioctl analyze's IST0138 compares Secret names and does not see it.")
+}

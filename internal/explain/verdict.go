@@ -262,8 +262,11 @@ func judgeServers(sp gwconfig.ServerPair) Verdict {
 	if lua {
 		s += " Safari/WebKit versions that do not retry a 421 show an error."
 	}
-	if sp.SharedCertificate {
-		s += " Both servers present the same certificate."
+	switch {
+	case slices.ContainsFunc(sp.Directions, func(d gwconfig.CoalescingPair) bool { return d.SameCertificateContents }):
+		s += " Both servers present the same certificate, from two Secrets: istioctl analyze's IST0138 compares Secret names and does not see it."
+	case sp.SharedCertificate:
+		s += " Both servers present the same certificate, from one Secret (istioctl analyze reports IST0138)."
 	}
 	var hosts []string
 	for _, d := range coalescing {

@@ -239,6 +239,20 @@ func TestDoctorLive(t *testing.T) {
 	require.Eventually(t, func() bool { return run()["prometheus/rule"].Status == doctor.Warn }, 20*time.Second, 50*time.Millisecond, "the runbook rule loaded")
 	r := run()["prometheus/rule"]
 	require.Contains(t, r.Hint, "never fires on the first 421")
+	// 2b'. With a route that matches on namespace (as the operator's
+	// AlertmanagerConfig adds), the runbook's sum() reaches only null:
+	// alertmanager/route fails on the loaded rule's labels, naming namespace.
+	const mmMatcher = "    - alertname=~\"GatewayMisdirectedRequest421|GatewayStatsDown\"\n"
+	nsRoute := strings.Replace(string(amYAML), mmMatcher, mmMatcher+"    - namespace=\""+s.Gateways[0].Namespace+"\"\n", 1)
+	require.NotEqual(t, string(amYAML), nsRoute)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte(nsRoute), 0o644))
+	post(t, amURL+"/-/reload")
+	r = run()["alertmanager/route"]
+	require.Equal(t, doctor.Fail, r.Status, "%s %v", r.Summary, r.Evidence)
+	require.Contains(t, r.Summary, "lacks namespace")
+	require.Contains(t, r.Summary, "group runbook")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "alertmanager.yml"), amYAML, 0o644))
+	post(t, amURL+"/-/reload")
 	require.NoError(t, os.WriteFile(rulesPath, goodRules, 0o644))
 	post(t, promURL+"/-/reload")
 	require.Eventually(t, func() bool { return run()["prometheus/rule"].Status == doctor.Pass }, 20*time.Second, 50*time.Millisecond, "the rule back")

@@ -20,6 +20,7 @@ type facts struct {
 	gatewayPods  lazy[map[string][]corev1.Pod]
 	alertmanager lazy[alertmanagerSetup]
 	cluster      lazy[*netpol.Cluster]
+	rules        lazy[[]loadedRule]
 }
 
 // alertmanagerSetup is Alertmanager's configuration and where it was read.
@@ -49,6 +50,13 @@ func (e *Env) podsByGateway(ctx context.Context) (map[string][]corev1.Pod, error
 func (e *Env) alertmanagerConfig(ctx context.Context) (*amconfig.Config, string, error) {
 	s, err := e.shared().alertmanager.get(func() (alertmanagerSetup, error) { return readAlertmanagerConfig(ctx, e) })
 	return s.conf, s.source, err
+}
+
+// loadedRules returns the alerting rules Prometheus has loaded: live from
+// its rules API, offline from the manifests' rule files, PrometheusRules and
+// chart values.
+func (e *Env) loadedRules(ctx context.Context) ([]loadedRule, error) {
+	return e.shared().rules.get(func() ([]loadedRule, error) { return readLoadedRules(ctx, e) })
 }
 
 // cluster returns the NetworkPolicy model: live from the API, or from the

@@ -141,7 +141,7 @@ func (m *Manifests) readObject(o manifest.Object) error {
 		for _, g := range pr.Spec.Groups {
 			for _, r := range g.Rules {
 				if r.Alert != "" {
-					m.ruleList = append(m.ruleList, loadedRule{Name: r.Alert, Query: r.Expr.String()})
+					m.ruleList = append(m.ruleList, loadedRule{Name: r.Alert, Query: r.Expr.String(), Labels: r.Labels, Source: sourceLine(o.Source)})
 				}
 			}
 		}
@@ -181,8 +181,9 @@ type configFile struct {
 type ruleFile struct {
 	Groups []struct {
 		Rules []struct {
-			Alert string `json:"alert"`
-			Expr  string `json:"expr"`
+			Alert  string            `json:"alert"`
+			Expr   string            `json:"expr"`
+			Labels map[string]string `json:"labels"`
 		} `json:"rules"`
 	} `json:"groups"`
 }
@@ -196,7 +197,7 @@ func (m *Manifests) readConfig(o manifest.Object, formats ...render.Format) erro
 		return err
 	}
 	if slices.Contains(formats, render.FormatRuleFile) {
-		m.addRules(f.ruleFile)
+		m.addRules(f.ruleFile, sourceLine(o.Source))
 	}
 	if slices.Contains(formats, render.FormatPrometheusConfig) {
 		for _, sc := range f.ScrapeConfigs {
@@ -204,7 +205,7 @@ func (m *Manifests) readConfig(o manifest.Object, formats ...render.Format) erro
 		}
 	}
 	if slices.Contains(formats, render.FormatHelmValues) {
-		if err := m.readHelmValues(f); err != nil {
+		if err := m.readHelmValues(f, sourceLine(o.Source)); err != nil {
 			return err
 		}
 	}
@@ -216,9 +217,9 @@ func (m *Manifests) readConfig(o manifest.Object, formats ...render.Format) erro
 
 // readHelmValues reads kube-prometheus-stack values: the rules map, the
 // Alertmanager configuration and the additional PodMonitors.
-func (m *Manifests) readHelmValues(f configFile) error {
-	for _, rf := range f.AdditionalPrometheusRulesMap {
-		m.addRules(rf)
+func (m *Manifests) readHelmValues(f configFile, src string) error {
+	for name, rf := range f.AdditionalPrometheusRulesMap {
+		m.addRules(rf, src+" additionalPrometheusRulesMap."+name)
 	}
 	if f.Alertmanager.Config != nil {
 		b, err := yaml.Marshal(f.Alertmanager.Config)
@@ -241,14 +242,22 @@ func (m *Manifests) readHelmValues(f configFile) error {
 	return nil
 }
 
-func (m *Manifests) addRules(f ruleFile) {
+func (m *Manifests) addRules(f ruleFile, src string) {
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
 			if r.Alert != "" {
-				m.ruleList = append(m.ruleList, loadedRule{Name: r.Alert, Query: r.Expr})
+				m.ruleList = append(m.ruleList, loadedRule{Name: r.Alert, Query: r.Expr, Labels: r.Labels, Source: src})
 			}
 		}
 	}
+}
+
+// sourceLine is "file:line" (the file when the line is unknown).
+func sourceLine(src manifest.Source) string {
+	if src.Line == 0 {
+		return src.File
+	}
+	return fmt.Sprintf("%s:%d", src.File, src.Line)
 }
 
 func (m *Manifests) podsMatching(ns string, sel labels.Selector) []corev1.Pod {

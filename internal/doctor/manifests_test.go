@@ -43,7 +43,7 @@ func TestLoadManifests(t *testing.T) {
 	require.Equal(t, "np", m.policies[0].Name)
 	require.Equal(t, map[string]map[string]string{"a": {"team": "x"}}, m.namespaces)
 	require.Len(t, m.pods, 1)
-	require.Equal(t, []loadedRule{{Name: "A", Query: "up"}}, m.rules())
+	require.Equal(t, []loadedRule{{Name: "A", Query: "up", Source: filepath.Join(dir, "values.yaml") + ":1 additionalPrometheusRulesMap.r"}}, m.rules())
 	require.Len(t, m.amConfigs, 1)
 	require.Equal(t, filepath.Join(dir, "my-alertmanager.yml"), m.amConfigs[0].file)
 

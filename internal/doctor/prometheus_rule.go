@@ -18,11 +18,17 @@ func (prometheusRule) ID() string    { return "prometheus/rule" }
 func (prometheusRule) Title() string { return "The alert rule is loaded, healthy and first-421-safe" }
 func (prometheusRule) Offline() bool { return true }
 
+// loadedRule is an alerting rule as Prometheus loads it (live) or as the
+// manifests hold it (offline).
 type loadedRule struct {
-	Name      string
-	Query     string
+	Name  string
+	Query string
+	// Labels are the rule's static labels.
+	Labels    map[string]string
 	Health    string
 	LastError string
+	// Source is where the rule was read: a file, or the group live.
+	Source string
 }
 
 type rulesResponse struct {
@@ -30,11 +36,12 @@ type rulesResponse struct {
 		Groups []struct {
 			Name  string `json:"name"`
 			Rules []struct {
-				Name      string `json:"name"`
-				Query     string `json:"query"`
-				Health    string `json:"health"`
-				LastError string `json:"lastError"`
-				Type      string `json:"type"`
+				Name      string            `json:"name"`
+				Query     string            `json:"query"`
+				Labels    map[string]string `json:"labels"`
+				Health    string            `json:"health"`
+				LastError string            `json:"lastError"`
+				Type      string            `json:"type"`
 			} `json:"rules"`
 		} `json:"groups"`
 	} `json:"data"`
@@ -50,22 +57,9 @@ func normalize(q string) string {
 }
 
 func (prometheusRule) Run(ctx context.Context, env *Env) Result {
-	var loaded []loadedRule
-	if env.offline() {
-		loaded = env.Manifests.rules()
-	} else {
-		if env.PrometheusURL == "" {
-			return skip("no Prometheus URL (use --prometheus-url)")
-		}
-		var rr rulesResponse
-		if err := getJSON(ctx, env, strings.TrimRight(env.PrometheusURL, "/")+"/api/v1/rules?type=alert", &rr); err != nil {
-			return failed("Prometheus API unreachable", "check --prometheus-url", err.Error())
-		}
-		for _, g := range rr.Data.Groups {
-			for _, r := range g.Rules {
-				loaded = append(loaded, loadedRule{Name: r.Name, Query: r.Query, Health: r.Health, LastError: r.LastError})
-			}
-		}
+	loaded, err := env.loadedRules(ctx)
+	if err != nil {
+		return verdict(err)
 	}
 	var ev []string
 	status := Pass
@@ -123,6 +117,29 @@ func (prometheusRule) Run(ctx context.Context, env *Env) Result {
 		r.Summary = "an alert rule is missing or failing"
 	}
 	return r
+}
+
+// readLoadedRules establishes the loaded-rules fact (Env.loadedRules):
+// offline from the manifests, live from Prometheus's rules API. A failure
+// carries prometheus/rule's verdict.
+func readLoadedRules(ctx context.Context, env *Env) ([]loadedRule, error) {
+	if env.offline() {
+		return env.Manifests.rules(), nil
+	}
+	if env.PrometheusURL == "" {
+		return nil, &verdictError{skip("no Prometheus URL (use --prometheus-url)")}
+	}
+	var rr rulesResponse
+	if err := getJSON(ctx, env, strings.TrimRight(env.PrometheusURL, "/")+"/api/v1/rules?type=alert", &rr); err != nil {
+		return nil, &verdictError{failed("Prometheus API unreachable", "check --prometheus-url", err.Error())}
+	}
+	var loaded []loadedRule
+	for _, g := range rr.Data.Groups {
+		for _, r := range g.Rules {
+			loaded = append(loaded, loadedRule{Name: r.Name, Query: r.Query, Labels: r.Labels, Health: r.Health, LastError: r.LastError, Source: "group " + g.Name})
+		}
+	}
+	return loaded, nil
 }
 
 func hasName(rs []loadedRule, name string) bool {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,10 +61,10 @@ routing: {group_wait: 1s, group_interval: 2s}
 	defer e.Close()
 
 	reloadErr := errors.New("t.yaml:3: bad duration")
-	injected := 0
+	var injected atomic.Int32
 	srv := httptest.NewServer(web.Handler(e, web.Options{
 		Reload: func(context.Context) error { return reloadErr },
-		Demo:   fakeDemo{inject: func() { injected++; gw.Misdirect(1) }},
+		Demo:   fakeDemo{inject: func() { injected.Add(1); gw.Misdirect(1) }},
 	}))
 	defer srv.Close()
 
@@ -74,8 +75,14 @@ routing: {group_wait: 1s, group_interval: 2s}
 	resp, err := http.Post(srv.URL+"/demo/inject", "", nil)
 	require.NoError(t, err)
 	resp.Body.Close()
-	require.Equal(t, 1, injected)
+	require.EqualValues(t, 1, injected.Load())
 	require.Eventually(t, func() bool { return len(inbox.Posts()) == 1 }, 20*time.Second, 50*time.Millisecond, "the firing message")
+	// The page shows the sender's record of Mattermost's answer, which the
+	// sender writes after the inbox has the post: wait on that record.
+	require.Eventually(t, func() bool {
+		d := e.Deliveries()
+		return len(d) == 1 && d[0].OK
+	}, 20*time.Second, 50*time.Millisecond, "the delivery recorded")
 
 	code, page := get(t, srv.URL+"/")
 	require.Equal(t, 200, code)

@@ -11,6 +11,7 @@ import (
 
 func newRenderCmd() *cobra.Command {
 	var path, target, outDir string
+	prune := true
 	cmd := &cobra.Command{
 		Use:   "render",
 		Short: "Compile the spec into manifests for an existing Prometheus/Alertmanager stack",
@@ -28,8 +29,12 @@ func newRenderCmd() *cobra.Command {
               Secret example, NetworkPolicy
 
 Without -o the output is one multi-document YAML stream on stdout; with -o DIR
-one file per object, written all or nothing. The webhook URL is never written:
-the output references a Secret or a file.`,
+one file per object, written all or nothing. DIR keeps an index of what render
+wrote there (` + render.IndexFileName + `): files an earlier render wrote that the spec no
+longer produces (a removed gateway's PodMonitor, say) are removed, or with
+--prune=false listed; files render did not write, or that changed since, are
+never touched. The webhook URL is never written: the output references a
+Secret or a file.`,
 		Example: `  gatewatch render -c gatewatch.yaml --target operator | kubectl apply --dry-run=server -f -
   gatewatch render -c gatewatch.yaml --target operator -o out/
   gatewatch render -c gatewatch.yaml --target helm -o values/`,
@@ -46,15 +51,27 @@ the output references a Secret or a file.`,
 			if outDir == "" {
 				return render.Write(cmd.OutOrStdout(), files)
 			}
-			if err := render.WriteDir(outDir, files); err != nil {
+			res, err := render.SyncDir(outDir, target, files, prune)
+			if err != nil {
 				return fail(exitFailure, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d files to %s: %s\n", len(files), outDir, strings.Join(render.Names(files), ", "))
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "wrote %d files to %s: %s\n", len(res.Written), outDir, strings.Join(res.Written, ", "))
+			if len(res.Removed) > 0 {
+				fmt.Fprintf(out, "removed %d files an earlier render wrote that the spec no longer produces: %s\n", len(res.Removed), strings.Join(res.Removed, ", "))
+			}
+			if len(res.Stale) > 0 {
+				fmt.Fprintf(out, "kept %d stale files an earlier render wrote that the spec no longer produces (--prune=false): %s\n", len(res.Stale), strings.Join(res.Stale, ", "))
+			}
+			if len(res.Changed) > 0 {
+				fmt.Fprintf(out, "kept %d files the spec no longer produces because they changed since render wrote them (remove them yourself if they are stale): %s\n", len(res.Changed), strings.Join(res.Changed, ", "))
+			}
 			return nil
 		},
 	}
 	specFlag(cmd, &path)
 	cmd.Flags().StringVarP(&target, "target", "t", render.TargetOperator, "what to render for: "+strings.Join(render.TargetNames(), "|"))
 	cmd.Flags().StringVarP(&outDir, "output-dir", "o", "", "write one file per object into this directory (all or nothing) instead of stdout")
+	cmd.Flags().BoolVar(&prune, "prune", prune, "with -o: remove the files an earlier render wrote into the directory that the spec no longer produces (false: list them)")
 	return cmd
 }

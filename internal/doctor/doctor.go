@@ -102,6 +102,7 @@ func Checks() []Check {
 		alertmanagerConfig{}, alertmanagerRoute{}, alertmanagerNotifications{},
 		networkScrape{}, networkEgress{},
 		dnsWebhook{}, mattermostWebhook{},
+		renderStale{},
 	}
 }
 

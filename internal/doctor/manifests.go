@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
@@ -29,6 +30,9 @@ type Manifests struct {
 	scrapeJobs  []string
 	amConfigs   []amSource
 	amcs        []monitoringv1alpha1.AlertmanagerConfig
+	// owned are the objects gatewatch renders that the manifests hold
+	// (render/stale compares them with what the spec renders).
+	owned []ownedObject
 	// Problems are documents that could not be read, with file:line.
 	Problems []string
 }
@@ -72,8 +76,25 @@ func problem(src manifest.Source, err error) string {
 	return fmt.Sprintf("%s:%d: %v", src.File, src.Line, err)
 }
 
+// ownedObject is a rendered object, scrape job or chart PodMonitor in the
+// manifests, by what identifies it.
+type ownedObject struct {
+	// key is kind/namespace/name ("scrape job//NAME" for a scrape job).
+	key    string
+	source string
+}
+
+// managedBy is the label every object render writes carries.
+const managedBy = "app.kubernetes.io/managed-by"
+
 func (m *Manifests) read(o manifest.Object) error {
 	if o.Kind != "" {
+		var md struct {
+			Metadata metav1.ObjectMeta `json:"metadata"`
+		}
+		if json.Unmarshal(o.JSON, &md) == nil && md.Metadata.Labels[managedBy] == "gatewatch" {
+			m.own(o.Kind, md.Metadata.Namespace, md.Metadata.Name, o.Source)
+		}
 		return m.readObject(o)
 	}
 	if out, ok := render.OutputOf(filepath.Base(o.File)); ok {
@@ -202,11 +223,20 @@ func (m *Manifests) readConfig(o manifest.Object, formats ...render.Format) erro
 	if slices.Contains(formats, render.FormatPrometheusConfig) {
 		for _, sc := range f.ScrapeConfigs {
 			m.scrapeJobs = append(m.scrapeJobs, sc.JobName)
+			if strings.HasPrefix(sc.JobName, "gatewatch/") {
+				m.own("scrape job", "", sc.JobName, o.Source)
+			}
 		}
 	}
 	if slices.Contains(formats, render.FormatHelmValues) {
 		if err := m.readHelmValues(f, sourceLine(o.Source)); err != nil {
 			return err
+		}
+		for _, pm := range m.podMonitors {
+			// The chart's PodMonitors carry its labels, not gatewatch's.
+			if pm.Namespace == "" && strings.HasPrefix(pm.Name, "gatewatch-") {
+				m.own("PodMonitor (additionalPodMonitors)", "", pm.Name, o.Source)
+			}
 		}
 	}
 	if slices.Contains(formats, render.FormatAlertmanagerConfig) && f.Route != nil && f.Receivers != nil {
@@ -250,6 +280,17 @@ func (m *Manifests) addRules(f ruleFile, src string) {
 			}
 		}
 	}
+}
+
+// own records a gatewatch object of the manifests.
+func (m *Manifests) own(kind, namespace, name string, src manifest.Source) {
+	key := kind + "/" + namespace + "/" + name
+	for _, o := range m.owned {
+		if o.key == key {
+			return
+		}
+	}
+	m.owned = append(m.owned, ownedObject{key: key, source: sourceLine(src)})
 }
 
 // sourceLine is "file:line" (the file when the line is unknown).

@@ -60,7 +60,7 @@ func PromtoolTests(s *spec.Spec, ruleFile string) (map[string]PromtoolTest, erro
 			rule := ForAlert(g, a)
 			for _, sc := range scs {
 				tc := promtoolCase{Name: g.Name + "/" + a.Name + "/" + sc.Name, Interval: spec.Duration(sc.Interval).String()}
-				for _, se := range sc.Series {
+				for _, se := range append(sc.Series, bystanders(s, g, sc)...) {
 					tc.InputSeries = append(tc.InputSeries, promtoolSeries{Series: se.Labels, Values: se.Values})
 				}
 				for _, c := range sc.Checks {
@@ -105,4 +105,24 @@ func ExpandAnnotations(r Rule, lbls map[string]string, value float64) (map[strin
 		out[k] = res
 	}
 	return out, nil
+}
+
+// bystanders are healthy targets of the spec's other gateways. promtool
+// evaluates the whole rule file, every gateway's group, at once: without
+// them the other gateways' stats-down alerts would find no targets and fire
+// in this gateway's scenarios.
+func bystanders(s *spec.Spec, g spec.Gateway, sc Scenario) []Series {
+	steps := int(sc.MaxAt()/sc.Interval) + 1
+	var out []Series
+	for _, o := range s.Gateways {
+		if o.Name == g.Name {
+			continue
+		}
+		t := target{pod: o.Workload + "-bystander", instance: "10.9.9.9:15090"}
+		base := t.base(JobName(o), o.Namespace)
+		out = append(out,
+			Series{"up{" + base + "}", fill(steps, "1").notation()},
+			Series{"envoy_server_uptime{" + base + "}", ramp(steps, 10*day, sc.Interval.Seconds()).notation()})
+	}
+	return out
 }

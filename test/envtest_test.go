@@ -119,6 +119,7 @@ func gatewayPod(t *testing.T, c kubernetes.Interface, ns, name string, port int)
 	}
 	created, err := c.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 	require.NoError(t, err)
+	deleteAtEnd(t, c, ns, name)
 	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "127.0.0.1", PodIPs: []corev1.PodIP{{IP: "127.0.0.1"}},
 		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
 	_, err = c.CoreV1().Pods(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{})
@@ -158,6 +159,7 @@ func TestKubernetesDiscoveryEndToEnd(t *testing.T) {
 	other := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "gw-discovery", Labels: map[string]string{"app": "web"}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx", Ports: []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 1}}}}}}
 	_, err = client.CoreV1().Pods("gw-discovery").Create(context.Background(), other, metav1.CreateOptions{})
+	deleteAtEnd(t, client, "gw-discovery", "web")
 	require.NoError(t, err)
 
 	s, err := spec.Parse([]byte(fmt.Sprintf(`gateways:
@@ -264,4 +266,15 @@ func TestServerSideDryRun(t *testing.T) {
 		}
 	}
 	require.Greater(t, objects, 20)
+}
+
+// deleteAtEnd deletes the pod when the test ends, at once (no kubelet here
+// to finish a graceful deletion), so the shared API server holds nothing of
+// this run when the test runs again (go test -count).
+func deleteAtEnd(t *testing.T, c kubernetes.Interface, ns, name string) {
+	t.Helper()
+	t.Cleanup(func() {
+		zero := int64(0)
+		_ = c.CoreV1().Pods(ns).Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	})
 }

@@ -114,7 +114,7 @@ button{font:inherit;padding:.3rem .8rem} .muted{color:#777}
 {{ if .Demo }}<form method="post" action="/demo/inject"><p><button>Serve a misdirected request (421) now</button></p></form>{{ end }}
 
 <h2>Gateways</h2>
-{{ range .Gateways }}<h3>{{ .Name }} <span class="muted">({{ .Namespace }}) · {{ .Total }} misdirected in the last 30 min · 421s per minute:</span></h3>{{ .Chart }}
+{{ range .Gateways }}<h3>{{ .Name }} <span class="muted">({{ .Namespace }}) · {{ .Targets }} target(s) · {{ .Total }} misdirected in the last 30 min · 421s per minute:</span></h3>{{ with .NoTargets }}<p class="firing">no targets, so every alert of this gateway is blind: {{ . }}</p>{{ end }}{{ .Chart }}
 {{ end }}
 
 <h2>Targets</h2>

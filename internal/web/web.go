@@ -29,6 +29,8 @@ import (
 type Status interface {
 	Spec() *spec.Spec
 	Targets() []engine.Target
+	// DiscoveryError is why pod discovery does not work ("" when it does).
+	DiscoveryError() string
 	ActiveAlerts() []engine.ActiveAlert
 	Deliveries() []mattermost.Delivery
 }
@@ -233,6 +235,28 @@ type gatewayView struct {
 	Namespace string        `json:"namespace"`
 	Chart     template.HTML `json:"-"`
 	Total     float64       `json:"misdirected_last_30m"`
+	// Targets counts the gateway's scrape targets; NoTargets says why it
+	// has none (every alert of the gateway is blind then).
+	Targets   int    `json:"targets"`
+	NoTargets string `json:"no_targets,omitempty"`
+}
+
+// targetsOf counts g's targets and, when there are none, says why.
+func targetsOf(g spec.Gateway, ts []engine.Target, discoveryErr string) (int, string) {
+	n := 0
+	for _, t := range ts {
+		if t.Job == rules.JobName(g) || t.Job == rules.StaticJobName(g) {
+			n++
+		}
+	}
+	switch {
+	case n > 0:
+		return n, ""
+	case discoveryErr != "":
+		return 0, discoveryErr
+	default:
+		return 0, fmt.Sprintf("no running pod in namespace %s matches the selector %s", g.Namespace, g.Selector)
+	}
 }
 
 func (s *server) collect(ctx context.Context) statusData {
@@ -254,6 +278,7 @@ func (s *server) collect(ctx context.Context) statusData {
 		for _, g := range sp.Gateways {
 			gv := gatewayView{Name: g.Name, Namespace: g.Namespace}
 			gv.Chart, gv.Total = s.chart(ctx, g)
+			gv.Targets, gv.NoTargets = targetsOf(g, d.Targets, s.state.DiscoveryError())
 			d.Gateways = append(d.Gateways, gv)
 		}
 	}

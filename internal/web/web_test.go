@@ -87,6 +87,8 @@ routing: {group_wait: 1s, group_interval: 2s}
 	code, page := get(t, srv.URL+"/")
 	require.Equal(t, 200, code)
 	require.Contains(t, page, `class="up">up</td>`)
+	require.Contains(t, page, "1 target(s)")
+	require.NotContains(t, page, "no targets")
 	require.Contains(t, page, `<svg class="chart"`)
 	require.Contains(t, page, `class="firing">firing</td>`)
 	require.Contains(t, page, "200 ok", "recent notifications show Mattermost's answer")
@@ -201,3 +203,38 @@ type fakeDemo struct{ inject func() }
 
 func (d fakeDemo) Inject()              { d.inject() }
 func (fakeDemo) Inbox() []web.InboxPost { return nil }
+
+// TestGatewayWithoutTargets: outside a cluster with no kubeconfig, a gateway
+// with a selector has no targets; the page and the JSON status say so and
+// why, naming what to pass.
+func TestGatewayWithoutTargets(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	inbox, err := inbox.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	defer inbox.Close()
+	s, err := spec.Parse([]byte(fmt.Sprintf(`gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    selector: app=istio-ingressgateway
+mattermost:
+  webhook_url: %s
+`, inbox.AddHook(secretHook, "gateway-alerts", true))), "t.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	e, err := engine.New(s, engine.Options{})
+	require.NoError(t, err)
+	require.NoError(t, e.Start(context.Background()))
+	defer e.Close()
+	srv := httptest.NewServer(web.Handler(e, web.Options{}))
+	defer srv.Close()
+
+	require.Eventually(t, func() bool { return e.DiscoveryError() != "" }, 20*time.Second, 50*time.Millisecond, "the discovery error")
+	_, page := get(t, srv.URL+"/")
+	require.Contains(t, page, "0 target(s)")
+	require.Contains(t, page, "no targets, so every alert of this gateway is blind: pod discovery cannot start")
+	require.Contains(t, page, "pass --kubeconfig")
+	_, status := get(t, srv.URL+"/api/gatewatch/status")
+	require.Contains(t, status, `"targets":0`)
+	require.Contains(t, status, `"no_targets":"pod discovery cannot start`)
+}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatewatch/gatewatch/internal/mattermost/webhook"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -21,11 +20,11 @@ func (dnsWebhook) Offline() bool { return false }
 
 // webhookHost reads the host of the webhook URL (never printing the URL).
 func webhookHost(m spec.Mattermost) (string, error) {
-	raw, err := webhook.Resolve(m.WebhookURL.Reveal(), m.WebhookURLFile)
+	raw, err := spec.ResolveWebhookURL(m.WebhookURL.Reveal(), m.WebhookURLFile)
 	if err != nil {
 		return "", err
 	}
-	u, err := webhook.Parse(raw)
+	u, err := spec.ParseWebhookURL(raw)
 	if err != nil {
 		return "", err
 	}

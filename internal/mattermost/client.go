@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/alertmanager/notify"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gatewatch/gatewatch/internal/mattermost/webhook"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -123,7 +122,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // webhookURL returns the URL, re-reading the file on every call so a
 // rotated secret takes effect without a restart.
 func (c *Client) webhookURL() (string, error) {
-	return webhook.Resolve(c.url.Reveal(), c.urlFile)
+	return spec.ResolveWebhookURL(c.url.Reveal(), c.urlFile)
 }
 
 // Answer is Mattermost's reply to an accepted post.

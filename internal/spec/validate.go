@@ -13,8 +13,6 @@ import (
 	"github.com/prometheus/common/model"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
-
-	"github.com/gatewatch/gatewatch/internal/mattermost/webhook"
 )
 
 type validator struct {
@@ -193,7 +191,7 @@ func (m Mattermost) validate(v *validator) {
 	}
 	if m.WebhookURL != "" {
 		// The URL is a secret: the message never includes it.
-		if _, err := webhook.Parse(m.WebhookURL.Reveal()); err != nil {
+		if _, err := ParseWebhookURL(m.WebhookURL.Reveal()); err != nil {
 			v.errorf("mattermost.webhook_url", "webhook_url must be an http(s) URL such as https://mattermost.example.com/hooks/<id> (value not shown: it is a secret)")
 		}
 	}

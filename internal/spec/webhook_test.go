@@ -1,4 +1,4 @@
-package webhook
+package spec
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 
 const secret = "https://mattermost.example.com/hooks/s3cr3tH00k"
 
-func TestResolve(t *testing.T) {
+func TestResolveWebhookURL(t *testing.T) {
 	dir := t.TempDir()
 	file := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -33,7 +33,7 @@ func TestResolve(t *testing.T) {
 		{name: "inline without host", inline: "https:///hooks/s3cr3tH00k", err: "webhook_url: not an http(s) URL with a host"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Resolve(tc.inline, tc.file)
+			got, err := ResolveWebhookURL(tc.inline, tc.file)
 			if tc.err != "" {
 				require.ErrorContains(t, err, tc.err)
 				require.NotContains(t, err.Error(), "s3cr3tH00k", "the URL is a secret")
@@ -43,11 +43,11 @@ func TestResolve(t *testing.T) {
 			require.Equal(t, tc.want, got)
 		})
 	}
-	_, err := Resolve("", "")
-	require.True(t, errors.Is(err, ErrNone))
+	_, err := ResolveWebhookURL("", "")
+	require.True(t, errors.Is(err, ErrNoWebhook))
 }
 
-func TestParse(t *testing.T) {
+func TestParseWebhookURL(t *testing.T) {
 	for _, tc := range []struct {
 		raw, host string
 	}{
@@ -59,7 +59,7 @@ func TestParse(t *testing.T) {
 		{"::", ""},
 	} {
 		t.Run(tc.raw, func(t *testing.T) {
-			u, err := Parse(tc.raw)
+			u, err := ParseWebhookURL(tc.raw)
 			if tc.host == "" {
 				require.Error(t, err)
 				require.NotContains(t, err.Error(), tc.raw)

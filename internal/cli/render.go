@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -51,7 +52,7 @@ Secret or a file.`,
 			if outDir == "" {
 				return render.Write(cmd.OutOrStdout(), files)
 			}
-			res, err := render.SyncDir(outDir, target, files, prune)
+			res, err := render.SyncDir(outDir, render.Owner{Target: target, Spec: specFromDir(path, outDir)}, files, prune)
 			if err != nil {
 				return fail(exitFailure, err)
 			}
@@ -74,4 +75,19 @@ Secret or a file.`,
 	cmd.Flags().StringVarP(&outDir, "output-dir", "o", "", "write one file per object into this directory (all or nothing) instead of stdout")
 	cmd.Flags().BoolVar(&prune, "prune", prune, "with -o: remove the files an earlier render wrote into the directory that the spec no longer produces (false: list them)")
 	return cmd
+}
+
+// specFromDir names the spec as the render index records it: its path
+// relative to the output folder, so the index reads the same on every
+// machine that checks the folder out.
+func specFromDir(spec, dir string) string {
+	as, err1 := filepath.Abs(spec)
+	ad, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return spec
+	}
+	if rel, err := filepath.Rel(ad, as); err == nil {
+		return filepath.ToSlash(rel)
+	}
+	return as
 }

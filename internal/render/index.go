@@ -22,8 +22,10 @@ import (
 // Why an index file and not (only) a label on every object: what goes
 // stale is files in a folder that `kubectl apply -f DIR` reads, and not all
 // of them are objects (prometheus.yml, values.yaml, the commented-out
-// Secret example carry no label). Cluster-side, every object already
-// carries app.kubernetes.io/managed-by=gatewatch, which is what
+// Secret example carry no label). Cluster-side, the objects of the
+// operator, prometheus and standalone targets carry
+// app.kubernetes.io/managed-by=gatewatch (the helm target's, the chart's
+// managed-by=Helm), which is what
 // `kubectl apply --prune -l app.kubernetes.io/managed-by=gatewatch` and
 // `kubectl delete -l …` select on. The name starts with a dot and has no
 // .yaml/.yml/.json extension: `kubectl apply -f DIR` reads only those
@@ -35,19 +37,29 @@ const IndexFileName = ".gatewatch-render"
 // indexVersion is the format of the index file.
 const indexVersion = 1
 
-// Index is what render wrote into a folder.
+// Index is what render wrote into a folder, file by file, each with the
+// render that owns it.
 type Index struct {
-	Version int `json:"version"`
-	// Target is the render target of the last render into the folder.
-	Target string       `json:"target"`
-	Files  []IndexEntry `json:"files"`
+	Version int          `json:"version"`
+	Files   []IndexEntry `json:"files"`
 }
 
-// IndexEntry is one file render wrote, with the SHA-256 of what it wrote:
-// a file changed since is the user's and is never removed.
+// Owner is one render into a folder: a target and the spec it rendered
+// (its path relative to the folder). A render prunes only the files its own
+// owner wrote, so rendering another target, or another team's spec, into
+// the same folder never removes the first one's files.
+type Owner struct {
+	Target string `json:"target"`
+	Spec   string `json:"spec"`
+}
+
+// IndexEntry is one file render wrote, with the SHA-256 of what it wrote
+// (a file changed since is the user's and is never removed) and the render
+// that wrote it.
 type IndexEntry struct {
 	Name   string `json:"name"`
 	SHA256 string `json:"sha256"`
+	Owner
 }
 
 // SyncResult says what SyncDir did with the files an earlier render wrote
@@ -90,28 +102,32 @@ func ReadIndex(dir string) (Index, error) {
 	return ix, nil
 }
 
-// SyncDir writes the files of target into dir as WriteDir does (all or
-// nothing), records them in the folder's index, and deals with the files
-// the previous render into dir wrote that this one does not produce:
-// removed when prune is set, else listed (and kept in the index). A file
-// that changed since render wrote it, or that no render recorded, is never
-// removed.
-func SyncDir(dir, target string, files []File, prune bool) (SyncResult, error) {
+// SyncDir writes the files of owner's render into dir as WriteDir does
+// (all or nothing), records them in the folder's index, and deals with the
+// files the previous render of the same owner (target and spec) wrote that
+// this one does not produce: removed when prune is set, else listed (and
+// kept in the index). A file that changed since render wrote it, that no
+// render recorded, or that another owner's render wrote, is never removed.
+func SyncDir(dir string, owner Owner, files []File, prune bool) (SyncResult, error) {
 	old, err := ReadIndex(dir)
 	if err != nil {
 		return SyncResult{}, err
 	}
 	res := SyncResult{Written: Names(files)}
-	ix := Index{Version: indexVersion, Target: target}
+	ix := Index{Version: indexVersion}
 	for _, f := range files {
 		if f.Name == IndexFileName {
 			return SyncResult{}, fmt.Errorf("render: bad output name %q", f.Name)
 		}
-		ix.Files = append(ix.Files, IndexEntry{Name: f.Name, SHA256: digest(fileBytes(f))})
+		ix.Files = append(ix.Files, IndexEntry{Name: f.Name, SHA256: digest(fileBytes(f)), Owner: owner})
 	}
 	var remove []string
 	for _, e := range old.Files {
 		if slices.Contains(res.Written, e.Name) {
+			continue
+		}
+		if e.Owner != owner {
+			ix.Files = append(ix.Files, e) // another render's file
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name))

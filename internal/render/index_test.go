@@ -43,7 +43,7 @@ func TestSyncDirRemovesWhatTheSpecNoLongerProduces(t *testing.T) {
 				dir := t.TempDir()
 				before, err := Render(s, target)
 				require.NoError(t, err)
-				res, err := SyncDir(dir, target, before, prune)
+				res, err := SyncDir(dir, Owner{Target: target, Spec: "gatewatch.yaml"}, before, prune)
 				require.NoError(t, err)
 				require.Equal(t, Names(before), res.Written)
 				require.Empty(t, res.Removed)
@@ -70,7 +70,7 @@ func TestSyncDirRemovesWhatTheSpecNoLongerProduces(t *testing.T) {
 					require.Contains(t, gone, "secret-edge-gatewatch-mattermost.yaml.example")
 				}
 
-				res, err = SyncDir(dir, target, after, prune)
+				res, err = SyncDir(dir, Owner{Target: target, Spec: "gatewatch.yaml"}, after, prune)
 				require.NoError(t, err)
 				files := dirNames(t, dir)
 				for _, n := range append(mine, Names(after)...) {
@@ -89,7 +89,7 @@ func TestSyncDirRemovesWhatTheSpecNoLongerProduces(t *testing.T) {
 						require.Contains(t, files, n)
 					}
 					// Still owned: the next render with prune removes them.
-					res, err = SyncDir(dir, target, after, true)
+					res, err = SyncDir(dir, Owner{Target: target, Spec: "gatewatch.yaml"}, after, true)
 					require.NoError(t, err)
 					require.Equal(t, gone, res.Removed)
 				}
@@ -104,10 +104,10 @@ func TestSyncDirRemovesWhatTheSpecNoLongerProduces(t *testing.T) {
 // wrote it is kept, reported, and no longer claimed.
 func TestSyncDirKeepsChangedFiles(t *testing.T) {
 	dir := t.TempDir()
-	_, err := SyncDir(dir, "t", []File{{Name: "a.yaml", Content: []byte("a: 1\n")}, {Name: "b.yaml", Content: []byte("b: 1\n")}}, true)
+	_, err := SyncDir(dir, Owner{Target: "t", Spec: "s.yaml"}, []File{{Name: "a.yaml", Content: []byte("a: 1\n")}, {Name: "b.yaml", Content: []byte("b: 1\n")}}, true)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.yaml"), []byte("b: 2\n"), 0o644))
-	res, err := SyncDir(dir, "t", []File{{Name: "a.yaml", Content: []byte("a: 1\n")}}, true)
+	res, err := SyncDir(dir, Owner{Target: "t", Spec: "s.yaml"}, []File{{Name: "a.yaml", Content: []byte("a: 1\n")}}, true)
 	require.NoError(t, err)
 	require.Equal(t, []string{"b.yaml"}, res.Changed)
 	require.Empty(t, res.Removed)
@@ -116,19 +116,65 @@ func TestSyncDirKeepsChangedFiles(t *testing.T) {
 	require.Equal(t, "b: 2\n", string(b))
 	ix, err := ReadIndex(dir)
 	require.NoError(t, err)
-	require.Equal(t, []IndexEntry{{Name: "a.yaml", SHA256: digest([]byte("a: 1\n"))}}, ix.Files)
+	require.Equal(t, []IndexEntry{{Name: "a.yaml", SHA256: digest([]byte("a: 1\n")), Owner: Owner{Target: "t", Spec: "s.yaml"}}}, ix.Files)
 
 	// A folder rendered before the index existed: nothing is removed.
 	old := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(old, "podmonitor-x.yaml"), []byte("kind: PodMonitor\n"), 0o644))
-	res, err = SyncDir(old, "t", []File{{Name: "a.yaml", Content: []byte("a: 1\n")}}, true)
+	res, err = SyncDir(old, Owner{Target: "t", Spec: "s.yaml"}, []File{{Name: "a.yaml", Content: []byte("a: 1\n")}}, true)
 	require.NoError(t, err)
 	require.Empty(t, res.Removed)
 	require.FileExists(t, filepath.Join(old, "podmonitor-x.yaml"))
 
 	// A broken index is an error, naming the way out; nothing is written.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, IndexFileName), []byte("{"), 0o644))
-	_, err = SyncDir(dir, "t", []File{{Name: "c.yaml", Content: []byte("c: 1\n")}}, true)
+	_, err = SyncDir(dir, Owner{Target: "t", Spec: "s.yaml"}, []File{{Name: "c.yaml", Content: []byte("c: 1\n")}}, true)
 	require.ErrorContains(t, err, "delete it to start over")
 	require.NoFileExists(t, filepath.Join(dir, "c.yaml"))
+}
+
+// TestSyncDirPrunesOnlyItsOwnRender: another target, or another spec,
+// rendered into the same folder keeps its files; each render prunes only
+// what it wrote itself.
+func TestSyncDirPrunesOnlyItsOwnRender(t *testing.T) {
+	s, err := spec.Load(goldenSpecs["full"], rules.SpecKinds())
+	require.NoError(t, err)
+	dir := t.TempDir()
+	standalone := Owner{Target: TargetStandalone, Spec: "gatewatch.yaml"}
+	operator := Owner{Target: TargetOperator, Spec: "gatewatch.yaml"}
+	sa, err := Render(s, TargetStandalone)
+	require.NoError(t, err)
+	_, err = SyncDir(dir, standalone, sa, true)
+	require.NoError(t, err)
+	op, err := Render(s, TargetOperator)
+	require.NoError(t, err)
+	res, err := SyncDir(dir, operator, op, true)
+	require.NoError(t, err)
+	require.Empty(t, res.Removed, "the operator render removes none of the standalone render's files")
+	for _, f := range sa {
+		require.FileExists(t, filepath.Join(dir, f.Name))
+	}
+	// Another team's spec into the same folder: nothing of the first removed.
+	res, err = SyncDir(dir, Owner{Target: TargetOperator, Spec: "other/gatewatch.yaml"}, []File{{Name: "other.yaml", Content: []byte("a: 1\n")}}, true)
+	require.NoError(t, err)
+	require.Empty(t, res.Removed)
+	for _, f := range op {
+		require.FileExists(t, filepath.Join(dir, f.Name))
+	}
+
+	// The standalone render again with one gateway fewer prunes only its own.
+	s.Gateways = s.Gateways[:1]
+	sa2, err := Render(s, TargetStandalone)
+	require.NoError(t, err)
+	res, err = SyncDir(dir, standalone, sa2, true)
+	require.NoError(t, err)
+	for _, n := range res.Removed {
+		require.True(t, slices.ContainsFunc(sa, func(f File) bool { return f.Name == n }), "%s was the standalone render's", n)
+	}
+	for _, f := range op {
+		if !slices.ContainsFunc(sa2, func(g File) bool { return g.Name == f.Name }) {
+			require.FileExists(t, filepath.Join(dir, f.Name), "the operator render's file stays")
+		}
+	}
+	require.FileExists(t, filepath.Join(dir, "other.yaml"))
 }

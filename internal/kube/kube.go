@@ -7,6 +7,7 @@ package kube
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"k8s.io/client-go/dynamic"
@@ -105,11 +106,12 @@ func ClientsFor(cfg *rest.Config) (*Clients, error) {
 }
 
 // DiscoveryFile returns the kubeconfig file for Prometheus's Kubernetes
-// discovery, which reads one file and its current context: o.Kubeconfig
-// when that alone was named; otherwise, when kubectl's rules find a
-// configuration ($KUBECONFIG, ~/.kube/config), a copy of it with o.Context
-// current, written to dst; "" for the in-cluster configuration. Without
-// any, it returns ErrNoConfig.
+// discovery, which reads one file and its current context: the user's own
+// file when one file was found (--kubeconfig, a one-file $KUBECONFIG or
+// ~/.kube/config) and no context was chosen, so its tokens and their
+// refresh stay the user's; otherwise a copy holding only the chosen (or
+// current) context, its cluster and its user, written to dst (0600); ""
+// for the in-cluster configuration. Without any, it returns ErrNoConfig.
 func DiscoveryFile(o Options, dst string) (string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.Kubeconfig
@@ -126,14 +128,24 @@ func DiscoveryFile(o Options, dst string) (string, error) {
 		}
 		return "", nil
 	}
-	if o.Kubeconfig != "" && o.Context == "" {
-		return o.Kubeconfig, nil
-	}
-	if o.Context != "" {
+	if o.Context == "" {
+		var found []string
+		for _, f := range rules.GetLoadingPrecedence() {
+			if _, err := os.Stat(f); err == nil {
+				found = append(found, f)
+			}
+		}
+		if len(found) == 1 {
+			return found[0], nil
+		}
+	} else {
 		if _, ok := cfg.Contexts[o.Context]; !ok {
 			return "", fmt.Errorf("kubeconfig: context %q does not exist", o.Context)
 		}
 		cfg.CurrentContext = o.Context
+	}
+	if err := clientcmdapi.MinifyConfig(cfg); err != nil {
+		return "", fmt.Errorf("kubeconfig: %w", err)
 	}
 	if err := clientcmd.WriteToFile(*cfg, dst); err != nil {
 		return "", fmt.Errorf("write kubeconfig for discovery: %w", err)

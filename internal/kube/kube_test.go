@@ -91,14 +91,39 @@ func TestDiscoveryFile(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, file, got, "a named file alone is used as it is")
 
-	// $KUBECONFIG, as kubectl: a copy with the chosen context current.
+	// $KUBECONFIG, as kubectl: its one file as it is.
 	t.Setenv("KUBECONFIG", file)
+	got, err = DiscoveryFile(Options{}, filepath.Join(dir, "out"))
+	require.NoError(t, err)
+	require.Equal(t, file, got)
+
+	// A chosen context: a copy holding that context alone (no other
+	// cluster's credentials in the data directory).
 	got, err = DiscoveryFile(Options{Context: "ctx-b"}, filepath.Join(dir, "out"))
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(dir, "out"), got)
 	cfg, err := Config(Options{Kubeconfig: got})
 	require.NoError(t, err)
 	require.Equal(t, "https://127.0.0.2:6443", cfg.Host)
+	b, err := os.ReadFile(got)
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "127.0.0.1:6443", "the other cluster is not copied")
+	require.NotContains(t, string(b), "ctx-a")
+	st, err := os.Stat(got)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
+	// Two files merged: a copy of the current context only.
+	other := filepath.Join(dir, "other")
+	require.NoError(t, os.WriteFile(other, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.3:6443\"}}]\n"), 0o600))
+	t.Setenv("KUBECONFIG", file+string(os.PathListSeparator)+other)
+	got, err = DiscoveryFile(Options{}, filepath.Join(dir, "out-merged"))
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(dir, "out-merged"), got)
+	b, err = os.ReadFile(got)
+	require.NoError(t, err)
+	require.Contains(t, string(b), "127.0.0.1:6443")
+	require.NotContains(t, string(b), "127.0.0.3:6443")
 
 	_, err = DiscoveryFile(Options{Context: "nope"}, filepath.Join(dir, "out2"))
 	require.ErrorContains(t, err, `context "nope" does not exist`)

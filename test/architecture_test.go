@@ -115,3 +115,58 @@ func TestArchitectureNamesExist(t *testing.T) {
 	}
 	require.Greater(t, checked, 30, "the page names code")
 }
+
+// TestDependenciesPointDown holds the package table of docs/ARCHITECTURE.md
+// to the imports: a package imports only packages listed below it (or its
+// own subpackages). A package not in the table ranks with its nearest listed
+// parent folder.
+func TestDependenciesPointDown(t *testing.T) {
+	doc, err := os.ReadFile("../docs/ARCHITECTURE.md")
+	require.NoError(t, err)
+	const module = "github.com/gatewatch/gatewatch/"
+	var order []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `((?:cmd|internal)/[a-z/]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
+		order = append(order, m[1])
+	}
+	require.Greater(t, len(order), 10)
+	rank := func(pkg string) (int, string) {
+		best, at := "", -1
+		for i, p := range order {
+			if (pkg == p || strings.HasPrefix(pkg, p+"/")) && len(p) > len(best) {
+				best, at = p, i
+			}
+		}
+		return at, best
+	}
+	fset := token.NewFileSet()
+	checked := 0
+	for _, root := range []string{"../cmd", "../internal"} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+			if err != nil {
+				return err
+			}
+			from := strings.TrimPrefix(filepath.ToSlash(filepath.Dir(path)), "../")
+			fr, fl := rank(from)
+			require.GreaterOrEqual(t, fr, 0, "%s is not in docs/ARCHITECTURE.md's package table", from)
+			for _, im := range f.Imports {
+				to, ok := strings.CutPrefix(strings.Trim(im.Path.Value, `"`), module)
+				if !ok {
+					continue
+				}
+				tr, tl := rank(to)
+				checked++
+				if tl == fl || strings.HasPrefix(to, from+"/") {
+					continue // within one listed package, or into a subpackage
+				}
+				require.Greater(t, tr, fr, "%s imports %s, which docs/ARCHITECTURE.md lists above it", from, to)
+			}
+			return nil
+		})
+		require.NoError(t, err)
+	}
+	require.Greater(t, checked, 50)
+}

@@ -201,8 +201,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 }
 
 // conflictNotes point a pair of 421s at the conflicts its SNI's server is
-// in: the other server of a conflict gets no traffic for the hosts both
-// claim.
+// in for the pair's hosts: the other server of a conflict gets no traffic
+// for the hosts both claim.
 func conflictNotes(cp gwconfig.Pair, conflicts []ConflictFinding) []string {
 	var out []string
 	for _, c := range conflicts {
@@ -211,6 +211,11 @@ func conflictNotes(cp gwconfig.Pair, conflicts []ConflictFinding) []string {
 		}
 		if sni := cp.SNIServer.String(); sni != c.A.String() && sni != c.B.String() {
 			continue
+		}
+		if !slices.ContainsFunc(c.Hosts, func(h string) bool {
+			return gwconfig.HostMatches(h, cp.SNI) || gwconfig.HostMatches(h, cp.Authority)
+		}) {
+			continue // the conflict is about other hosts of that server
 		}
 		out = append(out, fmt.Sprintf("%s and %s both serve %s on one port of the same gateway pods (IST0145): see the conflicts below", c.A, c.B, strings.Join(c.Hosts, ", ")))
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatewatch/gatewatch/internal/demo/fixtures"
+	"github.com/gatewatch/gatewatch/internal/explain/gwconfig"
 )
 
 var now = time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC)
@@ -383,4 +384,24 @@ func TestSameCertificateInTwoSecrets(t *testing.T) {
 	require.True(t, c.SharedCertificate)
 	require.Equal(t, []string{"merge-servers", "distinct-certificates", "separate-address", "alpn-http11"}, fixCodes(c.Verdict))
 	require.Contains(t, c.Verdict.Summary, "Both servers present the same certificate, from two Secrets: istioctl analyze's IST0138 compares Secret names and does not see it.")
+}
+
+// TestConflictNotesOnlyForTheirHosts: a 421 pair gets the IST0145 note only
+// when its SNI or :authority is among the hosts the two servers both claim,
+// not for every pair whose SNI lands on one of them.
+func TestConflictNotesOnlyForTheirHosts(t *testing.T) {
+	a := gwconfig.ServerRef{Kind: "Gateway (networking.istio.io)", Gateway: "istio-ingress/shop", Port: 443}
+	b := gwconfig.ServerRef{Kind: "Gateway (networking.istio.io)", Gateway: "istio-ingress/shop-v2", Port: 443}
+	conflicts := []ConflictFinding{{ServerConflict: gwconfig.ServerConflict{A: a, B: b, Hosts: []string{"shop.example.com"}}}}
+	for _, tc := range []struct {
+		sni, authority string
+		want           int
+	}{
+		{"shop.example.com", "api.example.com", 1},
+		{"api.example.com", "shop.example.com", 1},
+		{"www.example.com", "api.example.com", 0},
+	} {
+		notes := conflictNotes(gwconfig.Pair{SNI: tc.sni, Authority: tc.authority, SNIServer: &a}, conflicts)
+		require.Len(t, notes, tc.want, "%s → %s", tc.sni, tc.authority)
+	}
 }

@@ -23,8 +23,9 @@ import (
 // TestSecretNeverPrinted sends known webhook URLs — inline in the spec and
 // in the example's webhook_url_file — through every output path this
 // version has (check, test, render for every target to stdout and to files,
-// error messages, the spec printed every way Go can) and asserts that no
-// part of them that identifies the hook appears.
+// doctor offline and live, notify test, error messages, the spec printed
+// every way Go can) and asserts that no part of them that identifies the
+// hook appears.
 func TestSecretNeverPrinted(t *testing.T) {
 	const inlineHook = "inline-secret-7c1e3f9a5b"
 	exampleURL, err := os.ReadFile("../../examples/mattermost-webhook-url")
@@ -80,6 +81,22 @@ func TestSecretNeverPrinted(t *testing.T) {
 	require.NoError(t, os.WriteFile(viaFile, []byte(strings.Replace(string(ex), "webhook_url_file: mattermost-webhook-url", "webhook_url_file: "+urlFile, 1)), 0o600))
 	runCLI("notify", "test", "-c", viaFile, "--timeout", "1s")
 	require.Contains(t, outputs[len(outputs)-1], "HTTP 502", "the notify test reached the proxy")
+
+	// doctor: offline on every render above, and live (no cluster: only the
+	// checks that need none) with the test message through the echoing proxy.
+	for i, sp := range specs {
+		for _, target := range render.TargetNames() {
+			runCLI("doctor", "-c", sp, "--offline", "-f", filepath.Join(dir, fmt.Sprint("out", i, target)))
+			runCLI("doctor", "-c", sp, "--offline", "-f", filepath.Join(dir, fmt.Sprint("out", i, target)), "-o", "json")
+		}
+	}
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	runCLI("doctor", "-c", viaFile, "--send-test")
+	require.Contains(t, outputs[len(outputs)-1], "mattermost/webhook", "doctor ran the webhook checks")
+	require.Contains(t, outputs[len(outputs)-1], "502", "doctor's test message reached the proxy")
+	runCLI("doctor", "-c", viaFile, "--send-test", "-o", "json")
 
 	// Everything written to disk.
 	require.NoError(t, filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {

@@ -126,3 +126,15 @@ func TestInboxPrintsPosts(t *testing.T) {
 	require.Contains(t, inboxOut.String(), "| [FIRING:1] GatewayMisdirectedRequest421 — public-ingress (istio-ingress) [warning]")
 	require.Contains(t, inboxOut.String(), "421s in window: 1")
 }
+
+// TestTestInterrupted: Ctrl-C (the context ends) stops `gatewatch test`
+// with exit 130 and says so, not "0 passed, N failed".
+func TestTestInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out bytes.Buffer
+	code := Main(ctx, []string{"test", "-c", "../../examples/gatewatch.yaml"}, &out, &out)
+	require.Equal(t, 130, code, out.String())
+	require.Contains(t, out.String(), "interrupted")
+	require.NotContains(t, out.String(), "failed")
+}

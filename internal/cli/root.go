@@ -22,6 +22,8 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // the command ran and found a problem (invalid spec, failed scenario)
 	exitUsage   = 2 // the command could not run as asked
+	// exitInterrupted is a shell's code for a command ended by SIGINT.
+	exitInterrupted = 130
 )
 
 // exitError carries an exit code through cobra.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -53,7 +54,14 @@ the runbook's original rule, sum(increase(...[5m])) > 0, did on the same series.
 			if promtoolDir != "" {
 				return writePromtool(cmd, s, promtoolDir)
 			}
+			if err := simulable(s); err != nil {
+				return fail(exitFailure, err)
+			}
 			rows, skipped := runScenarios(cmd, s)
+			if cmd.Context().Err() != nil {
+				// Ctrl-C: what ran is not a verdict.
+				return fail(exitInterrupted, errors.New("interrupted"))
+			}
 			if err := writeScenarios(cmd.OutOrStdout(), format, rows, skipped); err != nil {
 				return err
 			}
@@ -163,4 +171,18 @@ func writeScenarios(out io.Writer, format string, rows []scenarioRow, skipped []
 	failed := countFailed(rows)
 	fmt.Fprintf(out, "%d passed, %d failed\n", len(rows)-failed, failed)
 	return nil
+}
+
+// simulable refuses, before running anything, the alerts whose scenarios
+// would not fit in bounded memory (rules.ScenarioBounds).
+func simulable(s *spec.Spec) error {
+	var errs []error
+	for _, g := range s.Gateways {
+		for _, a := range s.EnabledAlerts() {
+			if err := rules.ScenarioBounds(g, a); err != nil {
+				errs = append(errs, fmt.Errorf("%s/%s: %w", g.Name, a.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -151,5 +152,36 @@ func TestStatsDownSaysWhy(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want[0], ann["reason"], "value %v", v)
 		require.Contains(t, ann["description"], want[1], "value %v", v)
+	}
+}
+
+// TestScenarioBounds: a window or interval beyond what a scenario can hold
+// is refused with the limit (no overflow of time.Duration, no huge slices),
+// and Scenarios then has none instead of panicking.
+func TestScenarioBounds(t *testing.T) {
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		interval, window, forD time.Duration
+		want                   string
+	}{
+		{15 * time.Second, 6 * time.Hour, 0, ""},
+		{15 * time.Second, 41 * time.Hour, 0, ""},
+		{15 * time.Second, 365 * day, 0, "window 1y is 2102400 scrapes of 15s"},
+		{50 * 365 * day, 250 * 365 * day, 0, "spans more than the 100 years"},
+		{15 * time.Second, 5 * time.Minute, 365 * day, "for 1y is 2102400 scrapes"},
+	} {
+		g := spec.Gateway{Name: "gw", Namespace: "ns", Workload: "gw", Stats: spec.Stats{Interval: spec.Duration(tc.interval)}}
+		a := spec.Alert{Kind: KindMisdirectedRequest, Name: "A", Window: spec.Duration(tc.window), For: spec.Duration(tc.forD), Severity: "warning", Per: "pod"}
+		err := ScenarioBounds(g, a)
+		scs, ok := Scenarios(g, a)
+		if tc.want == "" {
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.NotEmpty(t, scs)
+			continue
+		}
+		require.ErrorContains(t, err, tc.want)
+		require.False(t, ok)
+		require.Empty(t, scs)
 	}
 }

@@ -107,6 +107,10 @@ func Run(ctx context.Context, sc Scenario, rule Rule, evalInterval time.Duration
 	}
 	start := time.Unix(0, 0).UTC()
 	for t := time.Duration(0); t <= sc.MaxAt(); t += evalInterval {
+		if err := ctx.Err(); err != nil {
+			res.Err = err
+			return res
+		}
 		if _, err := ar.Eval(ctx, 0, start.Add(t), query, nil, 0); err != nil {
 			res.Err = fmt.Errorf("evaluate %s at %s: %w", rule.Alert, t, err)
 			return res

@@ -152,11 +152,48 @@ type frame struct {
 	backend  target
 }
 
+// MaxScrapesPerWindow bounds what a scenario simulates: every series has a
+// sample per scrape over four windows (and the alert's `for`), held in
+// memory. 10 000 is a 41-hour window at 15 s scrapes.
+const MaxScrapesPerWindow = 10_000
+
+// maxSimulated bounds the time a scenario spans, well inside what a
+// time.Duration holds (292 years).
+const maxSimulated = 100 * 365 * 24 * time.Hour
+
+// steps is d in scrapes of iv, rounded up, without overflowing.
+func stepsOf(d, iv time.Duration) int64 {
+	n := int64(d / iv)
+	if d%iv != 0 {
+		n++
+	}
+	return n
+}
+
+// ScenarioBounds says why alert a at gateway g has more scrapes than a
+// scenario can simulate in bounded memory (nil when it can).
+func ScenarioBounds(g spec.Gateway, a spec.Alert) error {
+	iv := g.Stats.Interval.D()
+	if iv <= 0 {
+		return fmt.Errorf("scrape interval %s is not positive", g.Stats.Interval)
+	}
+	n, fs := stepsOf(a.Window.D(), iv), stepsOf(a.For.D(), iv)
+	switch {
+	case n > MaxScrapesPerWindow:
+		return fmt.Errorf("window %s is %d scrapes of %s: gatewatch test simulates at most %d scrapes per window", a.Window, n, g.Stats.Interval, MaxScrapesPerWindow)
+	case fs > 4*MaxScrapesPerWindow:
+		return fmt.Errorf("for %s is %d scrapes of %s: gatewatch test simulates at most %d", a.For, fs, g.Stats.Interval, 4*MaxScrapesPerWindow)
+	case float64(4*n+fs+8)*iv.Seconds() > maxSimulated.Seconds():
+		return fmt.Errorf("window %s (for %s) at %s scrapes spans more than the 100 years gatewatch test simulates", a.Window, a.For, g.Stats.Interval)
+	}
+	return nil
+}
+
 func newFrame(g spec.Gateway, a spec.Alert) frame {
 	iv := g.Stats.Interval.D()
-	n := int((a.Window.D() + iv - 1) / iv)
+	n := int(stepsOf(a.Window.D(), iv))
 	// An alert with `for` fires that much later: every check moves by it.
-	forSteps := int((a.For.D() + iv - 1) / iv)
+	forSteps := int(stepsOf(a.For.D(), iv))
 	return frame{
 		g: g, a: a, iv: iv, n: n, forSteps: forSteps, total: 4*n + forSteps,
 		job:     JobName(g),
@@ -211,10 +248,10 @@ func (f frame) finish(out []Scenario) []Scenario {
 // Scenarios returns the scenarios of alert a at gateway g, from its kind,
 // sized to the gateway's scrape interval and the alert's window. ok is
 // false when the kind has none for this alert (a regex that matches no
-// response code, say).
+// response code, say) or the alert is beyond ScenarioBounds.
 func Scenarios(g spec.Gateway, a spec.Alert) (out []Scenario, ok bool) {
 	k := mustKind(a)
-	if k.Scenarios == nil {
+	if k.Scenarios == nil || ScenarioBounds(g, a) != nil {
 		return nil, false
 	}
 	out = k.Scenarios(g, a)

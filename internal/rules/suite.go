@@ -23,9 +23,14 @@ type SuiteResult struct {
 // RunScenarios runs every scenario of every enabled alert at every gateway
 // of s on the real PromQL engine, evaluating each rule at its gateway's
 // scrape interval. skipped says which alerts have no scenarios, and why.
+// When ctx ends it returns what ran so far.
 func RunScenarios(ctx context.Context, s *spec.Spec) (results []SuiteResult, skipped []string) {
 	for _, g := range s.Gateways {
 		for _, a := range s.EnabledAlerts() {
+			if err := ScenarioBounds(g, a); err != nil {
+				skipped = append(skipped, fmt.Sprintf("%s/%s: not simulated: %v", g.Name, a.Name, err))
+				continue
+			}
 			scs, ok := Scenarios(g, a)
 			if !ok {
 				skipped = append(skipped, fmt.Sprintf("%s/%s: no scenarios for kind %s", g.Name, a.Name, a.Kind))
@@ -33,6 +38,9 @@ func RunScenarios(ctx context.Context, s *spec.Spec) (results []SuiteResult, ski
 			}
 			rule := ForAlert(g, a)
 			for _, sc := range scs {
+				if ctx.Err() != nil {
+					return results, skipped
+				}
 				r := SuiteResult{Gateway: g.Name, Alert: a, Result: Run(ctx, sc, rule, g.Stats.Interval.D())}
 				if mustKind(a).Runbook {
 					r.Runbook = runbookVerdict(ctx, g, a, sc)

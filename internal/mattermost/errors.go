@@ -115,13 +115,38 @@ func redact(err error, rawURL string) error {
 	return &redactedError{msg: redactString(inner.Error(), rawURL), err: inner}
 }
 
-// redactString removes the URL, its path and its hook id from s.
+// redactString removes the URL and every part of it that can identify
+// the hook from s: its path and hook id, its query (a proxy's ?key=…) and
+// each query value, its fragment, and user and password, raw and escaped.
 func redactString(s, rawURL string) string {
 	if rawURL == "" {
 		return s
 	}
 	s = strings.ReplaceAll(s, rawURL, "<secret>")
-	if u, err := url.Parse(rawURL); err == nil && u.Path != "" && u.Path != "/" {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return s
+	}
+	if u.RawQuery != "" {
+		s = strings.ReplaceAll(s, u.RawQuery, "<secret>")
+	}
+	var parts []string
+	for _, vs := range u.Query() {
+		parts = append(parts, vs...)
+	}
+	parts = append(parts, u.Fragment)
+	if u.User != nil {
+		pw, _ := u.User.Password()
+		parts = append(parts, u.User.String(), pw, u.User.Username())
+	}
+	for _, p := range parts {
+		if len(p) < 4 { // too short to identify anything, too common to replace
+			continue
+		}
+		s = strings.ReplaceAll(s, p, "<secret>")
+		s = strings.ReplaceAll(s, url.QueryEscape(p), "<secret>")
+	}
+	if u.Path != "" && u.Path != "/" {
 		s = strings.ReplaceAll(s, u.Path, "/<secret>")
 		if id := path.Base(u.Path); len(id) >= 8 {
 			s = strings.ReplaceAll(s, id, "<secret>")

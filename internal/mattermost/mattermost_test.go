@@ -370,3 +370,20 @@ func TestConfigAndTLSErrorsNotRetried(t *testing.T) {
 	require.Contains(t, err.Error(), "TLS error")
 	require.Equal(t, 1.0, testutil.ToFloat64(m.Failed.WithLabelValues(CauseTLS)))
 }
+
+// TestQueryStringRedacted: a webhook URL whose secret is in its query
+// string (a proxy's ?key=…) never shows in errors or logs, even when the
+// error page echoes the request line, raw or decoded.
+func TestQueryStringRedacted(t *testing.T) {
+	const key = "qs3cr3tKey9"
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprintf(w, "upstream for %s failed (query %s, key %s)", r.URL.RequestURI(), r.URL.RawQuery, r.URL.Query().Get("key"))
+	}))
+	defer proxy.Close()
+	c, logs, _ := newClient(t, proxy.URL+"/hooks/x?key="+key+"&env=prod")
+	_, err := c.Send(context.Background(), Build(sampleData(1, "warning"), Options{}))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "HTTP 502")
+	require.NotContains(t, err.Error()+logs.String(), key)
+}

@@ -80,6 +80,10 @@ func notifyTest(ctx context.Context, path string, o mattermost.SampleOptions, ti
 		fmt.Fprintf(stdout, " (channel %s)", s.Mattermost.Channel)
 	}
 	fmt.Fprintln(stdout)
+	// --timeout bounds the whole send, a hanging request included, not
+	// only the retries between attempts.
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	res, err := client.Send(ctx, p)
 	if err != nil {
 		err = fmt.Errorf("not delivered: %w", err)

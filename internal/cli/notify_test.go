@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,4 +139,24 @@ func TestTestInterrupted(t *testing.T) {
 	require.Equal(t, 130, code, out.String())
 	require.Contains(t, out.String(), "interrupted")
 	require.NotContains(t, out.String(), "failed")
+}
+
+// TestNotifyTestTimeoutBoundsAHangingServer: --timeout bounds the whole
+// send, a request that never gets an answer included.
+func TestNotifyTestTimeoutBoundsAHangingServer(t *testing.T) {
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hang.Close()
+	defer close(release)
+	start := time.Now()
+	code, out := runMain("notify", "test", "-c", notifySpec(t, hang.URL+"/hooks/"+testHook), "--timeout", "1s")
+	require.Equal(t, 1, code, out)
+	require.Less(t, time.Since(start), 8*time.Second, "bounded by --timeout (a hanging request used to take the client's 10 s): %s", out)
+	require.Contains(t, out, "not delivered")
+	require.NotContains(t, out, testHook)
 }

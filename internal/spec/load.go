@@ -47,9 +47,9 @@ func (e *Error) Error() string {
 // alert kinds in kinds (rules.SpecKinds()). The returned error joins every
 // problem found (errors.Join of *Error).
 func Load(path string, kinds Kinds) (*Spec, error) {
-	data, err := os.ReadFile(path)
+	data, err := readCapped(path, MaxSpecBytes)
 	if err != nil {
-		return nil, fmt.Errorf("read spec: %w", err)
+		return nil, err
 	}
 	s, err := Parse(data, path, kinds)
 	if err != nil {
@@ -57,6 +57,28 @@ func Load(path string, kinds Kinds) (*Spec, error) {
 	}
 	s.resolvePaths(filepath.Dir(path))
 	return s, nil
+}
+
+// MaxSpecBytes bounds the spec file: a real one is a few kilobytes, and
+// YAML decoding costs memory and time out of proportion to the size.
+const MaxSpecBytes = 1 << 20
+
+// readCapped reads at most max bytes of path; a larger file (or an endless
+// one such as /dev/zero) is an error, read no further.
+func readCapped(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read spec: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read spec: %w", err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("read spec %s: larger than %d KiB; a gatewatch spec is a few kilobytes", path, max>>10)
+	}
+	return data, nil
 }
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)

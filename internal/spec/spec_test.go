@@ -226,3 +226,14 @@ func TestDocsNameEveryKey(t *testing.T) {
 		require.True(t, re.Match(doc), "docs/spec.md does not name the key %s", k)
 	}
 }
+
+// TestSpecSizeCapped: an endless or huge file is refused quickly, read no
+// further than the cap.
+func TestSpecSizeCapped(t *testing.T) {
+	_, err := spec.Load("/dev/zero", rules.SpecKinds())
+	require.ErrorContains(t, err, "larger than 1024 KiB")
+	big := filepath.Join(t.TempDir(), "big.yaml")
+	require.NoError(t, os.WriteFile(big, []byte(minimal+"# "+strings.Repeat("x", spec.MaxSpecBytes)+"\n"), 0o644))
+	_, err = spec.Load(big, rules.SpecKinds())
+	require.ErrorContains(t, err, "a gatewatch spec is a few kilobytes")
+}

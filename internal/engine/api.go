@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	amlabels "github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/alertmanager/silence"
 	pb "github.com/prometheus/alertmanager/silence/silencepb"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -116,8 +117,9 @@ func matchersString(matchers []*pb.Matcher) string {
 	return strings.Join(ms, ", ")
 }
 
-// AddSilence silences alerts whose labels equal every given matcher, for d.
-func (e *Engine) AddSilence(ctx context.Context, matchers map[string]string, d time.Duration, createdBy, comment string) (string, error) {
+// AddSilence creates a silence with Alertmanager's matchers (equal, not
+// equal, regex, negated regex) for d, and returns its id.
+func (e *Engine) AddSilence(ctx context.Context, matchers []*amlabels.Matcher, d time.Duration, createdBy, comment string) (string, error) {
 	s, err := e.silences()
 	if err != nil {
 		return "", err
@@ -133,15 +135,20 @@ func (e *Engine) AddSilence(ctx context.Context, matchers map[string]string, d t
 	}
 	now := time.Now()
 	sil := &pb.Silence{StartsAt: timestamppb.New(now), EndsAt: timestamppb.New(now.Add(d)), CreatedBy: createdBy, Comment: comment}
-	names := make([]string, 0, len(matchers))
-	for n := range matchers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	set := &pb.MatcherSet{}
-	for _, n := range names {
-		set.Matchers = append(set.Matchers, &pb.Matcher{Type: pb.Matcher_EQUAL, Name: n, Pattern: matchers[n]})
+	for _, m := range matchers {
+		typ := pb.Matcher_EQUAL
+		switch m.Type {
+		case amlabels.MatchNotEqual:
+			typ = pb.Matcher_NOT_EQUAL
+		case amlabels.MatchRegexp:
+			typ = pb.Matcher_REGEXP
+		case amlabels.MatchNotRegexp:
+			typ = pb.Matcher_NOT_REGEXP
+		}
+		set.Matchers = append(set.Matchers, &pb.Matcher{Type: typ, Name: m.Name, Pattern: m.Value})
 	}
+	sort.Slice(set.Matchers, func(i, j int) bool { return set.Matchers[i].Name < set.Matchers[j].Name })
 	sil.MatcherSets = []*pb.MatcherSet{set}
 	if err := s.Set(ctx, sil); err != nil {
 		return "", err

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	amlabels "github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/prometheus/promql"
@@ -51,7 +52,7 @@ type Querier interface {
 // Silencer lists, adds and expires Alertmanager silences.
 type Silencer interface {
 	Silences(ctx context.Context) ([]engine.Silence, error)
-	AddSilence(ctx context.Context, matchers map[string]string, d time.Duration, createdBy, comment string) (string, error)
+	AddSilence(ctx context.Context, matchers []*amlabels.Matcher, d time.Duration, createdBy, comment string) (string, error)
 	ExpireSilence(ctx context.Context, id string) error
 }
 
@@ -188,14 +189,12 @@ func (s *server) addSilence(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	matchers := map[string]string{}
-	for _, line := range strings.FieldsFunc(r.Form.Get("matchers"), func(c rune) bool { return c == '\n' || c == ',' }) {
-		name, value, ok := strings.Cut(strings.TrimSpace(line), "=")
-		if !ok || strings.TrimSpace(name) == "" {
-			http.Error(w, fmt.Sprintf("matcher %q: write name=value", line), http.StatusBadRequest)
-			return
-		}
-		matchers[strings.TrimSpace(name)] = strings.Trim(strings.TrimSpace(value), `"`)
+	// Alertmanager's own matcher syntax (=, !=, =~, !~), one per line or
+	// comma-separated, as amtool and its UI take them.
+	matchers, err := amlabels.ParseMatchers(strings.ReplaceAll(r.Form.Get("matchers"), "\n", ","))
+	if err != nil {
+		http.Error(w, fmt.Sprintf("matchers: %v (write name=value, name!=value, name=~regex or name!~regex)", err), http.StatusBadRequest)
+		return
 	}
 	d, err := time.ParseDuration(r.Form.Get("duration"))
 	if err != nil {

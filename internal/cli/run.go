@@ -91,7 +91,7 @@ func (o runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 
 	served := make(chan error, 1)
 	go func() {
-		served <- web.Serve(ctx, ln, web.Handler(r.engine, web.Options{Reload: r.reload, Version: version, Logger: logger}))
+		served <- web.Serve(ctx, ln, web.Handler(r.engine, web.Options{Reload: r.reload, Version: version, Logger: logger, Hosts: web.HostsFor(ln.Addr(), o.externalURL)}))
 	}()
 	logger.Info("gatewatch running", "listen", ln.Addr().String(), "spec", o.path)
 	fmt.Fprintf(stdout, "gatewatch running: status page %s\n", ext)

@@ -156,7 +156,7 @@ routing:
 		}
 		o.Logger.Info("served misdirected requests", "scenario", o.Scenario)
 	}
-	h := web.Handler(e, web.Options{Version: o.Version, Logger: o.Logger, Demo: pg})
+	h := web.Handler(e, web.Options{Version: o.Version, Logger: o.Logger, Demo: pg, Hosts: web.HostsFor(ln.Addr(), "")})
 	pageCtx, stopPage := context.WithCancel(ctx)
 	served := make(chan struct{})
 	go func() {

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,6 +78,33 @@ type Options struct {
 	Now func() time.Time
 	// Demo, set by gatewatch demo, adds its inject button and inbox.
 	Demo Demo
+	// Hosts are the host:port names gatewatch is reached by (HostsFor);
+	// a state-changing request naming another Host is refused, so a page
+	// whose own name was rebound to this address cannot post. Empty: any.
+	Hosts []string
+}
+
+// HostsFor lists the names a server listening on addr (and reached at
+// externalURL, if any) answers to: the address itself, localhost for a
+// loopback address, and the external URL's host.
+func HostsFor(addr net.Addr, externalURL string) []string {
+	hosts := []string{addr.String()}
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		if ta.IP.IsUnspecified() {
+			return nil // reached by names this process cannot know
+		}
+		if ta.IP.IsLoopback() {
+			port := strconv.Itoa(ta.Port)
+			hosts = append(hosts, "localhost:"+port, net.JoinHostPort("127.0.0.1", port), net.JoinHostPort("::1", port))
+		}
+	}
+	if u, err := url.Parse(externalURL); err == nil && u.Host != "" {
+		hosts = append(hosts, u.Host)
+		if u.Port() == "" {
+			hosts = append(hosts, u.Hostname())
+		}
+	}
+	return hosts
 }
 
 // Demo is what gatewatch demo adds to the page; internal/demo provides it.
@@ -131,15 +161,19 @@ func Handler(b Backend, o Options) http.Handler {
 		fmt.Fprintln(w, "Ready")
 	})
 	mux.HandleFunc("POST /-/reload", s.reload)
-	return sameOrigin(mux)
+	return sameOrigin(mux, o.Hosts)
 }
 
 // sameOrigin refuses state-changing requests a browser sends on behalf of
 // another site (cross-site request forgery: a page elsewhere posting to the
 // silence form). Requests without browser headers (curl, scripts) pass.
-func sameOrigin(next http.Handler) http.Handler {
+func sameOrigin(next http.Handler, hosts []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && !strings.HasPrefix(r.URL.Path, "/api/v1/") {
+			if len(hosts) > 0 && !slices.ContainsFunc(hosts, func(h string) bool { return strings.EqualFold(h, r.Host) }) {
+				http.Error(w, fmt.Sprintf("request for host %q refused: gatewatch answers state-changing requests for %s only (set --web.external-url to the name you use)", r.Host, strings.Join(hosts, ", ")), http.StatusForbidden)
+				return
+			}
 			site := r.Header.Get("Sec-Fetch-Site")
 			origin := r.Header.Get("Origin")
 			crossSite := site != "" && site != "same-origin" && site != "none"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -259,4 +260,44 @@ mattermost:
 	_, status := get(t, srv.URL+"/api/gatewatch/status")
 	require.Contains(t, status, `"targets":0`)
 	require.Contains(t, status, `"no_targets":"pod discovery cannot start`)
+}
+
+// TestStateChangesOnlyForOwnHost: a page whose own name was rebound to
+// gatewatch's address (DNS rebinding) sends a matching Origin and Host; a
+// state-changing request for a Host gatewatch is not reached by is refused.
+func TestStateChangesOnlyForOwnHost(t *testing.T) {
+	s, err := spec.Parse([]byte("gateways:\n  - name: gw\n    namespace: ns\n    static_targets: [\"127.0.0.1:1\"]\n"), "t.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	e, err := engine.New(s, engine.Options{})
+	require.NoError(t, err)
+	defer e.Close()
+	ln, err := web.Listen("127.0.0.1:0")
+	require.NoError(t, err)
+	hosts := web.HostsFor(ln.Addr(), "https://gatewatch.example.com")
+	srv := httptest.NewUnstartedServer(web.Handler(e, web.Options{Hosts: hosts}))
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	post := func(host string) (int, string) {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/silences", strings.NewReader("matchers=nonsense&duration=1h"))
+		require.NoError(t, err)
+		req.Host = host
+		req.Header.Set("Origin", "http://"+host)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := post(fmt.Sprintf("rebound.example:%d", port))
+	require.Equal(t, http.StatusForbidden, code)
+	require.Contains(t, body, `request for host "rebound.example:`)
+	for _, ok := range []string{ln.Addr().String(), fmt.Sprintf("localhost:%d", port), "gatewatch.example.com"} {
+		code, body := post(ok)
+		require.Equal(t, http.StatusBadRequest, code, "%s reaches the form's own check: %s", ok, body)
+	}
+	require.Nil(t, web.HostsFor(&net.TCPAddr{IP: net.IPv4zero, Port: 9421}, ""), "a wildcard listener is reached by names it cannot know")
 }

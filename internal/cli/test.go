@@ -51,11 +51,11 @@ the runbook's original rule, sum(increase(...[5m])) > 0, did on the same series.
 			if err != nil {
 				return err
 			}
-			if promtoolDir != "" {
-				return writePromtool(cmd, s, promtoolDir)
-			}
 			if err := simulable(s); err != nil {
 				return fail(exitFailure, err)
+			}
+			if promtoolDir != "" {
+				return writePromtool(cmd, s, promtoolDir)
 			}
 			rows, skipped := runScenarios(cmd, s)
 			if cmd.Context().Err() != nil {

@@ -88,21 +88,14 @@ func deliverer(logs logFlags, path string, stderr io.Writer) (*slog.Logger, *spe
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := loadDeliveringSpec(path)
-	return logger, s, err
-}
-
-// loadDeliveringSpec loads a spec that must deliver to Mattermost (run,
-// bridge).
-func loadDeliveringSpec(path string) (*spec.Spec, error) {
 	s, err := loadSpec(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if s.Mattermost.WebhookURL == "" && s.Mattermost.WebhookURLFile == "" {
-		return nil, fail(exitFailure, fmt.Errorf("%s: mattermost.webhook_url or webhook_url_file is required to deliver alerts", path))
+		return nil, nil, fail(exitFailure, fmt.Errorf("%s: mattermost.webhook_url or webhook_url_file is required to deliver alerts", path))
 	}
-	return s, nil
+	return logger, s, nil
 }
 
 // loadSpec loads the spec; problems in it are exit code 1.

@@ -168,6 +168,7 @@ func TestSyncDirPrunesOnlyItsOwnRender(t *testing.T) {
 	require.NoError(t, err)
 	res, err = SyncDir(dir, standalone, sa2, true)
 	require.NoError(t, err)
+	require.NotEmpty(t, res.Removed, "the standalone render with one gateway fewer prunes its own stale files")
 	for _, n := range res.Removed {
 		require.True(t, slices.ContainsFunc(sa, func(f File) bool { return f.Name == n }), "%s was the standalone render's", n)
 	}

@@ -63,12 +63,19 @@ func TestBadTargets(t *testing.T) {
 	}))
 	defer huge.Close()
 
+	binary := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte{0x1f, 0x8b, 0x08, 0x00, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x01})
+	}))
+	defer binary.Close()
+
 	good := demo.NewGateway("istio-ingress", "istio-ingressgateway", "good", nil, nil)
 	require.NoError(t, good.Start("127.0.0.1:0"))
 	defer good.Close()
 
 	hostOf := func(u string) string { return strings.TrimPrefix(u, "http://") }
-	s := testSpec(t, hook, good.Addr(), refused, hostOf(slow.URL), hostOf(html.URL), hostOf(truncated.URL), hostOf(huge.URL))
+	s := testSpec(t, hook, good.Addr(), refused, hostOf(slow.URL), hostOf(html.URL), hostOf(truncated.URL), hostOf(huge.URL),
+		hostOf(binary.URL))
 	var logs syncbuf.Buffer
 	e, err := engine.New(s, engine.Options{DataDir: t.TempDir(), BodySizeLimit: 1 << 20, Logger: testLogger(&logs)})
 	require.NoError(t, err)
@@ -77,7 +84,7 @@ func TestBadTargets(t *testing.T) {
 
 	require.Eventually(t, func() bool {
 		ts := e.Targets()
-		if len(ts) != 6 {
+		if len(ts) != 7 {
 			return false
 		}
 		for _, tg := range ts {
@@ -96,10 +103,56 @@ func TestBadTargets(t *testing.T) {
 	require.Contains(t, errs[hostOf(slow.URL)], "context deadline exceeded")
 	require.Contains(t, errs[hostOf(html.URL)], "down: ")
 	require.Contains(t, errs[hostOf(truncated.URL)], "down: ")
-	require.Contains(t, errs[hostOf(huge.URL)], "body size limit")
+	require.Contains(t, errs[hostOf(huge.URL)], "down: server returned HTTP status 502 stats page refused: page larger than 1 MiB")
+	require.Contains(t, errs[hostOf(binary.URL)], "down: server returned HTTP status 502 stats page refused: line 1: binary content at byte 0")
+	require.Contains(t, errs[hostOf(html.URL)], `Content-Type "text/html" is not the text exposition format`)
 
 	good.Misdirect(1)
 	require.Eventually(t, func() bool { return len(inbox.Posts()) == 1 }, 20*time.Second, 50*time.Millisecond, "the alert from the healthy gateway")
+}
+
+// TestLabelOf17MiB: one label value of 17 MiB used to end the process from
+// Prometheus's label encoding ("String too long to encode as label"), even
+// in a family the rules never read (issue 12 item 1). At the default limits
+// such a line in a dropped family is skipped and the rest of the page is
+// scraped; in a kept family it refuses the page with the line number.
+func TestLabelOf17MiB(t *testing.T) {
+	page := func(family string) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+			fmt.Fprintf(w, "envoy_server_uptime 5\n%s{cluster_name=\"", family)
+			chunk := []byte(strings.Repeat("A", 1<<20))
+			for range 17 {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+			fmt.Fprint(w, "\"} 1\nenvoy_server_uptime 5\n")
+		}
+	}
+	dropped := httptest.NewServer(page("envoy_cluster_upstream_cx_total"))
+	defer dropped.Close()
+	kept := httptest.NewServer(page("istio_requests_total"))
+	defer kept.Close()
+
+	s := testSpec(t, "http://127.0.0.1:1/hooks/unused", strings.TrimPrefix(dropped.URL, "http://"), strings.TrimPrefix(kept.URL, "http://"))
+	e, err := engine.New(s, engine.Options{DataDir: t.TempDir(), Logger: testLogger(&syncbuf.Buffer{})})
+	require.NoError(t, err)
+	require.NoError(t, e.Start(context.Background()))
+	defer e.Close()
+
+	health := map[string]string{}
+	require.Eventually(t, func() bool {
+		for _, tg := range e.Targets() {
+			if tg.Health != "unknown" {
+				health[strings.Split(strings.TrimPrefix(tg.URL, "http://"), "/")[0]] = tg.Health + ": " + tg.Error
+			}
+		}
+		return len(health) == 2
+	}, 30*time.Second, 50*time.Millisecond, "both targets scraped once")
+	require.Equal(t, "up: ", health[strings.TrimPrefix(dropped.URL, "http://")])
+	require.Equal(t, "down: server returned HTTP status 502 stats page refused: line 2: a istio_requests_total line longer than 64 KiB (a hostile or broken stats page)",
+		health[strings.TrimPrefix(kept.URL, "http://")])
 }
 
 // TestKubernetesAPIUnreachable: with an unreachable API server, static
@@ -109,6 +162,32 @@ func TestKubernetesAPIUnreachable(t *testing.T) {
 	require.NoError(t, err)
 	defer inbox.Close()
 	hook := inbox.AddHook("h", "gateway-alerts", true)
+	// One label value of 17 MiB (in a family the rules never read) used to
+	// end the process from Prometheus's label encoding (issue 12 item 1).
+	bigLabel := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprint(w, `envoy_cluster_upstream_cx_total{cluster_name="`)
+		chunk := []byte(strings.Repeat("A", 1<<20))
+		for range 17 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		fmt.Fprint(w, "\"} 1\n# TYPE istio_requests_total counter\nistio_requests_total{response_code=\"")
+		for range 17 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		fmt.Fprint(w, "\"} 1\n")
+	}))
+	defer bigLabel.Close()
+	binary := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte{0x1f, 0x8b, 0x08, 0x00, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x01})
+	}))
+	defer binary.Close()
+
 	good := demo.NewGateway("istio-ingress", "istio-ingressgateway", "good", nil, nil)
 	require.NoError(t, good.Start("127.0.0.1:0"))
 	defer good.Close()
@@ -150,6 +229,32 @@ func TestNoKubernetesConfiguration(t *testing.T) {
 	inbox, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	defer inbox.Close()
+	// One label value of 17 MiB (in a family the rules never read) used to
+	// end the process from Prometheus's label encoding (issue 12 item 1).
+	bigLabel := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprint(w, `envoy_cluster_upstream_cx_total{cluster_name="`)
+		chunk := []byte(strings.Repeat("A", 1<<20))
+		for range 17 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		fmt.Fprint(w, "\"} 1\n# TYPE istio_requests_total counter\nistio_requests_total{response_code=\"")
+		for range 17 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		fmt.Fprint(w, "\"} 1\n")
+	}))
+	defer bigLabel.Close()
+	binary := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte{0x1f, 0x8b, 0x08, 0x00, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x01})
+	}))
+	defer binary.Close()
+
 	good := demo.NewGateway("istio-ingress", "istio-ingressgateway", "good", nil, nil)
 	require.NoError(t, good.Start("127.0.0.1:0"))
 	defer good.Close()

@@ -3,10 +3,14 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/alecthomas/units"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	config_util "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/discovery"
@@ -18,6 +22,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
+	"github.com/gatewatch/gatewatch/internal/statspage"
 )
 
 // Scrape limits: a target over them is marked down with the reason, and
@@ -30,9 +35,11 @@ const (
 	SampleLimit = 100_000
 )
 
-// keptMetrics are the only series stored: what the rules read. Envoy pages
-// carry tens of thousands of other series.
-const keptMetrics = rules.Metric + "|envoy_server_uptime"
+// keptFamilies are the only series stored: what the rules read. Envoy
+// pages carry tens of thousands of other series; the stats-page filter
+// drops them before Prometheus parses the page, and the keep relabeling
+// below states the same set to Prometheus.
+var keptFamilies = []string{rules.Metric, "envoy_server_uptime"}
 
 type scrapePart struct {
 	e         *Engine
@@ -55,11 +62,13 @@ func (e *Engine) scrapeConfig(s *spec.Spec) (*promconfig.Config, error) {
 		return nil, fmt.Errorf("scrape configuration: %w", err)
 	}
 	for _, sc := range cfg.ScrapeConfigs {
-		sc.BodySizeLimit = units.Base2Bytes(e.opts.BodySizeLimit)
+		// The filter reads the whole page within BodySizeLimit; Prometheus
+		// reads only the kept lines.
+		sc.BodySizeLimit = units.Base2Bytes(statspage.DefaultLimits.MaxKeptBytes)
 		sc.SampleLimit = SampleLimit
 		sc.MetricRelabelConfigs = append(sc.MetricRelabelConfigs, &relabel.Config{
 			SourceLabels:         model.LabelNames{model.MetricNameLabel},
-			Regex:                relabel.MustNewRegexp(keptMetrics),
+			Regex:                relabel.MustNewRegexp(strings.Join(keptFamilies, "|")),
 			Action:               relabel.Keep,
 			Separator:            relabel.DefaultRelabelConfig.Separator,
 			Replacement:          relabel.DefaultRelabelConfig.Replacement,
@@ -93,8 +102,10 @@ func (e *Engine) newScrape(ctx context.Context, s *spec.Spec) (*scrapePart, erro
 		cancel()
 		return nil, fmt.Errorf("create discovery manager")
 	}
-	p.manager, err = scrape.NewManager(&scrape.Options{DiscoveryReloadInterval: model.Duration(time.Second)},
-		e.logger.With("component", "scrape"), nil, e.db, nil, reg)
+	p.manager, err = scrape.NewManager(&scrape.Options{
+		DiscoveryReloadInterval: model.Duration(time.Second),
+		HTTPClientOptions:       []config_util.HTTPClientOption{config_util.WithDialContextFunc(e.statsProxy(reg).DialContext)},
+	}, e.logger.With("component", "scrape"), nil, e.db, nil, reg)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("create scrape manager: %w", err)
@@ -119,6 +130,35 @@ func (e *Engine) newScrape(ctx context.Context, s *spec.Spec) (*scrapePart, erro
 	}()
 	go func() { wg.Wait(); close(p.done) }()
 	return p, nil
+}
+
+// statsProxy puts statspage's filter between every target and the scrape
+// loop: a page over the body limit, a kept line over the line limit or a
+// binary page fails the scrape with the reason, before Prometheus's parser
+// (whose label encoding panics on a 16 MiB value) sees it.
+func (e *Engine) statsProxy(reg prometheus.Registerer) *statspage.Proxy {
+	limits := statspage.DefaultLimits
+	limits.MaxPageBytes = e.opts.BodySizeLimit
+	pages := promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+		Name: "gatewatch_stats_pages_total",
+		Help: "Stats pages read, by result (kept or refused by the filter).",
+	}, []string{"result"})
+	read := promauto.With(reg).NewCounter(prometheus.CounterOpts{
+		Name: "gatewatch_stats_page_bytes_total",
+		Help: "Bytes of stats pages read (after decompression).",
+	})
+	return &statspage.Proxy{
+		Filter: statspage.New(limits, keptFamilies...),
+		Logger: e.logger.With("component", "statspage"),
+		Observe: func(s statspage.Stats, err error) {
+			read.Add(float64(s.PageBytes))
+			if err != nil {
+				pages.WithLabelValues("refused").Inc()
+				return
+			}
+			pages.WithLabelValues("kept").Inc()
+		},
+	}
 }
 
 func (p *scrapePart) apply(s *spec.Spec) error {

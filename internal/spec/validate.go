@@ -175,6 +175,7 @@ func (a Alert) validate(v *validator, kinds Kinds) {
 			v.errorf(p+".labels."+k, "label %q is set by gatewatch and cannot be overridden", k)
 		}
 	}
+	a.validateTemplates(v)
 	if a.RunbookURL != "" {
 		if u, err := url.Parse(a.RunbookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.errorf(p+".runbook_url", "runbook_url must be an http(s) URL")

@@ -40,7 +40,8 @@ type alertingPart struct {
 	alerts   *mem.Alerts
 	silences *silence.Silences
 	silencer *silence.Silencer
-	nflog    *nflog.Log
+	nflog    durableLog
+	silFile  *stateFile
 	builder  *notify.PipelineBuilder
 	dmetrics *dispatch.DispatcherMetrics
 	recorder eventrecorder.Recorder
@@ -58,8 +59,9 @@ type sendResolved bool
 func (s sendResolved) SendResolved() bool { return bool(s) }
 
 // newAlerting builds Alertmanager's alert store, silences, notification log
-// (both persisted in the data directory, so a restart neither loses
-// silences nor repeats notifications) and the dispatcher.
+// (both saved to the data directory on every change, see durable.go, so a
+// restart, even after SIGKILL, neither loses silences nor repeats
+// notifications) and the dispatcher.
 func (e *Engine) newAlerting(s *spec.Spec) (*alertingPart, error) {
 	reg := e.opts.Registry
 	logger := e.logger.With("component", "alertmanager")
@@ -67,7 +69,7 @@ func (e *Engine) newAlerting(s *spec.Spec) (*alertingPart, error) {
 	ff := featurecontrol.NoopFlags{}
 	var err error
 	nflogFile := filepath.Join(e.dataDir, "nflog")
-	p.nflog, err = nflog.New(nflog.Options{SnapshotFile: nflogFile, Retention: retentionAM, Logger: logger.With("part", "nflog"), Metrics: reg})
+	log, err := nflog.New(nflog.Options{SnapshotFile: nflogFile, Retention: retentionAM, Logger: logger.With("part", "nflog"), Metrics: reg})
 	if err != nil {
 		return nil, fmt.Errorf("notification log: %w", err)
 	}
@@ -76,8 +78,13 @@ func (e *Engine) newAlerting(s *spec.Spec) (*alertingPart, error) {
 	if err != nil {
 		return nil, fmt.Errorf("silences: %w", err)
 	}
+	sm := newStateMetrics(reg)
+	p.nflog = durableLog{log: log, file: newStateFile(nflogFile, "nflog", log, sm)}
+	p.silFile = newStateFile(silFile, "silences", p.silences, sm)
+	// Maintenance still garbage-collects both every 15 minutes (and
+	// snapshots them, as on exit); every change is saved at once as well.
 	p.wg.Add(2)
-	go func() { defer p.wg.Done(); p.nflog.Maintenance(15*time.Minute, nflogFile, p.stopc, nil) }()
+	go func() { defer p.wg.Done(); log.Maintenance(15*time.Minute, nflogFile, p.stopc, nil) }()
 	go func() { defer p.wg.Done(); p.silences.Maintenance(15*time.Minute, silFile, p.stopc, nil) }()
 	p.silencer = silence.NewSilencer(p.silences, logger, p.recorder)
 	p.alerts, err = mem.NewAlerts(context.Background(), 30*time.Minute, 0, p.silencer, logger, p.recorder, reg, ff)

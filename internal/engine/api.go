@@ -69,6 +69,18 @@ func (e *Engine) silences() (*silence.Silences, error) {
 	return e.alerts.silences, nil
 }
 
+// saveSilences puts a silence change on disk before the API answers.
+func (e *Engine) saveSilences() error {
+	e.mu.RLock()
+	p := e.alerts
+	e.mu.RUnlock()
+	if err := p.silFile.save(); err != nil {
+		e.logger.Error("silence changed but not saved: it is lost if gatewatch is killed before the next save", "err", err)
+		return err
+	}
+	return nil
+}
+
 // Silences lists active and pending silences, and expired ones of the last day.
 func (e *Engine) Silences(ctx context.Context) ([]Silence, error) {
 	s, err := e.silences()
@@ -153,6 +165,9 @@ func (e *Engine) AddSilence(ctx context.Context, matchers []*amlabels.Matcher, d
 	if err := s.Set(ctx, sil); err != nil {
 		return "", err
 	}
+	if err := e.saveSilences(); err != nil {
+		return sil.Id, fmt.Errorf("silence %s is active but not saved: %w", sil.Id, err)
+	}
 	return sil.Id, nil
 }
 
@@ -162,5 +177,8 @@ func (e *Engine) ExpireSilence(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return s.Expire(ctx, id)
+	if err := s.Expire(ctx, id); err != nil {
+		return err
+	}
+	return e.saveSilences()
 }

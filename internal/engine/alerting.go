@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/alertmanager/featurecontrol"
 	"github.com/prometheus/alertmanager/inhibit"
 	"github.com/prometheus/alertmanager/nflog"
+	"github.com/prometheus/alertmanager/nflog/nflogpb"
 	"github.com/prometheus/alertmanager/notify"
 	"github.com/prometheus/alertmanager/provider/mem"
 	"github.com/prometheus/alertmanager/silence"
@@ -46,7 +47,11 @@ type alertingPart struct {
 	dmetrics *dispatch.DispatcherMetrics
 	recorder eventrecorder.Recorder
 
+	outbox     *outbox
+	retryEvery time.Duration
+
 	mu         sync.Mutex
+	notifier   *mattermost.Notifier
 	dispatcher *dispatch.Dispatcher
 	inhibitor  *inhibit.Inhibitor
 
@@ -81,9 +86,14 @@ func (e *Engine) newAlerting(s *spec.Spec) (*alertingPart, error) {
 	sm := newStateMetrics(reg)
 	p.nflog = durableLog{log: log, file: newStateFile(nflogFile, "nflog", log, sm)}
 	p.silFile = newStateFile(silFile, "silences", p.silences, sm)
+	if p.outbox, err = newOutbox(filepath.Join(e.dataDir, "outbox.json"), e.opts.MaxPendingAge, sm, reg, logger.With("part", "outbox")); err != nil {
+		return nil, err
+	}
+	p.retryEvery = e.opts.PendingRetryInterval
 	// Maintenance still garbage-collects both every 15 minutes (and
 	// snapshots them, as on exit); every change is saved at once as well.
-	p.wg.Add(2)
+	p.wg.Add(3)
+	go func() { defer p.wg.Done(); p.deliverPending() }()
 	go func() { defer p.wg.Done(); log.Maintenance(15*time.Minute, nflogFile, p.stopc, nil) }()
 	go func() { defer p.wg.Done(); p.silences.Maintenance(15*time.Minute, silFile, p.stopc, nil) }()
 	p.silencer = silence.NewSilencer(p.silences, logger, p.recorder)
@@ -137,7 +147,8 @@ func (p *alertingPart) apply(s *spec.Spec) error {
 		for i := range rcv.MattermostConfigs {
 			// Every Mattermost receiver posts through gatewatch's notifier,
 			// which sets the priority of critical alerts itself.
-			ints = append(ints, notify.NewIntegration(n, sendResolved(s.Mattermost.ShouldSendResolved()), "mattermost", i, rcv.Name))
+			held := holdingNotifier{n: n, box: p.outbox, rcv: &nflogpb.Receiver{GroupName: rcv.Name, Integration: "mattermost", Idx: uint32(i)}}
+			ints = append(ints, notify.NewIntegration(held, sendResolved(s.Mattermost.ShouldSendResolved()), "mattermost", i, rcv.Name))
 		}
 		receivers[rcv.Name] = ints
 	}
@@ -159,8 +170,32 @@ func (p *alertingPart) apply(s *spec.Spec) error {
 	inhibitor.WaitForLoading()
 	go d.Run(time.Now())
 	d.WaitForLoading()
-	p.inhibitor, p.dispatcher = inhibitor, d
+	p.inhibitor, p.dispatcher, p.notifier = inhibitor, d, n
 	return nil
+}
+
+// deliverPending runs the outbox (outbox.go) until stop: every retryEvery
+// it updates the held alerts from the store and posts the groups that
+// fired and resolved while Mattermost was unreachable.
+func (p *alertingPart) deliverPending() {
+	t := time.NewTicker(p.retryEvery)
+	defer t.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-p.stopc; cancel() }()
+	for {
+		select {
+		case <-p.stopc:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		p.outbox.refresh(p.alerts, now)
+		p.mu.Lock()
+		n := p.notifier
+		p.mu.Unlock()
+		p.outbox.deliverResolved(ctx, p.nflog, n, now)
+	}
 }
 
 // notifyFunc hands the rules' alerts to Alertmanager's store, as

@@ -50,6 +50,12 @@ type Options struct {
 	// BodySizeLimit is the largest stats page accepted (default 128 MiB);
 	// a larger one marks the target down.
 	BodySizeLimit int64
+	// MaxPendingAge bounds how long a group that fired and resolved while
+	// Mattermost was unreachable is kept for a late message (default 24h).
+	MaxPendingAge time.Duration
+	// PendingRetryInterval is how often such groups are tried (default
+	// 30s).
+	PendingRetryInterval time.Duration
 	// Enrich, if set, adds gatewatch explain's analysis to messages (see
 	// mattermost.Notifier.Enrich); it never delays a message by more than
 	// the spec's explain.timeout.
@@ -98,6 +104,12 @@ func New(s *spec.Spec, o Options) (*Engine, error) {
 	}
 	if o.ExternalURL == nil {
 		o.ExternalURL = &url.URL{Scheme: "http", Host: "127.0.0.1:9421"}
+	}
+	if o.MaxPendingAge == 0 {
+		o.MaxPendingAge = DefaultMaxPendingAge
+	}
+	if o.PendingRetryInterval == 0 {
+		o.PendingRetryInterval = 30 * time.Second
 	}
 	if o.BodySizeLimit == 0 {
 		o.BodySizeLimit = DefaultBodySizeLimit
@@ -303,6 +315,18 @@ func (e *Engine) Ready() bool {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	return e.started
+}
+
+// Pending returns the alert groups whose notification could not be
+// delivered yet, oldest first (see outbox.go).
+func (e *Engine) Pending() []PendingNotification {
+	e.mu.RLock()
+	p := e.alerts
+	e.mu.RUnlock()
+	if p == nil {
+		return nil
+	}
+	return p.outbox.list()
 }
 
 // Deliveries returns recent Mattermost attempts, newest first.

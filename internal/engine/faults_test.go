@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -284,4 +285,68 @@ func targetUp(e *engine.Engine, addr string) func() bool {
 		}
 		return false
 	}
+}
+
+// TestMattermostOutageLongerThanTheWindow: a 421 that fires and resolves
+// while Mattermost is unreachable is held, then delivered once Mattermost
+// is back as one message saying so (issue 12 item 3); Alertmanager alone
+// never sends it (a group with no logged firing notification is not
+// announced as resolved).
+func TestMattermostOutageLongerThanTheWindow(t *testing.T) {
+	mm, err := inbox.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	hook := mm.AddHook("outagehook", "gateway-alerts", false)
+	u, err := url.Parse(hook)
+	require.NoError(t, err)
+	require.NoError(t, mm.Close()) // Mattermost is down
+
+	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "p", nil, nil)
+	require.NoError(t, gw.Start("127.0.0.1:0"))
+	defer gw.Close()
+	var logs syncbuf.Buffer
+	e, err := engine.New(testSpec(t, hook, gw.Addr()), engine.Options{DataDir: t.TempDir(), PendingRetryInterval: 200 * time.Millisecond, Logger: testLogger(&logs)})
+	require.NoError(t, err)
+	require.NoError(t, e.Start(context.Background()))
+	defer e.Close()
+
+	gw.Misdirect(1)
+	require.Eventually(t, func() bool { return len(e.Pending()) == 1 }, 30*time.Second, 50*time.Millisecond, "the failed delivery is held:\n%s", &logs)
+	// The 10s window passes: the alert resolves with nothing delivered.
+	require.Eventually(t, func() bool {
+		p := e.Pending()
+		return len(p) == 1 && p[0].Resolved(time.Now())
+	}, 60*time.Second, 100*time.Millisecond, "the held alert resolved:\n%s", &logs)
+	require.Eventually(t, func() bool { return gathered(t, e, "alertmanager_dispatcher_aggregation_groups") == 0 }, 30*time.Second, 100*time.Millisecond,
+		"Alertmanager dropped the resolved group, with nothing sent")
+
+	mm, err = inbox.Start(u.Host) // Mattermost is back
+	require.NoError(t, err)
+	defer mm.Close()
+	mm.AddHook("outagehook", "gateway-alerts", false)
+	require.Eventually(t, func() bool { return len(mm.Posts()) == 1 }, 30*time.Second, 50*time.Millisecond, "the late message:\n%s", &logs)
+	post := mm.Posts()[0]
+	require.Contains(t, post.Attachments[0].Title, "[RESOLVED] GatewayMisdirectedRequest421")
+	require.Contains(t, post.Attachments[0].Text, "while Mattermost was unreachable; delivered late at")
+	require.Eventually(t, func() bool { return len(e.Pending()) == 0 }, 10*time.Second, 50*time.Millisecond)
+	require.Equal(t, 1.0, gathered(t, e, "gatewatch_notifications_late_total"))
+	require.Len(t, mm.Posts(), 1)
+}
+
+// gathered returns the value of an unlabelled metric of the engine.
+func gathered(t *testing.T, e *engine.Engine, name string) float64 {
+	t.Helper()
+	mfs, err := e.Registry().Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		if m.GetCounter() != nil {
+			return m.GetCounter().GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
 }

@@ -97,16 +97,7 @@ func NewNotifier(c *Client, o Options, tmpl *template.Template, logger *slog.Log
 
 // Notify posts the group once and tells Alertmanager whether to retry.
 func (n *Notifier) Notify(ctx context.Context, alerts ...*alert.Alert) notify.NotifyVerdict {
-	data := notify.GetTemplateData(ctx, n.tmpl, alerts, n.logger)
-	p := BuildWith(data, n.opts, Extras{Enrichment: EnrichWithin(ctx, n.Enrich, data, n.EnrichTimeout, n.logger)})
-	err := n.client.PostOnce(ctx, p)
-	if n.Observe != nil {
-		d := Delivery{At: time.Now(), Title: p.Attachments[0].Title, Alerts: len(alerts), Answer: "200 ok", OK: err == nil}
-		if err != nil {
-			d.Answer = err.Error()
-		}
-		n.Observe(d)
-	}
+	err := n.post(ctx, Extras{}, alerts)
 	if err == nil {
 		return notify.Success()
 	}
@@ -129,4 +120,29 @@ func (n *Notifier) Notify(ctx context.Context, alerts ...*alert.Alert) notify.No
 	}
 	n.logger.Error("mattermost notification failed, not retrying", "cause", se.Cause, "status", se.Status, "err", err)
 	return notify.Unrecoverable(err, reason)
+}
+
+// NotifyLate posts a group Alertmanager will not send any more (it fired
+// and resolved while Mattermost was unreachable), with note saying so. ctx
+// carries the group's key, labels and receiver as Alertmanager's pipeline
+// sets them (notify.WithGroupKey, …).
+func (n *Notifier) NotifyLate(ctx context.Context, note string, alerts ...*alert.Alert) error {
+	return n.post(ctx, Extras{Note: note}, alerts)
+}
+
+// post builds the message (enriched, within Mattermost's limits) and
+// posts it once.
+func (n *Notifier) post(ctx context.Context, extras Extras, alerts []*alert.Alert) error {
+	data := notify.GetTemplateData(ctx, n.tmpl, alerts, n.logger)
+	extras.Enrichment = EnrichWithin(ctx, n.Enrich, data, n.EnrichTimeout, n.logger)
+	p := BuildWith(data, n.opts, extras)
+	err := n.client.PostOnce(ctx, p)
+	if n.Observe != nil {
+		d := Delivery{At: time.Now(), Title: p.Attachments[0].Title, Alerts: len(alerts), Answer: "200 ok", OK: err == nil}
+		if err != nil {
+			d.Answer = err.Error()
+		}
+		n.Observe(d)
+	}
+	return err
 }

@@ -1,0 +1,74 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/alertmanager/alert"
+	"github.com/prometheus/alertmanager/nflog"
+	"github.com/prometheus/alertmanager/nflog/nflogpb"
+	"github.com/prometheus/alertmanager/notify"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+)
+
+type lateRecorder struct {
+	notes []string
+	err   error
+}
+
+func (l *lateRecorder) NotifyLate(_ context.Context, note string, _ ...*alert.Alert) error {
+	l.notes = append(l.notes, note)
+	return l.err
+}
+
+type noAlerts struct{}
+
+func (noAlerts) Get(model.Fingerprint) (*alert.Alert, error) { return nil, errors.New("not found") }
+
+func testOutbox(t *testing.T, path string, maxAge time.Duration) *outbox {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	o, err := newOutbox(path, maxAge, newStateMetrics(reg), reg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	return o
+}
+
+// TestOutboxKeepsPendingAcrossRestartsAndGivesUpAfterMaxAge: a held group
+// is on disk at once (a new outbox on the same file has it), it is posted
+// late once resolved, and given up (not posted) after the maximum age.
+func TestOutboxKeepsPendingAcrossRestartsAndGivesUpAfterMaxAge(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.json")
+	rcv := &nflogpb.Receiver{GroupName: "mattermost", Integration: "mattermost"}
+	start := time.Date(2026, 12, 1, 10, 2, 0, 0, time.UTC)
+	ctx := notify.WithGroupKey(context.Background(), `{}:{gateway="g"}`)
+	a := &alert.Alert{Alert: model.Alert{Labels: model.LabelSet{"alertname": "GatewayMisdirectedRequest421", "gateway": "g"}, StartsAt: start, EndsAt: start.Add(4 * time.Minute)}}
+	testOutbox(t, path, time.Hour).hold(ctx, rcv, []*alert.Alert{a}, errors.New("connection refused"), start)
+
+	o := testOutbox(t, path, time.Hour) // "restarted"
+	require.Len(t, o.list(), 1)
+	require.Equal(t, "connection refused", o.list()[0].LastError)
+	log, err := nflog.New(nflog.Options{Retention: time.Hour, Metrics: prometheus.NewRegistry()})
+	require.NoError(t, err)
+
+	send := &lateRecorder{err: errors.New("still down")}
+	o.deliverResolved(context.Background(), log, send, start.Add(5*time.Minute))
+	require.Len(t, o.list(), 1, "kept while the late post fails")
+	send.err = nil
+	o.deliverResolved(context.Background(), log, send, start.Add(6*time.Minute))
+	require.Len(t, send.notes, 2)
+	require.Equal(t, "Fired at 10:02:00 and resolved at 10:06:00 UTC while Mattermost was unreachable; delivered late at 10:08:00 UTC.", send.notes[1])
+	require.Empty(t, o.list())
+
+	old := testOutbox(t, filepath.Join(t.TempDir(), "outbox.json"), time.Hour)
+	old.hold(ctx, rcv, []*alert.Alert{a}, errors.New("connection refused"), start)
+	send = &lateRecorder{}
+	old.deliverResolved(context.Background(), log, send, start.Add(2*time.Hour))
+	require.Empty(t, send.notes, "given up after the maximum age")
+	require.Empty(t, old.list())
+}

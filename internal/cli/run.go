@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +26,8 @@ type runOptions struct {
 	path, listen, dataDir, externalURL string
 	kube                               kube.Options
 	logs                               logFlags
+	queryTimeout, maxPendingAge        time.Duration
+	queryMaxSamples, queryConcurrency  int
 }
 
 func newRunCmd() *cobra.Command {
@@ -52,6 +55,10 @@ rejected and the running one keeps going.`,
 	cmd.Flags().StringVar(&o.listen, "listen", "127.0.0.1:9421", "address of the status page, metrics and API")
 	cmd.Flags().StringVar(&o.externalURL, "web.external-url", "", "URL gatewatch is reached at, for links in messages (default: http://<listen>)")
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "", "keep the TSDB, silences and notification log here across restarts (default: a temporary directory)")
+	cmd.Flags().DurationVar(&o.queryTimeout, "query.timeout", engine.DefaultQueryTimeout, "longest a query API request may run")
+	cmd.Flags().IntVar(&o.queryMaxSamples, "query.max-samples", engine.DefaultQueryMaxSamples, "most samples one query API request may hold in memory (16 bytes each)")
+	cmd.Flags().IntVar(&o.queryConcurrency, "query.max-concurrency", engine.DefaultQueryMaxConcurrency, "query API requests evaluated at once (each client: one at a time)")
+	cmd.Flags().DurationVar(&o.maxPendingAge, "notification.max-pending-age", engine.DefaultMaxPendingAge, "how long a group that fired and resolved while Mattermost was unreachable is kept to post late")
 	kubeFlags(cmd, &o.kube, "pod discovery")
 	o.logs.add(cmd, "info")
 	return cmd
@@ -121,7 +128,9 @@ func (r *runner) start(ctx context.Context, s *spec.Spec, extURL *url.URL) error
 	}
 	r.enrich.Set(enr)
 	r.engine, err = engine.New(s, engine.Options{DataDir: r.opts.dataDir, Kube: r.opts.kube,
-		ExternalURL: extURL, Logger: r.logger, Enrich: r.enrich.Enrich})
+		ExternalURL: extURL, Logger: r.logger, Enrich: r.enrich.Enrich,
+		QueryTimeout: r.opts.queryTimeout, QueryMaxSamples: r.opts.queryMaxSamples, QueryMaxConcurrency: r.opts.queryConcurrency,
+		MaxPendingAge: r.opts.maxPendingAge})
 	if err != nil {
 		return err
 	}

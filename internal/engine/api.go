@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -11,18 +12,100 @@ import (
 	amlabels "github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/alertmanager/silence"
 	pb "github.com/prometheus/alertmanager/silence/silencepb"
+	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// Query evaluates an instant PromQL query against the engine's TSDB.
-func (e *Engine) Query(ctx context.Context, q string, ts time.Time) (parser.Value, error) {
+// Query API limits (Options.Query*): Prometheus's defaults are 2m, 50 000 000
+// samples and 20 queries, sized for a server with gigabytes to spare; a
+// single `count_over_time(vector(1)[2y:1s])` then holds gigabytes.
+const (
+	DefaultQueryTimeout        = 30 * time.Second
+	DefaultQueryMaxSamples     = 1_000_000
+	DefaultQueryMaxConcurrency = 2
+)
+
+// apiQuerier returns the TSDB and the query API's engine once a query slot
+// is free (or ctx ends); release frees the slot.
+func (e *Engine) apiQuerier(ctx context.Context) (db storage.Queryable, qe *promql.Engine, release func(), err error) {
 	e.mu.RLock()
-	db, qe := e.db, e.queryEngine
+	db, qe, slots := e.db, e.apiEngine, e.apiSlots
 	e.mu.RUnlock()
 	if db == nil {
-		return nil, errNotStarted
+		return nil, nil, nil, errNotStarted
 	}
+	select {
+	case slots <- struct{}{}:
+		return db, qe, func() { <-slots }, nil
+	case <-ctx.Done():
+		return nil, nil, nil, fmt.Errorf("waiting for a query slot (%d run at once): %w", cap(slots), ctx.Err())
+	}
+}
+
+// defaultSubqueryStep is the step of a subquery that names none (the
+// query API engine's NoStepSubqueryIntervalFn).
+const defaultSubqueryStep = time.Minute
+
+// checkSubqueries refuses a query whose subqueries would produce more
+// points for one series than the sample limit. Prometheus counts a range
+// evaluation's output only when it is complete, so without this check
+// `count_over_time(vector(1)[2y:1s])` builds 63 million points (about a
+// gigabyte) before the limit can refuse it. steps is the number of outer
+// evaluation steps (1 for an instant query).
+func (e *Engine) checkSubqueries(q string, steps int64) error {
+	expr, err := parser.NewParser(parser.Options{}).ParseExpr(q)
+	if err != nil {
+		return nil // the engine reports the syntax error itself
+	}
+	limit := int64(e.opts.QueryMaxSamples)
+	var worst int64
+	parser.Inspect(expr, func(n parser.Node, path []parser.Node) error {
+		if _, ok := n.(*parser.SubqueryExpr); !ok {
+			return nil
+		}
+		points := steps
+		for _, a := range append(path, n) {
+			if sq, ok := a.(*parser.SubqueryExpr); ok {
+				points = saturatingMul(points, subquerySteps(sq))
+			}
+		}
+		worst = max(worst, points)
+		return nil
+	})
+	if worst > limit {
+		return promql.ErrTooManySamples(fmt.Sprintf("subqueries of %d steps per series, over the limit of %d samples (--query.max-samples)", worst, limit))
+	}
+	return nil
+}
+
+func subquerySteps(sq *parser.SubqueryExpr) int64 {
+	step := sq.Step
+	if step <= 0 {
+		step = defaultSubqueryStep
+	}
+	return int64(sq.Range/step) + 1
+}
+
+func saturatingMul(a, b int64) int64 {
+	if a != 0 && b > math.MaxInt64/a {
+		return math.MaxInt64
+	}
+	return a * b
+}
+
+// Query evaluates an instant PromQL query against the engine's TSDB,
+// within the query limits.
+func (e *Engine) Query(ctx context.Context, q string, ts time.Time) (parser.Value, error) {
+	if err := e.checkSubqueries(q, 1); err != nil {
+		return nil, err
+	}
+	db, qe, release, err := e.apiQuerier(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	qry, err := qe.NewInstantQuery(ctx, db, nil, q, ts)
 	if err != nil {
 		return nil, err
@@ -32,14 +115,18 @@ func (e *Engine) Query(ctx context.Context, q string, ts time.Time) (parser.Valu
 	return res.Value, res.Err
 }
 
-// QueryRange evaluates a range PromQL query.
+// QueryRange evaluates a range PromQL query within the query limits.
 func (e *Engine) QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) (parser.Value, error) {
-	e.mu.RLock()
-	db, qe := e.db, e.queryEngine
-	e.mu.RUnlock()
-	if db == nil {
-		return nil, errNotStarted
+	if step > 0 {
+		if err := e.checkSubqueries(q, int64(end.Sub(start)/step)+1); err != nil {
+			return nil, err
+		}
 	}
+	db, qe, release, err := e.apiQuerier(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	qry, err := qe.NewRangeQuery(ctx, db, nil, q, start, end, step)
 	if err != nil {
 		return nil, err

@@ -50,6 +50,13 @@ type Options struct {
 	// BodySizeLimit is the largest stats page accepted (default 128 MiB);
 	// a larger one marks the target down.
 	BodySizeLimit int64
+	// QueryTimeout, QueryMaxSamples and QueryMaxConcurrency bound the query
+	// API as Prometheus's --query.* flags do (defaults 30s, 1 000 000 and
+	// 2): at most QueryMaxConcurrency × QueryMaxSamples samples (16 bytes
+	// each) are in memory for API queries at once.
+	QueryTimeout        time.Duration
+	QueryMaxSamples     int
+	QueryMaxConcurrency int
 	// MaxPendingAge bounds how long a group that fired and resolved while
 	// Mattermost was unreachable is kept for a late message (default 24h).
 	MaxPendingAge time.Duration
@@ -71,6 +78,10 @@ type Engine struct {
 
 	db          *tsdb.DB
 	queryEngine *promql.Engine
+	// apiEngine answers the query API within the query limits; the rules
+	// keep queryEngine, so a heavy API query cannot starve an alert.
+	apiEngine *promql.Engine
+	apiSlots  chan struct{}
 
 	mu      sync.RWMutex
 	spec    *spec.Spec
@@ -104,6 +115,15 @@ func New(s *spec.Spec, o Options) (*Engine, error) {
 	}
 	if o.ExternalURL == nil {
 		o.ExternalURL = &url.URL{Scheme: "http", Host: "127.0.0.1:9421"}
+	}
+	if o.QueryTimeout == 0 {
+		o.QueryTimeout = DefaultQueryTimeout
+	}
+	if o.QueryMaxSamples == 0 {
+		o.QueryMaxSamples = DefaultQueryMaxSamples
+	}
+	if o.QueryMaxConcurrency == 0 {
+		o.QueryMaxConcurrency = DefaultQueryMaxConcurrency
 	}
 	if o.MaxPendingAge == 0 {
 		o.MaxPendingAge = DefaultMaxPendingAge
@@ -183,6 +203,17 @@ func (e *Engine) start(ctx context.Context) error {
 		EnableAtModifier:     true,
 		EnableNegativeOffset: true,
 	})
+
+	e.apiEngine = promql.NewEngine(promql.EngineOpts{
+		Logger:                   e.logger.With("component", "query API"),
+		MaxSamples:               e.opts.QueryMaxSamples,
+		Timeout:                  e.opts.QueryTimeout,
+		LookbackDelta:            5 * time.Minute,
+		NoStepSubqueryIntervalFn: func(int64) int64 { return defaultSubqueryStep.Milliseconds() },
+		EnableAtModifier:         true,
+		EnableNegativeOffset:     true,
+	})
+	e.apiSlots = make(chan struct{}, e.opts.QueryMaxConcurrency)
 
 	if e.alerts, err = e.newAlerting(s); err != nil {
 		return err

@@ -61,7 +61,7 @@ type PendingAlert struct {
 }
 
 // Resolved says whether every alert of the group had resolved at now.
-func (p *PendingNotification) Resolved(now time.Time) bool {
+func (p PendingNotification) Resolved(now time.Time) bool {
 	for _, a := range p.Alerts {
 		if a.EndsAt.IsZero() || a.EndsAt.After(now) {
 			return false

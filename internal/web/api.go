@@ -1,11 +1,15 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -68,6 +72,67 @@ func parseStep(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// oneQueryPerClient lets each client address run one query at a time, as
+// a second concurrent query from the same client is refused (429) rather
+// than queued: with the engine's own limits (timeout, samples, slots) this
+// keeps one dashboard or script from holding every query slot.
+type oneQueryPerClient struct {
+	mu      sync.Mutex
+	running map[string]bool
+}
+
+func (c *oneQueryPerClient) acquire(r *http.Request) (release func(), ok bool) {
+	client, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		client = r.RemoteAddr
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.running == nil {
+		c.running = map[string]bool{}
+	}
+	if c.running[client] {
+		return nil, false
+	}
+	c.running[client] = true
+	return func() {
+		c.mu.Lock()
+		delete(c.running, client)
+		c.mu.Unlock()
+	}, true
+}
+
+// limited wraps a query handler with the per-client limit.
+func (s *server) limited(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		release, ok := s.clients.acquire(r)
+		if !ok {
+			apiError(w, http.StatusTooManyRequests, "unavailable", errors.New("one query at a time per client: this client's previous query is still running"))
+			return
+		}
+		defer release()
+		h(w, r)
+	}
+}
+
+// queryError answers a failed query with Prometheus's error types and
+// codes (web/api/v1 returnAPIError).
+func queryError(w http.ResponseWriter, err error) {
+	var timeout promql.ErrQueryTimeout
+	var canceled promql.ErrQueryCanceled
+	var storageErr promql.ErrStorage
+	switch {
+	case errors.As(err, &timeout), errors.Is(err, context.DeadlineExceeded):
+		apiError(w, http.StatusServiceUnavailable, "timeout", err)
+	case errors.As(err, &canceled), errors.Is(err, context.Canceled):
+		apiError(w, http.StatusServiceUnavailable, "canceled", err)
+	case errors.As(err, &storageErr):
+		apiError(w, http.StatusInternalServerError, "internal", err)
+	default:
+		apiError(w, http.StatusUnprocessableEntity, "execution", err)
+	}
+}
+
 func (s *server) apiQuery(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		apiError(w, http.StatusBadRequest, "bad_data", err)
@@ -80,7 +145,7 @@ func (s *server) apiQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := s.query.Query(r.Context(), r.Form.Get("query"), ts)
 	if err != nil {
-		apiError(w, http.StatusUnprocessableEntity, "execution", err)
+		queryError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: queryData{ResultType: string(v.Type()), Result: jsonValue(v)}})
@@ -122,7 +187,7 @@ func (s *server) apiQueryRange(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := s.query.QueryRange(r.Context(), r.Form.Get("query"), start, end, step)
 	if err != nil {
-		apiError(w, http.StatusUnprocessableEntity, "execution", err)
+		queryError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: queryData{ResultType: string(v.Type()), Result: jsonValue(v)}})

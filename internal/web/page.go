@@ -138,6 +138,12 @@ button{font:inherit;padding:.3rem .8rem} .muted{color:#777}
 <input name="comment" size="30" placeholder="why" required>
 <button>Silence</button></p></form>
 
+{{ if .Pending }}<h2 id="pending">Pending notifications</h2>
+<p class="muted">Not delivered yet: Alertmanager retries a firing group at every group_interval; a group that resolved meanwhile is posted once, late, saying so.</p>
+<table><tr><th>Group</th><th>Alerts</th><th>Failing since</th><th>Attempts</th><th>State</th><th>Last error</th></tr>
+{{ range .Pending }}<tr><td><code>{{ .GroupKey }}</code></td><td>{{ len .Alerts }}</td><td>{{ fmtTime .FirstFailed }}</td><td>{{ .Attempts }}</td><td>{{ if .Resolved $.Now }}resolved, to post late{{ else }}firing{{ end }}</td><td class="down">{{ .LastError }}</td></tr>
+{{ end }}</table>{{ end }}
+
 <h2>Recent notifications</h2>
 <table><tr><th>When</th><th>Message</th><th>Alerts</th><th>Mattermost answered</th></tr>
 {{ range .Deliveries }}<tr><td>{{ fmtTime .At }}</td><td>{{ .Title }}</td><td>{{ .Alerts }}</td><td class="{{ if .OK }}up{{ else }}down{{ end }}">{{ .Answer }}</td></tr>

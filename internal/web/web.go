@@ -37,6 +37,8 @@ type Status interface {
 	DiscoveryError() string
 	ActiveAlerts() []engine.ActiveAlert
 	Deliveries() []mattermost.Delivery
+	// Pending is the groups not delivered yet (Mattermost unreachable).
+	Pending() []engine.PendingNotification
 }
 
 // Health is what /-/ready and /metrics serve.
@@ -128,6 +130,7 @@ type server struct {
 	query   Querier
 	silence Silencer
 	o       Options
+	clients oneQueryPerClient
 }
 
 // Handler returns the HTTP handler.
@@ -142,10 +145,10 @@ func Handler(b Backend, o Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("GET /api/gatewatch/status", s.status)
-	mux.HandleFunc("GET /api/v1/query", s.apiQuery)
-	mux.HandleFunc("POST /api/v1/query", s.apiQuery)
-	mux.HandleFunc("GET /api/v1/query_range", s.apiQueryRange)
-	mux.HandleFunc("POST /api/v1/query_range", s.apiQueryRange)
+	mux.HandleFunc("GET /api/v1/query", s.limited(s.apiQuery))
+	mux.HandleFunc("POST /api/v1/query", s.limited(s.apiQuery))
+	mux.HandleFunc("GET /api/v1/query_range", s.limited(s.apiQueryRange))
+	mux.HandleFunc("POST /api/v1/query_range", s.limited(s.apiQueryRange))
 	mux.HandleFunc("GET /api/v1/status/buildinfo", s.apiBuildInfo)
 	mux.HandleFunc("GET /graph", s.graph)
 	mux.HandleFunc("POST /silences", s.addSilence)
@@ -169,7 +172,9 @@ func Handler(b Backend, o Options) http.Handler {
 // silence form). Requests without browser headers (curl, scripts) pass.
 func sameOrigin(next http.Handler, hosts []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && !strings.HasPrefix(r.URL.Path, "/api/v1/") {
+		// Every POST, the query API's too: a query costs memory and CPU,
+		// and a page elsewhere must not make a browser spend them.
+		if r.Method == http.MethodPost {
 			if len(hosts) > 0 && !slices.ContainsFunc(hosts, func(h string) bool { return strings.EqualFold(h, r.Host) }) {
 				http.Error(w, fmt.Sprintf("request for host %q refused: gatewatch answers state-changing requests for %s only (set --web.external-url to the name you use)", r.Host, strings.Join(hosts, ", ")), http.StatusForbidden)
 				return
@@ -252,15 +257,16 @@ func (s *server) expireSilence(w http.ResponseWriter, r *http.Request) {
 
 // statusData is everything the page and the JSON status show.
 type statusData struct {
-	Gateways   []gatewayView         `json:"gateways"`
-	Targets    []engine.Target       `json:"targets"`
-	Alerts     []engine.ActiveAlert  `json:"alerts"`
-	Silences   []engine.Silence      `json:"silences"`
-	Deliveries []mattermost.Delivery `json:"notifications"`
-	Inbox      []InboxPost           `json:"inbox,omitempty"`
-	Demo       bool                  `json:"demo"`
-	Channel    string                `json:"channel,omitempty"`
-	Now        time.Time             `json:"now"`
+	Gateways   []gatewayView                `json:"gateways"`
+	Targets    []engine.Target              `json:"targets"`
+	Alerts     []engine.ActiveAlert         `json:"alerts"`
+	Silences   []engine.Silence             `json:"silences"`
+	Deliveries []mattermost.Delivery        `json:"notifications"`
+	Pending    []engine.PendingNotification `json:"pending_notifications"`
+	Inbox      []InboxPost                  `json:"inbox,omitempty"`
+	Demo       bool                         `json:"demo"`
+	Channel    string                       `json:"channel,omitempty"`
+	Now        time.Time                    `json:"now"`
 }
 
 type gatewayView struct {
@@ -295,7 +301,8 @@ func targetsOf(g spec.Gateway, ts []engine.Target, discoveryErr string) (int, st
 func (s *server) collect(ctx context.Context) statusData {
 	d := statusData{
 		Targets: s.state.Targets(), Alerts: s.state.ActiveAlerts(), Deliveries: s.state.Deliveries(),
-		Demo: s.o.Demo != nil, Now: s.o.Now(),
+		Pending: s.state.Pending(),
+		Demo:    s.o.Demo != nil, Now: s.o.Now(),
 	}
 	sort.Slice(d.Targets, func(i, j int) bool { return d.Targets[i].URL < d.Targets[j].URL })
 	sort.Slice(d.Alerts, func(i, j int) bool { return d.Alerts[i].ActiveAt.After(d.Alerts[j].ActiveAt) })

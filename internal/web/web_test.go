@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -300,4 +301,86 @@ func TestStateChangesOnlyForOwnHost(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, code, "%s reaches the form's own check: %s", ok, body)
 	}
 	require.Nil(t, web.HostsFor(&net.TCPAddr{IP: net.IPv4zero, Port: 9421}, ""), "a wildcard listener is reached by names it cannot know")
+}
+
+// TestPendingNotificationsShown: while Mattermost is unreachable, the page,
+// the JSON status and /metrics show the held group and its error.
+func TestPendingNotificationsShown(t *testing.T) {
+	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "pod-0", nil, nil)
+	require.NoError(t, gw.Start("127.0.0.1:0"))
+	defer gw.Close()
+	s, err := spec.Parse([]byte(fmt.Sprintf(`gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    workload: istio-ingressgateway
+    static_targets: ["%s"]
+    stats: {interval: 1s, timeout: 900ms}
+mattermost:
+  webhook_url: http://127.0.0.1:1/hooks/%s
+routing: {group_wait: 0s, group_interval: 2s}
+`, gw.Addr(), secretHook)), "t.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	e, err := engine.New(s, engine.Options{})
+	require.NoError(t, err)
+	require.NoError(t, e.Start(context.Background()))
+	defer e.Close()
+	srv := httptest.NewServer(web.Handler(e, web.Options{}))
+	defer srv.Close()
+
+	gw.Misdirect(1)
+	require.Eventually(t, func() bool { return len(e.Pending()) == 1 }, 30*time.Second, 50*time.Millisecond, "the failed delivery held")
+	_, page := get(t, srv.URL+"/")
+	require.Contains(t, page, "Pending notifications")
+	require.Contains(t, page, "<td>firing</td>")
+	require.Contains(t, page, "connection refused")
+	_, status := get(t, srv.URL+"/api/gatewatch/status")
+	require.Contains(t, status, `"pending_notifications":[{"receiver":"mattermost"`)
+	_, metrics := get(t, srv.URL+"/metrics")
+	require.Contains(t, metrics, "gatewatch_notifications_pending 1\n")
+	require.NotContains(t, page+status+metrics, secretHook)
+}
+
+// TestQueryAPIBounds: the query that used to take memory from 77 MB to
+// 5.7 GB is refused within the sample limit with little allocated; a
+// cross-site POST to the query API is refused like the silence form
+// (issue 12 item 5).
+func TestQueryAPIBounds(t *testing.T) {
+	s, err := spec.Parse([]byte(`gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    workload: istio-ingressgateway
+    static_targets: ["127.0.0.1:1"]
+mattermost:
+  webhook_url: http://127.0.0.1:1/hooks/x
+`), "t.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	e, err := engine.New(s, engine.Options{})
+	require.NoError(t, err)
+	require.NoError(t, e.Start(context.Background()))
+	defer e.Close()
+	srv := httptest.NewServer(web.Handler(e, web.Options{}))
+	defer srv.Close()
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	resp, err := http.PostForm(srv.URL+"/api/v1/query", url.Values{"query": {"count_over_time(vector(1)[2y:1s])"}})
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	runtime.ReadMemStats(&after)
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, string(body))
+	require.Contains(t, string(body), "query processing would load too many samples into memory")
+	// Everything allocated meanwhile, by any goroutine: an upper bound of
+	// the growth the query caused.
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(100<<20), "allocated while refusing the query")
+
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/query", strings.NewReader("query=up"))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "http://attacker.example")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "cross-site query refused")
 }

@@ -109,6 +109,7 @@ func TestErrors(t *testing.T) {
 		{"key the kind does not take", minimal + "alerts:\n  - kind: misdirected-request\n    response_code: \"503\"\n", []string{`g.yaml:7: alerts[0].response_code: kind misdirected-request does not take response_code (kinds that do: response-code, error-ratio)`}},
 		{"unknown kind", minimal + "alerts:\n  - kind: latency\n", []string{`g.yaml:6: alerts[0].kind: unknown kind "latency": use one of misdirected-request, stats-down, response-code, response-flags, error-ratio`}},
 		{"ratio threshold out of range", minimal + "alerts:\n  - kind: error-ratio\n    threshold: 5\n", []string{"g.yaml:7: alerts[0].threshold: kind error-ratio needs a threshold between 0 and 1"}},
+		{"regex whole only inside the anchors", minimal + "alerts:\n  - kind: response-code\n    response_code: \"5..)|(4..\"\n", []string{`g.yaml:7: alerts[0].response_code: invalid regex "5..)|(4..": error parsing regexp: unexpected )`}},
 		{"flags kind without flags", minimal + "alerts:\n  - kind: response-flags\n", []string{"alerts[0].response_flags: kind response-flags needs response_flags"}},
 		{"several at once", "gateways:\n  - name: Bad_Name\n    namespace: ok\n    selector: a=b\n    stats: {interval: x, timeout: y}\n", []string{"g.yaml:2: gateways[0].name", `g.yaml:5: bad duration "x"`, `g.yaml:5: bad duration "y"`}},
 	} {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	promlabels "github.com/prometheus/prometheus/model/labels"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -155,7 +156,13 @@ func (a Alert) validate(v *validator, kinds Kinds) {
 		if re.val == "" {
 			continue
 		}
-		if _, err := regexp.Compile("^(?:" + re.val + ")$"); err != nil {
+		// Prometheus parses the regex on its own before anchoring it: a
+		// value such as "a)|(b" is whole only inside gatewatch's anchors.
+		_, err := promlabels.NewFastRegexMatcher(re.val)
+		if err == nil {
+			_, err = regexp.Compile("^(?:" + re.val + ")$")
+		}
+		if err != nil {
 			v.errorf(p+"."+re.key, "invalid regex %q: %v", re.val, err)
 		}
 	}

@@ -25,7 +25,10 @@ type Kind struct {
 	Expr func(g spec.Gateway, a spec.Alert) string
 	// Annotations are the kind's annotations: summary, description and
 	// the message fields (count and count_name, or ratio). The shared ones
-	// (window, runbook_url, the spec's own) are added by ForAlert.
+	// (window, runbook_url, the spec's own) are added by ForAlert. They
+	// are Prometheus templates; g and a arrive with their strings already
+	// escaped as literal template text (spec.Literal), so a kind pastes
+	// them with %s and a brace in a spec value is printed, never run.
 	Annotations func(g spec.Gateway, a spec.Alert, t Text) map[string]string
 	// Scenarios is the kind's suite for alert a at gateway g, run by
 	// `gatewatch test` and written for `promtool test rules`.

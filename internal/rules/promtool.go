@@ -74,8 +74,12 @@ func PromtoolTests(s *spec.Spec, ruleFile string) (map[string]PromtoolTest, erro
 						if err != nil {
 							return nil, err
 						}
+						static, err := ExpandLabels(rule, lbls, e.Value)
+						if err != nil {
+							return nil, err
+						}
 						exp := maps.Clone(lbls)
-						maps.Copy(exp, rule.Labels)
+						maps.Copy(exp, static)
 						at.ExpAlerts = append(at.ExpAlerts, promtoolExpAlert{ExpLabels: exp, ExpAnnotations: ann})
 					}
 					tc.AlertRuleTest = append(tc.AlertRuleTest, at)
@@ -93,14 +97,28 @@ func PromtoolTests(s *spec.Spec, ruleFile string) (map[string]PromtoolTest, erro
 // ExpandAnnotations expands the rule's annotation templates as Prometheus
 // does for an alert with the given expression labels and value.
 func ExpandAnnotations(r Rule, lbls map[string]string, value float64) (map[string]string, error) {
+	return expand(r, "annotation", r.Annotations, lbls, value)
+}
+
+// ExpandLabels expands the rule's label templates as Prometheus does: the
+// static labels an alert with the given expression labels and value
+// carries (the spec's plain values come back as written).
+func ExpandLabels(r Rule, lbls map[string]string, value float64) (map[string]string, error) {
+	return expand(r, "label", r.Labels, lbls, value)
+}
+
+// expand runs templates with Prometheus's template expander, its variables
+// and data as the rule manager sets them, and no query function: a
+// template that queries fails here instead of reaching a Prometheus.
+func expand(r Rule, what string, templates, lbls map[string]string, value float64) (map[string]string, error) {
 	defs := "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
 	data := template.AlertTemplateData(lbls, nil, "", promql.Sample{F: value})
 	out := map[string]string{}
-	for k, v := range r.Annotations {
+	for k, v := range templates {
 		exp := template.NewTemplateExpander(context.Background(), defs+v, "__alert_"+r.Alert, data, model.Time(0), nil, &url.URL{}, nil)
 		res, err := exp.Expand()
 		if err != nil {
-			return nil, fmt.Errorf("expand annotation %s of %s: %w", k, r.Alert, err)
+			return nil, fmt.Errorf("expand %s %s of %s: %w", what, k, r.Alert, err)
 		}
 		out[k] = res
 	}

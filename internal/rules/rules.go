@@ -5,11 +5,17 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
@@ -21,7 +27,11 @@ type Group struct {
 	Rules    []Rule        `yaml:"rules" json:"rules"`
 }
 
-// Rule is one alerting rule (rulefmt shape).
+// Rule is one alerting rule (rulefmt shape). Its label and annotation
+// values are Prometheus templates: the spec's plain values in them are
+// escaped as literal text (spec.Literal), the spec's own labels and
+// annotations are templates by intent. ExpandLabels and ExpandAnnotations
+// give what an alert of the rule carries.
 type Rule struct {
 	Alert       string            `yaml:"alert" json:"alert"`
 	Expr        string            `yaml:"expr" json:"expr"`
@@ -59,14 +69,16 @@ func ForAlert(g spec.Gateway, a spec.Alert) Rule {
 		Alert: a.Name,
 		Expr:  Expr(g, a),
 		For:   a.For,
+		// Prometheus expands rule labels as templates too: the spec's
+		// values go in as literal text.
 		Labels: map[string]string{
-			"severity": a.Severity,
-			"gateway":  g.Name,
+			"severity": spec.Literal(a.Severity),
+			"gateway":  spec.Literal(g.Name),
 			// namespace is what the prometheus-operator's AlertmanagerConfig
 			// matcher keys on (it adds namespace="<its namespace>" to every
 			// route), and static targets have no namespace target label.
-			"namespace": g.Namespace,
-			"workload":  g.Workload,
+			"namespace": spec.Literal(g.Namespace),
+			"workload":  spec.Literal(g.Workload),
 		},
 		Annotations: annotations(g, a),
 	}
@@ -184,15 +196,18 @@ func RunbookExpr(g spec.Gateway, window spec.Duration) string {
 		Metric, g.Namespace, g.Workload, window)
 }
 
+// annotations are the kind's annotations, then the shared ones, then the
+// spec's own (templates by intent, checked by the spec's validation).
 func annotations(g spec.Gateway, a spec.Alert) map[string]string {
-	ann := mustKind(a).Annotations(g, a, Text{
-		Where: fmt.Sprintf("gateway %s (workload %s) in namespace %s", g.Name, g.Workload, g.Namespace),
+	lg, la := literalGateway(g), literalAlert(a)
+	ann := mustKind(a).Annotations(lg, la, Text{
+		Where: fmt.Sprintf("gateway %s (workload %s) in namespace %s", lg.Name, lg.Workload, lg.Namespace),
 		Pod:   "{{ with $labels.pod }}, pod {{ . }}{{ end }}",
 		Count: `{{ $value | printf "%.0f" }}`,
 	})
-	ann["window"] = a.Window.String()
+	ann["window"] = spec.Literal(a.Window.String())
 	if a.RunbookURL != "" {
-		ann["runbook_url"] = a.RunbookURL
+		ann["runbook_url"] = la.RunbookURL
 	}
 	for k, v := range a.Annotations {
 		ann[k] = v
@@ -200,15 +215,44 @@ func annotations(g spec.Gateway, a spec.Alert) map[string]string {
 	return ann
 }
 
-// Validate parses every rule expression with the real PromQL parser.
-func (f File) Validate() error {
-	p := parser.NewParser(parser.Options{})
-	for _, g := range f.Groups {
-		for _, r := range g.Rules {
-			if _, err := p.ParseExpr(r.Expr); err != nil {
-				return fmt.Errorf("group %s, alert %s: %w", g.Name, r.Alert, err)
-			}
-		}
+// literalGateway is g with every string the spec gave escaped as literal
+// template text (spec.Literal), for a kind's Annotations to paste.
+func literalGateway(g spec.Gateway) spec.Gateway {
+	g.Name = spec.Literal(g.Name)
+	g.Namespace = spec.Literal(g.Namespace)
+	g.Workload = spec.Literal(g.Workload)
+	g.Selector = spec.Literal(g.Selector)
+	g.Stats.Port.Name = spec.Literal(g.Stats.Port.Name)
+	g.Stats.Path = spec.Literal(g.Stats.Path)
+	g.StaticTargets = slices.Clone(g.StaticTargets)
+	for i, t := range g.StaticTargets {
+		g.StaticTargets[i] = spec.Literal(t)
 	}
-	return nil
+	return g
+}
+
+// literalAlert is a with every plain string the spec gave escaped as
+// literal template text (spec.Literal). Its labels and annotations are
+// templates by intent and stay as written.
+func literalAlert(a spec.Alert) spec.Alert {
+	a.Name = spec.Literal(a.Name)
+	a.Kind = spec.Literal(a.Kind)
+	a.ResponseCode = spec.Literal(a.ResponseCode)
+	a.ResponseFlags = spec.Literal(a.ResponseFlags)
+	a.Severity = spec.Literal(a.Severity)
+	a.Per = spec.Literal(a.Per)
+	a.RunbookURL = spec.Literal(a.RunbookURL)
+	return a
+}
+
+// Validate reads the file as Prometheus reads a rule file: rulefmt.Parse,
+// which parses every expression with the PromQL parser and every label
+// and annotation template with Prometheus's template package.
+func (f File) Validate() error {
+	b, err := yaml.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("marshal rules: %w", err)
+	}
+	_, errs := rulefmt.Parse(b, false, model.UTF8Validation, parser.NewParser(parser.Options{}), promslog.NewNopLogger())
+	return errors.Join(errs...)
 }

@@ -144,15 +144,15 @@ func alertmanagerConfig(s *spec.Spec) amConfig {
 		GroupInterval:  r.GroupInterval.String(),
 		RepeatInterval: r.RepeatInterval.String(),
 	}
-	m := s.Mattermost
+	m, p := s.Mattermost, posterOf(s.Mattermost)
 	receivers := []amReceiver{{Name: "null"}}
 	var routes []amRoute
 	if s.Cluster.MattermostNative() {
 		cfg := func(critical bool) amMattermost {
 			c := amMattermost{
 				SendResolved: m.ShouldSendResolved(), WebhookURLFile: SecretMountPath(s),
-				Channel: m.Channel, Username: m.Username, IconURL: m.IconURL, IconEmoji: m.IconEmoji,
-				Text: mentionFor(m),
+				Channel: p.Channel, Username: p.Username, IconURL: p.IconURL, IconEmoji: p.IconEmoji,
+				Text: p.Mention,
 				Attachments: []amAttachment{{
 					Fallback: titleTemplate, Color: colorTemplate, Title: titleTemplate, TitleLink: titleLinkTemplate,
 					Text: bodyTemplate, Fields: fieldsFor(), Footer: footerTemplate,
@@ -175,8 +175,8 @@ func alertmanagerConfig(s *spec.Spec) amConfig {
 		routes = append(routes, mm)
 		receivers = append(receivers, amReceiver{Name: ReceiverName, SlackConfigs: []amSlack{{
 			SendResolved: m.ShouldSendResolved(), APIURLFile: SecretMountPath(s),
-			Channel: m.Channel, Username: m.Username, IconURL: m.IconURL, IconEmoji: m.IconEmoji,
-			Color: colorTemplate, Pretext: mentionFor(m), Title: titleTemplate, TitleLink: titleLinkTemplate,
+			Channel: p.Channel, Username: p.Username, IconURL: p.IconURL, IconEmoji: p.IconEmoji,
+			Color: colorTemplate, Pretext: p.Mention, Title: titleTemplate, TitleLink: titleLinkTemplate,
 			Text: bodyTemplate, Fields: fieldsFor(), Footer: footerTemplate,
 		}}})
 	}

@@ -182,32 +182,32 @@ const amcHeader = `# The operator adds a namespace="<this namespace>" matcher to
 `
 
 func alertmanagerConfigCR(s *spec.Spec, ns string) *monitoringv1alpha1.AlertmanagerConfig {
-	m, r := s.Mattermost, s.Routing
+	m, p, r := s.Mattermost, posterOf(s.Mattermost), s.Routing
 	slack := monitoringv1alpha1.SlackConfig{
 		SendResolved: ptr(m.ShouldSendResolved()),
 		APIURL: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: s.Cluster.Alertmanager.SecretName},
 			Key:                  spec.SecretKey,
 		},
-		Username:  ptr(m.Username),
+		Username:  ptr(p.Username),
 		Color:     ptr(colorTemplate),
 		Title:     ptr(titleTemplate),
 		TitleLink: titleLinkTemplate,
 		Text:      ptr(bodyTemplate),
 		Footer:    ptr(footerTemplate),
-		IconURL:   m.IconURL,
+		IconURL:   p.IconURL,
 	}
-	if mention := mentionFor(m); mention != "" {
-		slack.Pretext = ptr(mention)
+	if p.Mention != "" {
+		slack.Pretext = ptr(p.Mention)
 	}
 	for _, f := range fieldTemplates() {
 		slack.Fields = append(slack.Fields, monitoringv1alpha1.SlackField{Title: f.Title, Value: f.Value})
 	}
-	if m.Channel != "" {
-		slack.Channel = ptr(m.Channel)
+	if p.Channel != "" {
+		slack.Channel = ptr(p.Channel)
 	}
-	if m.IconEmoji != "" {
-		slack.IconEmoji = ptr(m.IconEmoji)
+	if p.IconEmoji != "" {
+		slack.IconEmoji = ptr(p.IconEmoji)
 	}
 	matcher := monitoringv1alpha1.Matcher{Name: "alertname", Value: r.Alerts[0], MatchType: monitoringv1alpha1.MatchEqual}
 	if len(r.Alerts) > 1 {

@@ -234,6 +234,34 @@ func TestStandalone(t *testing.T) {
 	require.NotContains(t, all.String(), "ClusterRole")
 }
 
+// TestDeploymentSpecKeepsEveryValue: values that yaml.v3 writes as block
+// scalars it cannot read back (a leading newline, a first line starting
+// with a space, inside a list) reach the deployed gatewatch unchanged; the
+// spec the deployment was rendered from is not modified.
+func TestDeploymentSpecKeepsEveryValue(t *testing.T) {
+	s, err := spec.Load(goldenSpecs["full"], rules.SpecKinds())
+	require.NoError(t, err)
+	plain, err := DeploymentSpec(s)
+	require.NoError(t, err)
+	require.NotContains(t, string(plain), "gatewatch-hidden", "no placeholder in the ordinary case")
+
+	s.Gateways[0].Workload = " -(\n`'.Status"
+	s.Alerts[0].Annotations = map[string]string{"note": "\nfirst line empty", "plain": "x"}
+	s.Mattermost.Channel = "\n"
+	s.Mattermost.Username = " padded "
+	b, err := DeploymentSpec(s)
+	require.NoError(t, err)
+	again, err := spec.Parse(b, "deployed.yaml", rules.SpecKinds())
+	require.NoError(t, err, "%s", b)
+	require.Equal(t, " -(\n`'.Status", again.Gateways[0].Workload)
+	require.Equal(t, map[string]string{"note": "\nfirst line empty", "plain": "x"}, again.Alerts[0].Annotations)
+	require.Equal(t, "\n", again.Mattermost.Channel)
+	require.Equal(t, " padded ", again.Mattermost.Username)
+	require.Equal(t, " -(\n`'.Status", s.Gateways[0].Workload, "the rendered spec keeps its values")
+	require.Equal(t, "\nfirst line empty", s.Alerts[0].Annotations["note"])
+	require.NotContains(t, string(b), "gatewatch-hidden")
+}
+
 // TestNetworkPoliciesOnlyForDefaultDeny: without cluster.default_deny no
 // policy is rendered (one would isolate the pods it selects); with egress
 // only, only egress policies.

@@ -3,6 +3,8 @@ package render
 import (
 	"fmt"
 	"path"
+	"reflect"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 	appsv1 "k8s.io/api/apps/v1"
@@ -32,11 +34,85 @@ func DeploymentSpec(s *spec.Spec) ([]byte, error) {
 	c := *s
 	c.Mattermost.WebhookURL = ""
 	c.Mattermost.WebhookURLFile = path.Join(secretMountDir, spec.SecretKey)
-	b, err := yaml.Marshal(&c)
+	b, err := marshalSpec(&c)
 	if err != nil {
 		return nil, fmt.Errorf("render the deployed spec: %w", err)
 	}
 	return append([]byte("# Rendered by gatewatch render --target standalone; the webhook URL comes from the Secret.\n"), b...), nil
+}
+
+// marshalSpec writes the spec as YAML that reads back to the same values.
+// yaml.v3 writes a string that spans lines as a block scalar, and some of
+// those it cannot read back (one that starts with a newline, or whose first
+// line starts with a space, inside a list: "did not find expected key", or
+// the newline is lost). Such strings are written double-quoted instead:
+// they are replaced by placeholders for the encoding into a node tree and
+// put back, quoted, into the tree.
+func marshalSpec(c *spec.Spec) ([]byte, error) {
+	hidden := map[string]string{}
+	hideMultiline(reflect.ValueOf(c).Elem(), hidden)
+	if len(hidden) == 0 {
+		return yaml.Marshal(c)
+	}
+	var doc yaml.Node
+	if err := doc.Encode(c); err != nil {
+		return nil, err
+	}
+	var restore func(n *yaml.Node)
+	restore = func(n *yaml.Node) {
+		if v, ok := hidden[n.Value]; ok && n.Kind == yaml.ScalarNode {
+			n.Value, n.Style = v, yaml.DoubleQuotedStyle
+		}
+		for _, ch := range n.Content {
+			restore(ch)
+		}
+	}
+	restore(&doc)
+	return yaml.Marshal(&doc)
+}
+
+// hideMultiline replaces, in v, every string that spans lines or starts or
+// ends with white space by a placeholder recorded in hidden. Slices and maps
+// are copied before they change, so the spec v was copied from keeps its
+// values.
+func hideMultiline(v reflect.Value, hidden map[string]string) {
+	switch v.Kind() {
+	case reflect.String:
+		s := v.String()
+		if v.CanSet() && (strings.Contains(s, "\n") || s != strings.TrimSpace(s)) {
+			key := fmt.Sprintf("\x00gatewatch-hidden-%d", len(hidden)) // no spec value holds a NUL
+			hidden[key] = s
+			v.SetString(key)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				hideMultiline(v.Field(i), hidden)
+			}
+		}
+	case reflect.Slice:
+		if v.IsNil() || !v.CanSet() {
+			return
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(c, v)
+		v.Set(c)
+		for i := range c.Len() {
+			hideMultiline(c.Index(i), hidden)
+		}
+	case reflect.Map:
+		if v.IsNil() || !v.CanSet() {
+			return
+		}
+		c := reflect.MakeMapWithSize(v.Type(), v.Len())
+		for it := v.MapRange(); it.Next(); {
+			e := reflect.New(v.Type().Elem()).Elem()
+			e.Set(it.Value())
+			hideMultiline(e, hidden)
+			c.SetMapIndex(it.Key(), e)
+		}
+		v.Set(c)
+	}
 }
 
 // standalone renders what deploys gatewatch itself: ServiceAccount, a Role

@@ -40,12 +40,34 @@ const silenceURLTemplate = `{{ .ExternalURL }}/#/silences/new?filter=%7B{{ range
 // spec's mention_critical.
 const mentionTemplate = `{{ if and (eq .Status "firing") (eq .CommonLabels.severity "critical") }}%s{{ end }}`
 
-// mentionFor returns the mention template, or "" without a mention.
+// mentionFor returns the mention template, or "" without a mention. The
+// mention is literal text (spec.Literal): a "{{ end }}" in it is printed
+// inside the guard, never closes it.
 func mentionFor(m spec.Mattermost) string {
 	if m.MentionCritical == "" {
 		return ""
 	}
-	return strings.Replace(mentionTemplate, "%s", m.MentionCritical, 1)
+	return strings.Replace(mentionTemplate, "%s", spec.Literal(m.MentionCritical), 1)
+}
+
+// poster is how the messages are posted: the spec's channel, username and
+// icons and the mention template, as the Alertmanager template text
+// mattermost_configs and slack_configs take (each field is a template
+// there). The spec's values are literal text (spec.Literal).
+type poster struct {
+	Channel, Username, IconURL, IconEmoji string
+	// Mention is mentionFor's template ("" without mention_critical).
+	Mention string
+}
+
+func posterOf(m spec.Mattermost) poster {
+	return poster{
+		Channel:   spec.Literal(m.Channel),
+		Username:  spec.Literal(m.Username),
+		IconURL:   spec.Literal(m.IconURL),
+		IconEmoji: spec.Literal(m.IconEmoji),
+		Mention:   mentionFor(m),
+	}
 }
 
 // FieldTemplate is one attachment field.

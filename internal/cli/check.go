@@ -17,8 +17,10 @@ func newCheckCmd() *cobra.Command {
 		Use:   "check",
 		Short: "Validate the spec: every problem with file:line, exit 1 if any",
 		Long: `Validates the spec: every problem at once, each with file:line, exit 1 if
-any. Warnings (an enabled alert that no route delivers) are printed too;
-with --strict they fail the check.`,
+any. Alert labels and annotations are parsed as the Prometheus templates they
+are; the generated rules are read with Prometheus's rule parser. Warnings (an
+enabled alert that no route delivers) are printed too; with --strict they
+fail the check.`,
 		Example: `  gatewatch check -c gatewatch.yaml
   gatewatch check -c gatewatch.yaml --strict`,
 		Args: cobra.NoArgs,

@@ -60,7 +60,7 @@ Sources:
 	cmd.Flags().StringVarP(&o.namespace, "namespace", "n", "istio-system", "gateway pods' namespace for --kube (and, when given, the only namespace whose Gateways are read); with -c, limits the spec's gateways to it")
 	cmd.Flags().StringVarP(&o.selector, "selector", "l", "istio=ingressgateway", "gateway pods' label selector for --kube; with -c, the spec's selectors unless given")
 	cmd.Flags().DurationVar(&o.since, "since", 0, "only entries newer than this (e.g. 15m; default: all); also limits --kube logs")
-	cmd.Flags().IntVar(&o.top, "top", 10, "how many host pairs to analyse in full")
+	cmd.Flags().IntVar(&o.top, "top", 10, "how many host pairs to analyse in full, and how many items of every list the text report shows (-o json has them all)")
 	kubeFlags(cmd, &o.kube, "--kube")
 	outputFlag(cmd, &o.format)
 	return cmd
@@ -95,7 +95,9 @@ func (o explainOptions) run(ctx context.Context, stdin io.Reader, stdout io.Writ
 	}
 	r, err := explain.Run(ctx, eo)
 	if ctx.Err() != nil {
-		return fail(exitUsage, errors.New("interrupted"))
+		// Ctrl-C (cmd/gatewatch's signal context): the analysis stops
+		// where it is, with the shell's code for SIGINT.
+		return fail(exitInterrupted, errors.New("interrupted"))
 	}
 	if err != nil {
 		return fail(exitUsage, err)

@@ -41,12 +41,9 @@ type DirConfig struct{ Path string }
 
 func (d DirConfig) String() string { return "manifests in " + d.Path }
 
-// Config loads the manifests.
+// Config loads the manifests, stopping between files when ctx ends.
 func (d DirConfig) Config(ctx context.Context, _ func(string)) (*gwconfig.Config, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	c, err := gwconfig.LoadDir(d.Path)
+	c, err := gwconfig.LoadDirContext(ctx, d.Path)
 	if err != nil {
 		return nil, err // gwconfig says "read gateway configuration …"
 	}

@@ -36,8 +36,13 @@ type Options struct {
 	Since time.Duration
 	// Now is the analysis time (certificate expiry, Since).
 	Now time.Time
-	// Top is how many pairs get a full finding (default 10).
+	// Top is how many pairs get a full finding (default 10); the text
+	// report shows at most Top items of every list.
 	Top int
+	// ReadFor bounds the reading of the sources (0: until ctx ends): what
+	// was read by then is analysed. The analysis itself stops when ctx
+	// ends, with ctx's error.
+	ReadFor time.Duration
 	// Strict fails the run when any source cannot be read (the command
 	// line: a source the user named must work); otherwise a source that
 	// fails is a warning as long as another one was read (enrichment).
@@ -58,21 +63,24 @@ type Report struct {
 	// Findings are the top 421 pairs, each with the configuration's view
 	// and a verdict, most 421s first.
 	Findings []Finding `json:"findings"`
-	// Conflicts are the servers that claim the same hosts on one port of
-	// the same gateway pods (Istio's IST0145 ConflictingGateways), each
-	// with a verdict.
+	// Conflicts are the names servers claim together on one port of the
+	// same gateway pods (Istio's IST0145 ConflictingGateways), each with
+	// its servers and a verdict.
 	Conflicts []ConflictFinding `json:"conflicts"`
-	// Coalescing are the pairs of servers whose certificates make
-	// coalescing possible (config only): one per pair of servers, with the
-	// directions it goes (A→B, B→A or both) and one verdict.
+	// Coalescing are the certificates that cover hosts of other servers
+	// (config only): one group per certificate (or certificates sharing a
+	// name) with the servers presenting it and those whose hosts it
+	// covers, and one verdict. Groups where browsers coalesce come first.
 	Coalescing []CoalescingFinding `json:"coalescing"`
 	// Verdict is the headline: the first finding's; without 421s in the
-	// logs the first conflict's, else the first coalescing pair's; nil when
-	// there is nothing.
+	// logs the first conflict's, else the first coalescing group's; nil
+	// when there is nothing.
 	Verdict *Verdict `json:"verdict,omitempty"`
 	// Warnings are per-item problems (bad lines, unreadable resources);
 	// the analysis went on without them.
 	Warnings []string `json:"warnings"`
+	// Top is how many items of each list the text report shows.
+	Top int `json:"-"`
 }
 
 // Finding is one SNI → :authority pair of 421s.
@@ -84,14 +92,14 @@ type Finding struct {
 	Verdict Verdict        `json:"verdict"`
 }
 
-// CoalescingFinding is a config-only finding: a pair of servers where
-// browsers can coalesce connections, in one direction or both.
+// CoalescingFinding is a config-only finding: a certificate whose names
+// cover hosts of servers other than those presenting it.
 type CoalescingFinding struct {
-	gwconfig.ServerPair
+	gwconfig.CoalescingGroup
 	Verdict Verdict `json:"verdict"`
 }
 
-// ConflictFinding is a config-only finding: two servers claiming the same
+// ConflictFinding is a config-only finding: servers claiming the same
 // hosts (IST0145).
 type ConflictFinding struct {
 	gwconfig.ServerConflict
@@ -99,7 +107,9 @@ type ConflictFinding struct {
 }
 
 // Run analyses what o names. It fails only when no source could be read at
-// all; per-item problems are Warnings.
+// all (per-item problems are Warnings), or with ctx's error when ctx ends:
+// the work grows with the servers and log lines, and every loop of it
+// checks ctx.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Logs == nil && o.Config == nil {
 		return nil, errors.New("nothing to explain: give access logs, gateway configuration, or both")
@@ -110,116 +120,200 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Top <= 0 {
 		o.Top = 10
 	}
-	r := &Report{Now: o.Now, Findings: []Finding{}, Conflicts: []ConflictFinding{}, Coalescing: []CoalescingFinding{}, Warnings: []string{}}
-	warn := func(s string) { r.Warnings = append(r.Warnings, s) }
+	r := &Report{Now: o.Now, Top: o.Top, Findings: []Finding{}, Conflicts: []ConflictFinding{}, Coalescing: []CoalescingFinding{}, Warnings: []string{}}
+	analysis, err := r.read(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if analysis != nil {
+		if err := r.judgeConfig(ctx, analysis); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.judgeLogs(ctx, analysis, o.Top); err != nil {
+		return nil, err
+	}
+	r.Verdict = r.headline()
+	return r, nil
+}
 
+// read reads the sources within o.ReadFor, and analyses the configuration.
+func (r *Report) read(ctx context.Context, o Options) (*gwconfig.Analysis, error) {
+	readCtx := ctx
+	if o.ReadFor > 0 {
+		var cancel context.CancelFunc
+		readCtx, cancel = context.WithTimeout(ctx, o.ReadFor)
+		defer cancel()
+	}
 	var analysis *gwconfig.Analysis
 	var errs []error
 	if o.Config != nil {
-		r.ConfigSource = o.Config.String()
-		c, err := o.Config.Config(ctx, warn)
+		a, err := r.readConfig(readCtx, ctx, o)
+		analysis = a
 		if err != nil {
 			errs = append(errs, err)
-		} else {
-			analysis = c.Analyze(o.Now)
-			r.Servers = len(analysis.Servers)
-			for _, w := range analysis.Warnings {
-				warn(w.String())
-			}
 		}
 	}
 	if o.Logs != nil {
-		r.LogSource = o.Logs.String()
-		rep, skipped, err := readLogs(ctx, o, warn)
-		if err != nil {
+		if err := r.readLogs(readCtx, o); err != nil {
 			errs = append(errs, err)
-		} else {
-			r.Logs, r.Skipped = rep, skipped
-			if rep.Truncated {
-				warn(fmt.Sprintf("out of time: analysed the first %d lines of the access log only", rep.Input.Lines))
-			}
-			for _, b := range rep.Input.BadSamples {
-				warn(fmt.Sprintf("access log line %d: %s (%s): %s", b.Line, b.Reason, b.Detail, printable(b.Text)))
-			}
-			if n := rep.Input.Bad - len(rep.Input.BadSamples); n > 0 {
-				var reasons []string
-				for reason, c := range rep.Input.BadByReason {
-					reasons = append(reasons, fmt.Sprintf("%s %d", reason, c))
-				}
-				slices.Sort(reasons)
-				warn(fmt.Sprintf("%d more access-log lines could not be read (all %d by reason: %s)", n, rep.Input.Bad, strings.Join(reasons, ", ")))
-			}
 		}
+	}
+	// Interrupted or out of time: no partial report, ctx's error.
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if len(errs) > 0 && (o.Strict || (r.Logs == nil && analysis == nil)) {
 		return nil, errors.Join(errs...)
 	}
 	for _, err := range errs {
-		warn(err.Error())
+		r.warn(err.Error())
 	}
+	return analysis, nil
+}
 
-	if analysis != nil {
-		for _, c := range analysis.ConflictingServers() {
-			r.Conflicts = append(r.Conflicts, ConflictFinding{ServerConflict: c, Verdict: judgeConflict(c)})
-		}
-		for _, sp := range analysis.CoalescingServerPairs() {
-			r.Coalescing = append(r.Coalescing, CoalescingFinding{ServerPair: sp, Verdict: judgeServers(sp)})
-		}
+func (r *Report) warn(s string) { r.Warnings = append(r.Warnings, s) }
+
+// readConfig reads the configuration within readCtx and analyses it
+// within ctx.
+func (r *Report) readConfig(readCtx, ctx context.Context, o Options) (*gwconfig.Analysis, error) {
+	r.ConfigSource = o.Config.String()
+	c, err := o.Config.Config(readCtx, r.warn)
+	if err != nil {
+		return nil, err
 	}
-	if r.Logs != nil {
-		for _, p := range r.Logs.Pairs {
-			if len(r.Findings) == o.Top {
-				break
-			}
-			f := Finding{Pair: p}
-			if analysis != nil && (p.Kind == accesslog.PairCoalesced || p.Kind == accesslog.PairSameHost) {
-				cp := analysis.Resolve(p.SNI, p.Authority)
-				cp.Notes = append(cp.Notes, conflictNotes(cp, r.Conflicts)...)
-				f.Config = &cp
-			}
-			f.Verdict = judgePair(f, analysis != nil)
-			r.Findings = append(r.Findings, f)
-		}
+	analysis, err := c.AnalyzeContext(ctx, o.Now)
+	if err != nil {
+		return nil, err
 	}
+	r.Servers = len(analysis.Servers)
+	for _, w := range analysis.Warnings {
+		r.warn(w.String())
+	}
+	return analysis, nil
+}
+
+// readLogs reads and analyses the access log within ctx.
+func (r *Report) readLogs(ctx context.Context, o Options) error {
+	r.LogSource = o.Logs.String()
+	rep, skipped, err := readLogs(ctx, o, r.warn)
+	if err != nil {
+		return err
+	}
+	r.Logs, r.Skipped = rep, skipped
+	if rep.Truncated {
+		r.warn(fmt.Sprintf("out of time: analysed the first %d lines of the access log only", rep.Input.Lines))
+	}
+	for _, b := range rep.Input.BadSamples {
+		r.warn(fmt.Sprintf("access log line %d: %s (%s): %s", b.Line, b.Reason, b.Detail, printable(b.Text)))
+	}
+	if n := rep.Input.Bad - len(rep.Input.BadSamples); n > 0 {
+		var reasons []string
+		for reason, c := range rep.Input.BadByReason {
+			reasons = append(reasons, fmt.Sprintf("%s %d", reason, c))
+		}
+		slices.Sort(reasons)
+		r.warn(fmt.Sprintf("%d more access-log lines could not be read (all %d by reason: %s)", n, rep.Input.Bad, strings.Join(reasons, ", ")))
+	}
+	return nil
+}
+
+// judgeConfig gives the configuration's own findings their verdicts.
+func (r *Report) judgeConfig(ctx context.Context, analysis *gwconfig.Analysis) error {
+	conflicts, err := analysis.ConflictingServers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range conflicts {
+		r.Conflicts = append(r.Conflicts, ConflictFinding{ServerConflict: c, Verdict: judgeConflict(c)})
+	}
+	groups, err := analysis.CoalescingGroups(ctx)
+	if err != nil {
+		return err
+	}
+	for i, g := range groups {
+		if i%256 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.Coalescing = append(r.Coalescing, CoalescingFinding{CoalescingGroup: g, Verdict: judgeGroup(g)})
+	}
+	return nil
+}
+
+// judgeLogs gives the top pairs of 421s their findings.
+func (r *Report) judgeLogs(ctx context.Context, analysis *gwconfig.Analysis, top int) error {
+	if r.Logs == nil {
+		return nil
+	}
+	for _, p := range r.Logs.Pairs {
+		if len(r.Findings) == top {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		f := Finding{Pair: p}
+		if analysis != nil && (p.Kind == accesslog.PairCoalesced || p.Kind == accesslog.PairSameHost) {
+			cp := analysis.Resolve(p.SNI, p.Authority)
+			cp.Notes = append(cp.Notes, conflictNotes(cp, r.Conflicts)...)
+			f.Config = &cp
+		}
+		f.Verdict = judgePair(f, analysis != nil)
+		r.Findings = append(r.Findings, f)
+	}
+	return nil
+}
+
+// headline is the first finding's verdict; without 421s in the logs the
+// first conflict's, else the first coalescing group's where browsers
+// coalesce.
+func (r *Report) headline() *Verdict {
 	switch {
 	case len(r.Findings) > 0:
-		v := r.Findings[0].Verdict
-		r.Verdict = &v
+		return &r.Findings[0].Verdict
 	case len(r.Conflicts) > 0:
-		v := r.Conflicts[0].Verdict
-		r.Verdict = &v
-	case len(r.Coalescing) > 0:
-		for _, c := range r.Coalescing {
-			if c.Coalescing {
-				v := c.Verdict
-				r.Verdict = &v
-				break
-			}
-		}
+		return &r.Conflicts[0].Verdict
+	case len(r.Coalescing) > 0 && r.Coalescing[0].Coalescing:
+		return &r.Coalescing[0].Verdict
 	}
-	return r, nil
+	return nil
 }
 
 // conflictNotes point a pair of 421s at the conflicts its SNI's server is
-// in for the pair's hosts: the other server of a conflict gets no traffic
-// for the hosts both claim.
+// in for the pair's hosts: the other servers of a conflict get no traffic
+// for the hosts they share.
 func conflictNotes(cp gwconfig.Pair, conflicts []ConflictFinding) []string {
+	if cp.SNIServer == nil {
+		return nil
+	}
 	var out []string
+	sni := cp.SNIServer.String()
 	for _, c := range conflicts {
-		if cp.SNIServer == nil {
-			break
-		}
-		if sni := cp.SNIServer.String(); sni != c.A.String() && sni != c.B.String() {
+		members := c.Members()
+		if !slices.ContainsFunc(members, func(m gwconfig.ServerRef) bool { return m.String() == sni }) {
 			continue
 		}
-		if !slices.ContainsFunc(c.Hosts, func(h string) bool {
+		hosts := contested(c.ServerConflict)
+		if !slices.ContainsFunc(hosts, func(h string) bool {
 			return gwconfig.HostMatches(h, cp.SNI) || gwconfig.HostMatches(h, cp.Authority)
 		}) {
 			continue // the conflict is about other hosts of that server
 		}
-		out = append(out, fmt.Sprintf("%s and %s both serve %s on one port of the same gateway pods (IST0145): see the conflicts below", c.A, c.B, strings.Join(c.Hosts, ", ")))
+		out = append(out, fmt.Sprintf("%s both serve %s on one port of the same gateway pods (IST0145): see the conflicts below", serverList(members), few(hosts, 3)))
 	}
 	return out
+}
+
+// serverList names servers: "A and B", "A, B, C and 7 more".
+func serverList(rs []gwconfig.ServerRef) string {
+	if len(rs) == 2 {
+		return rs[0].String() + " and " + rs[1].String()
+	}
+	var names []string
+	for _, r := range rs {
+		names = append(names, r.String())
+	}
+	return few(names, 3)
 }
 
 // readLogs reads the access log, keeping the entries of the last Since.

@@ -36,7 +36,7 @@ type scenario struct {
 	logs     string
 }
 
-func (s scenario) write(t *testing.T) (logFile, configDir string) {
+func (s scenario) write(t testing.TB) (logFile, configDir string) {
 	t.Helper()
 	dir := t.TempDir()
 	configDir = filepath.Join(dir, "config")
@@ -167,7 +167,7 @@ func TestNoOverlap(t *testing.T) {
 	require.Nil(t, r.Verdict)
 	var text bytes.Buffer
 	require.NoError(t, WriteText(&text, r))
-	require.Contains(t, text.String(), "no pair of servers lets browsers coalesce connections")
+	require.Contains(t, text.String(), "no certificate lets browsers coalesce connections")
 
 	r = run(t, s)
 	require.Equal(t, "client", r.Findings[0].Verdict.Cause)
@@ -266,9 +266,11 @@ func TestConflictingGateways(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, r.Conflicts, 1)
 	c := r.Conflicts[0]
-	require.Equal(t, "istio-ingress/shop", c.A.Gateway)
-	require.Equal(t, "istio-ingress/shop-v2", c.B.Gateway)
+	require.Len(t, c.Servers, 2)
+	require.Equal(t, "istio-ingress/shop", c.Servers[0].Gateway)
+	require.Equal(t, "istio-ingress/shop-v2", c.Servers[1].Gateway)
 	require.Equal(t, []string{"shop.example.com"}, c.Hosts)
+	require.True(t, c.Identical)
 	require.Equal(t, "conflicting-servers", c.Verdict.Cause)
 	require.Equal(t, []string{"distinct-hosts", "merge-servers", "separate-address"}, fixCodes(c.Verdict))
 	require.Empty(t, r.Coalescing, "no certificate covers another's host")
@@ -280,18 +282,19 @@ func TestConflictingGateways(t *testing.T) {
 	require.NotContains(t, text, "opened for shop.example.com, which EnvoyFilter")
 
 	// With a wildcard certificate the servers also coalesce with api —
-	// but no pair goes from shop.example.com to itself.
+	// but shop.example.com is no host their connections carry for the
+	// other.
 	s.secrets = map[string][]string{"shop-cert": {"*.example.com"}, "shop-cert-2": {"*.example.com"}, "api-cert": {"api.example.com"}}
 	_, dir = s.write(t)
 	r, err = Run(context.Background(), Options{Config: DirConfig{Path: dir}, Now: now})
 	require.NoError(t, err)
 	require.Len(t, r.Conflicts, 1)
-	for _, c := range r.Coalescing {
-		for _, d := range c.Directions {
-			require.NotContains(t, d.Hosts, "shop.example.com", "%s → %s", d.From, d.To)
-			require.Contains(t, d.Hosts, "api.example.com")
-		}
+	require.Len(t, r.Coalescing, 1)
+	var hosts []string
+	for _, s := range r.Coalescing[0].Servers {
+		hosts = append(hosts, s.Gateway+": "+strings.Join(s.Hosts, ","))
 	}
+	require.Equal(t, []string{"istio-ingress/api: api.example.com", "istio-ingress/shop: ", "istio-ingress/shop-v2: "}, hosts)
 	require.NotContains(t, textOf(t, r), "requests for shop.example.com on a connection opened for shop.example.com")
 }
 
@@ -314,8 +317,8 @@ func TestCoalescingPairOnce(t *testing.T) {
 	require.Equal(t, []string{"distinct-certificates", "merge-servers", "separate-address", "alpn-http11"}, fixCodes(c.Verdict))
 	text := textOf(t, r)
 	t.Log(text)
-	require.Contains(t, text, "server pairs where browsers can coalesce connections: 1\n")
-	require.Contains(t, text, "- Gateway istio-ingress/api servers[0] port 443 ↔ Gateway istio-ingress/shop servers[0] port 443\n")
+	require.Contains(t, text, "certificates that let browsers coalesce connections: 1 (2 servers)\n")
+	require.Contains(t, text, "- certificate for *.example.com (Secrets istio-ingress/api-cert, istio-ingress/shop-cert): 2 servers across 2 Gateways\n")
 	require.Contains(t, text, "hosts:         shop.example.com on connections for istio-ingress/api; api.example.com on connections for istio-ingress/shop\n")
 	require.Equal(t, 1, strings.Count(text, "[merge-servers]"))
 }
@@ -392,7 +395,7 @@ func TestSameCertificateInTwoSecrets(t *testing.T) {
 func TestConflictNotesOnlyForTheirHosts(t *testing.T) {
 	a := gwconfig.ServerRef{Kind: "Gateway (networking.istio.io)", Gateway: "istio-ingress/shop", Port: 443}
 	b := gwconfig.ServerRef{Kind: "Gateway (networking.istio.io)", Gateway: "istio-ingress/shop-v2", Port: 443}
-	conflicts := []ConflictFinding{{ServerConflict: gwconfig.ServerConflict{A: a, B: b, Hosts: []string{"shop.example.com"}}}}
+	conflicts := []ConflictFinding{{ServerConflict: gwconfig.ServerConflict{Servers: []gwconfig.ServerRef{a, b}, Hosts: []string{"shop.example.com"}, Identical: true}}}
 	for _, tc := range []struct {
 		sni, authority string
 		want           int

@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -241,31 +242,98 @@ func coalescingFixes(cp *gwconfig.Pair, lua bool) []Fix {
 	return []Fix{certs, merge, addr, alpn}
 }
 
-// judgeServers decides the verdict of a config-only pair of servers: one
-// verdict for both directions.
-func judgeServers(sp gwconfig.ServerPair) Verdict {
+// judgeGroup decides the verdict of a config-only coalescing group: for
+// two servers, from both directions; for more, from the group.
+func judgeGroup(g gwconfig.CoalescingGroup) Verdict {
+	if len(g.Directions) > 0 {
+		return judgeServers(g)
+	}
+	if !g.Coalescing {
+		return Verdict{Cause: "overlap-harmless", Short: "a certificate overlap browsers do not act on",
+			Summary: sentence(g.Reason) + " Browsers will not coalesce."}
+	}
+	s := sentence(g.Reason) + luaWords(g.Lua421) + sharedWords(g)
+	servers := count(len(g.Servers), "server", "servers")
+	names := few(g.Names, 3)
+	certs := Fix{"distinct-certificates", fmt.Sprintf("give each of the %s a certificate of its own hosts only (none covering %s), so browsers cannot reuse a connection across them", servers, names)}
+	if g.Presenting == 1 {
+		certs.Text = fmt.Sprintf("give %s a certificate that does not cover the hosts of the other %s", presenter(g), count(len(g.Servers)-1, "server", "servers"))
+	}
+	merge := Fix{"merge-servers", fmt.Sprintf("serve the hosts of the %s from one Gateway server per address and port (one hosts list, one certificate), so Envoy routes them all on one connection", servers)}
+	addr := Fix{"separate-address", "give the servers whose hosts must not share connections their own gateway addresses"}
+	alpn := Fix{"alpn-http11", "offer only http/1.1 on the overlapping listener"}
+	fixes := orFixes(certs, merge, addr, alpn)
+	if g.SharedCertificate {
+		fixes = orFixes(merge, certs, addr, alpn)
+	}
+	short := fmt.Sprintf("browsers can coalesce among %s across %s: the certificate for %s covers their hosts", servers, count(g.Gateways, "Gateway", "Gateways"), names)
+	return Verdict{Cause: "coalescing-possible", Short: short, Summary: s, Fixes: fixes}
+}
+
+// presenter is the one server of g presenting its certificate.
+func presenter(g gwconfig.CoalescingGroup) string {
+	for _, s := range g.Servers {
+		if s.Presents {
+			return s.String()
+		}
+	}
+	return "the server"
+}
+
+func luaWords(lua []string) string {
+	if len(lua) == 0 {
+		return ""
+	}
+	return " Safari/WebKit versions that do not retry a 421 show an error."
+}
+
+// sharedWords say that the servers present one certificate, and whether
+// istioctl analyze sees it.
+func sharedWords(g gwconfig.CoalescingGroup) string {
+	switch {
+	case g.SameCertificateContents:
+		return fmt.Sprintf(" The servers present the same certificate, from %d Secrets: istioctl analyze's IST0138 compares Secret names and does not see it.", len(g.Secrets))
+	case g.SharedCertificate:
+		return " The servers present the same certificate, from one Secret (istioctl analyze reports IST0138)."
+	}
+	return ""
+}
+
+// orFixes numbers alternatives: every fix after the first starts with "or".
+func orFixes(fixes ...Fix) []Fix {
+	for i := range fixes[1:] {
+		fixes[i+1].Text = "or " + fixes[i+1].Text
+	}
+	return fixes
+}
+
+// judgeServers decides the verdict of a group of two servers: one verdict
+// for both directions.
+func judgeServers(g gwconfig.CoalescingGroup) Verdict {
 	var reasons []string
 	var coalescing []gwconfig.CoalescingPair
-	lua := false
-	for _, d := range sp.Directions {
+	lua, shared := false, false
+	for _, d := range g.Directions {
 		reasons = append(reasons, sentence(d.Reason))
+		shared = shared || d.SharedCertificate
 		if d.Coalescing {
 			coalescing = append(coalescing, d)
 			lua = lua || len(d.Lua421) > 0
 		}
 	}
 	s := strings.Join(reasons, " ")
-	if !sp.Coalescing {
+	if len(coalescing) == 0 {
 		return Verdict{Cause: "overlap-harmless", Short: "a certificate overlap browsers do not act on",
 			Summary: s + " Browsers will not coalesce."}
 	}
+	a, b := g.Servers[0].ServerRef, g.Servers[1].ServerRef
 	if lua {
 		s += " Safari/WebKit versions that do not retry a 421 show an error."
 	}
 	switch {
-	case slices.ContainsFunc(sp.Directions, func(d gwconfig.CoalescingPair) bool { return d.SameCertificateContents }):
+	case slices.ContainsFunc(g.Directions, func(d gwconfig.CoalescingPair) bool { return d.SameCertificateContents }):
 		s += " Both servers present the same certificate, from two Secrets: istioctl analyze's IST0138 compares Secret names and does not see it."
-	case sp.SharedCertificate:
+	case shared:
 		s += " Both servers present the same certificate, from one Secret (istioctl analyze reports IST0138)."
 	}
 	var hosts []string
@@ -274,9 +342,9 @@ func judgeServers(sp gwconfig.ServerPair) Verdict {
 	}
 	var certs, addr Fix
 	if len(coalescing) == 2 {
-		a, b := coalescing[0], coalescing[1]
-		certs = Fix{"distinct-certificates", fmt.Sprintf("give each server a certificate of its own hosts only: %s one without %s, %s one without %s", a.From, strings.Join(a.Hosts, ", "), b.From, strings.Join(b.Hosts, ", "))}
-		addr = Fix{"separate-address", fmt.Sprintf("give one of %s and %s its own gateway address", a.From, b.From)}
+		x, y := coalescing[0], coalescing[1]
+		certs = Fix{"distinct-certificates", fmt.Sprintf("give each server a certificate of its own hosts only: %s one without %s, %s one without %s", x.From, strings.Join(x.Hosts, ", "), y.From, strings.Join(y.Hosts, ", "))}
+		addr = Fix{"separate-address", fmt.Sprintf("give one of %s and %s its own gateway address", x.From, y.From)}
 	} else {
 		d := coalescing[0]
 		certs = Fix{"distinct-certificates", fmt.Sprintf("give %s a certificate that does not cover %s", d.From, strings.Join(d.Hosts, ", "))}
@@ -284,42 +352,79 @@ func judgeServers(sp gwconfig.ServerPair) Verdict {
 	}
 	merge := Fix{"merge-servers", fmt.Sprintf("serve %s from one Gateway server with %s's hosts (one hosts list, one certificate)", strings.Join(sortedUnique(hosts), ", "), coalescing[0].From)}
 	if len(coalescing) == 2 {
-		merge.Text = fmt.Sprintf("serve the hosts of %s and %s from one Gateway server (one hosts list, one certificate)", sp.A, sp.B)
+		merge.Text = fmt.Sprintf("serve the hosts of %s and %s from one Gateway server (one hosts list, one certificate)", a, b)
 	}
 	alpn := Fix{"alpn-http11", "offer only http/1.1 on the overlapping listener"}
-	fixes := []Fix{certs, merge, addr, alpn}
-	if sp.SharedCertificate {
-		fixes = []Fix{merge, certs, addr, alpn}
-	}
-	for i := range fixes[1:] {
-		fixes[i+1].Text = "or " + fixes[i+1].Text
+	fixes := orFixes(certs, merge, addr, alpn)
+	if shared {
+		fixes = orFixes(merge, certs, addr, alpn)
 	}
 	short := fmt.Sprintf("browsers can coalesce: %s's certificate covers %s", coalescing[0].From.Gateway, strings.Join(coalescing[0].Hosts, ", "))
 	if len(coalescing) == 2 {
-		short = fmt.Sprintf("browsers can coalesce both ways between %s and %s: each certificate covers the other's hosts", serverName(sp.A, sp.B), serverName(sp.B, sp.A))
+		short = fmt.Sprintf("browsers can coalesce both ways between %s and %s: each certificate covers the other's hosts", serverName(a, b), serverName(b, a))
 	}
 	return Verdict{Cause: "coalescing-possible", Short: short, Summary: s, Fixes: fixes}
 }
 
-// judgeConflict decides the verdict of two servers claiming the same hosts
+// judgeConflict decides the verdict of servers claiming the same hosts
 // (IST0145). The fixes are those istio.io gives for IST0145, in that order
 // of preference: one owner per host, one Gateway, or apart.
 func judgeConflict(c gwconfig.ServerConflict) Verdict {
-	hosts := strings.Join(c.Hosts, ", ")
-	own := Fix{"distinct-hosts", fmt.Sprintf("serve %s from one of the two servers only: remove it from the hosts of %s or of %s, and bind its VirtualServices to the Gateway that keeps it", hosts, c.A, c.B)}
-	if !c.Identical {
-		own.Text = fmt.Sprintf("make the hosts of %s and %s not overlap: list %s in one of them only (narrow the wildcard of the other)", c.A, c.B, hosts)
+	members := c.Members()
+	hosts := few(contested(c), 3)
+	var own Fix
+	switch {
+	case len(members) == 2 && c.Identical:
+		own = Fix{"distinct-hosts", fmt.Sprintf("serve %s from one of the two servers only: remove it from the hosts of %s or of %s, and bind its VirtualServices to the Gateway that keeps it", hosts, members[0], members[1])}
+	case len(members) == 2:
+		a, b := ordered(members[0], members[1])
+		own = Fix{"distinct-hosts", fmt.Sprintf("make the hosts of %s and %s not overlap: list %s in one of them only (narrow the wildcard of the other)", a, b, hosts)}
+	case len(c.Within) == 0:
+		own = Fix{"distinct-hosts", fmt.Sprintf("serve %s from one of the %d servers only: remove it from the hosts of the others, and bind its VirtualServices to the Gateway that keeps it", hosts, len(members))}
+	default:
+		own = Fix{"distinct-hosts", fmt.Sprintf("make the hosts not overlap: narrow the wildcard %s so that it does not cover the names %s list, or serve those names from the wildcard's server only", c.Hosts[0], count(len(c.Within), "other server", "other servers"))}
+	}
+	merge := Fix{"merge-servers", "or put the hosts of both in one Gateway server (one hosts list, one certificate)"}
+	apart := Fix{"separate-address", "or move one of them to another port or another gateway workload (selector)"}
+	if len(members) > 2 {
+		merge.Text = "or put the hosts of these servers in one Gateway server (one hosts list, one certificate)"
+		apart.Text = "or move all but one of them to other ports or other gateway workloads (selectors)"
 	}
 	return Verdict{
 		Cause:   "conflicting-servers",
-		Short:   fmt.Sprintf("%s and %s both serve %s on port %d of the same gateway pods (IST0145)", serverName(c.A, c.B), serverName(c.B, c.A), hosts, c.A.Port),
+		Short:   conflictShort(c, members, hosts),
 		Summary: sentence(c.Reason),
-		Fixes: []Fix{
-			own,
-			{"merge-servers", "or put the hosts of both in one Gateway server (one hosts list, one certificate)"},
-			{"separate-address", "or move one of them to another port or another gateway workload (selector)"},
-		},
+		Fixes:   []Fix{own, merge, apart},
 	}
+}
+
+func conflictShort(c gwconfig.ServerConflict, members []gwconfig.ServerRef, hosts string) string {
+	if len(members) == 2 {
+		a, b := ordered(members[0], members[1])
+		return fmt.Sprintf("%s and %s both serve %s on port %d of the same gateway pods (IST0145)", serverName(a, b), serverName(b, a), hosts, c.Port)
+	}
+	return fmt.Sprintf("%d servers serve %s on port %d of the same gateway pods (IST0145)", len(members), hosts, c.Port)
+}
+
+// contested are the names servers of c claim together: the names they
+// all list, or the names within the wildcard.
+func contested(c gwconfig.ServerConflict) []string {
+	if c.Identical {
+		return c.Names()
+	}
+	var out []string
+	for _, w := range c.Within {
+		out = append(out, w.Hosts...)
+	}
+	return sortedUnique(out)
+}
+
+// ordered is a and b in gateway order.
+func ordered(a, b gwconfig.ServerRef) (gwconfig.ServerRef, gwconfig.ServerRef) {
+	if cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Gateway, b.Gateway), cmp.Compare(a.Index, b.Index)) > 0 {
+		return b, a
+	}
+	return a, b
 }
 
 // serverName is a's Gateway, or the whole server when b is on the same
@@ -337,6 +442,22 @@ func sentence(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:] + "."
+}
+
+// few lists up to n of ss, saying how many more there are.
+func few(ss []string, n int) string {
+	if len(ss) <= n {
+		return strings.Join(ss, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ss[:n], ", "), len(ss)-n)
+}
+
+// count is "1 server", "3 servers".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func sortedUnique(s []string) []string {

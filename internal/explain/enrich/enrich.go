@@ -188,15 +188,13 @@ func (e *Enricher) Enrich(ctx context.Context, d *template.Data) *mattermost.Enr
 		}
 		return nil
 	}
+	t := now()
+	o := explain.Options{Format: e.Format, Since: since, Now: t, Top: top}
 	// Reading stops at three quarters of the budget, leaving the rest to
 	// analyse what was read.
 	if dl, ok := ctx.Deadline(); ok {
-		readCtx, cancel := context.WithTimeout(ctx, time.Until(dl)*3/4)
-		defer cancel()
-		ctx = readCtx
+		o.ReadFor = max(time.Until(dl)*3/4, time.Nanosecond)
 	}
-	t := now()
-	o := explain.Options{Format: e.Format, Since: since, Now: t, Top: top}
 	if e.Config != nil {
 		o.Config = &cachedSource{e: e, now: t}
 	}

@@ -2,6 +2,7 @@ package gwconfig
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -22,6 +23,7 @@ type Analysis struct {
 	Warnings []Warning `json:"warnings"`
 
 	virtualServices []*VirtualService
+	hosts           *hostIndex
 }
 
 // ServerRef identifies a server of an Istio Gateway or a listener of a
@@ -98,18 +100,14 @@ type ResolvedServer struct {
 	Filters []FilterMatch `json:"filters,omitempty"`
 
 	gw *Gateway
+	// addrGroup numbers the address (see addressGroups).
+	addrGroup int
 }
 
 // browserFacing: a TLS server whose clients may be browsers. ISTIO_MUTUAL
 // and AUTO_PASSTHROUGH carry mesh traffic with Istio certificates.
 func (s *ResolvedServer) browserFacing() bool {
 	return s.TLS && s.TLSMode != "ISTIO_MUTUAL" && s.TLSMode != "AUTO_PASSTHROUGH"
-}
-
-// sameListener: the two servers are reached at the same address and port,
-// so Envoy picks between them by SNI on one listener.
-func sameListener(a, b *ResolvedServer) bool {
-	return a.Port == b.Port && a.Address.Shares(b.Address)
 }
 
 // GatewayAddress says where a gateway is reached, as far as the
@@ -197,7 +195,7 @@ type analyzer struct {
 	c        *Config
 	now      time.Time
 	services []*Service
-	secrets  []*Secret
+	secrets  map[string][]*Secret // by name, in namespace order
 	filters  []*EnvoyFilter
 	warnings []Warning
 }
@@ -209,9 +207,18 @@ func (an *analyzer) warn(item string, src Source, format string, args ...any) {
 // Analyze resolves every server: its certificate (flagging those expired at
 // now), its address and the EnvoyFilters that apply to it.
 func (c *Config) Analyze(now time.Time) *Analysis {
-	an := &analyzer{c: c, now: now, services: c.Services(), secrets: c.Secrets(), filters: c.EnvoyFilters()}
+	a, _ := c.AnalyzeContext(context.Background(), now)
+	return a
+}
+
+// AnalyzeContext is Analyze, stopped with ctx's error when ctx ends.
+func (c *Config) AnalyzeContext(ctx context.Context, now time.Time) (*Analysis, error) {
+	an := &analyzer{c: c, now: now, services: c.Services(), secrets: secretsByName(c.Secrets()), filters: c.EnvoyFilters()}
 	a := &Analysis{Now: now, virtualServices: c.VirtualServices()}
 	for _, g := range c.Gateways() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		addr, wl := an.address(g)
 		tls := 0
 		for _, s := range g.Servers {
@@ -225,8 +232,18 @@ func (c *Config) Analyze(now time.Time) *Analysis {
 			an.warn(g.item(), g.Source, "no TLS server (HTTPS or TLS): nothing for a client to coalesce")
 		}
 	}
+	addressGroups(a.Servers)
+	a.hosts = newHostIndex(a.Servers)
 	a.Warnings = append(c.Warnings(), an.warnings...)
-	return a
+	return a, nil
+}
+
+func secretsByName(secrets []*Secret) map[string][]*Secret {
+	out := map[string][]*Secret{}
+	for _, s := range secrets {
+		out[s.Name] = append(out[s.Name], s)
+	}
+	return out
 }
 
 // address works out where g is reached and which pods it configures.
@@ -451,26 +468,21 @@ func (an *analyzer) certificates(rs *ResolvedServer, g *Gateway, s Server, wl wo
 // without namespace (files meant for kubectl -n), then anywhere when only
 // one namespace has it.
 func (an *analyzer) findSecret(name string, namespaces []string) (*Secret, string) {
+	named := an.secrets[name]
 	for _, ns := range namespaces {
-		for _, s := range an.secrets {
-			if s.Name == name && s.Namespace == ns {
+		for _, s := range named {
+			if s.Namespace == ns {
 				return s, ""
 			}
 		}
 	}
-	for _, s := range an.secrets {
-		if s.Name == name && s.Namespace == "" {
+	for _, s := range named {
+		if s.Namespace == "" {
 			return s, ""
 		}
 	}
-	var found []*Secret
-	for _, s := range an.secrets {
-		if s.Name == name {
-			found = append(found, s)
-		}
-	}
-	if len(found) == 1 {
-		return found[0], fmt.Sprintf("Secret %s found only in namespace %s; the gateway reads it from its pods' namespace (%s)", name, found[0].Namespace, strings.Join(namespaces, ", "))
+	if len(named) == 1 {
+		return named[0], fmt.Sprintf("Secret %s found only in namespace %s; the gateway reads it from its pods' namespace (%s)", name, named[0].Namespace, strings.Join(namespaces, ", "))
 	}
 	return nil, ""
 }

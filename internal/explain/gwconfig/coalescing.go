@@ -1,15 +1,15 @@
 package gwconfig
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
 )
 
-// CoalescingPair is a pair of servers where a client holding a connection
-// opened for a host of From can send requests for Hosts, which belong to
-// To, on it: From's certificate covers them.
+// CoalescingPair is one direction between two servers: a client holding a
+// connection opened for a host of From can send requests for Hosts, which
+// belong to To, on it, as From's certificate covers them. A
+// CoalescingGroup gives one as its example, and both for a group of two.
 type CoalescingPair struct {
 	From ServerRef `json:"from"`
 	To   ServerRef `json:"to"`
@@ -43,86 +43,11 @@ type CoalescingPair struct {
 	Reason string `json:"reason"`
 }
 
-// CoalescingPairs finds, without logs, every pair of distinct
-// browser-facing TLS servers where one's certificate covers a host the
-// other serves — a wildcard certificate across Gateways, or overlapping
-// SANs — with whether they share address and port, which coalescing needs.
-// A host counts for To only when the SNI would pick To for it, and not when
-// From serves it itself. Pairs are ordered by From, then To.
-func (a *Analysis) CoalescingPairs() []CoalescingPair {
-	var out []CoalescingPair
-	for i := range a.Servers {
-		x := &a.Servers[i]
-		if !x.browserFacing() || (len(x.CertNames) == 0 && len(x.CertIPs) == 0) {
-			continue
-		}
-		for j := range a.Servers {
-			y := &a.Servers[j]
-			if i == j || !y.browserFacing() {
-				continue
-			}
-			var hosts []string
-			for _, h := range y.DNSNames {
-				for _, n := range coveredNames(x.CertNames, x.CertIPs, h) {
-					s := sampleHost(n)
-					if a.owner(s, y) != y || a.owner(s, x) == x {
-						continue
-					}
-					if specificity(x, s) >= specificity(y, s) {
-						// x claims the name as much as y does: two servers
-						// for one host (ConflictingServers), not a
-						// connection for one host reused for another.
-						continue
-					}
-					hosts = append(hosts, n)
-				}
-			}
-			if len(hosts) == 0 {
-				continue
-			}
-			out = append(out, a.pair(x, y, sortedUnique(hosts)))
-		}
-	}
-	slices.SortStableFunc(out, func(p, q CoalescingPair) int {
-		return cmp.Or(byGatewayOrder(p.From, q.From), byGatewayOrder(p.To, q.To))
-	})
-	return out
-}
-
-// coveredNames are the names in the set host stands for (a name or an
-// Istio/Gateway API wildcard) that a certificate with names and ips covers.
-func coveredNames(names, ips []string, host string) []string {
-	if !isWildcard(host) {
-		if namesCover(names, ips, host) {
-			return []string{host}
-		}
-		return nil
-	}
-	var out []string
-	for _, n := range names {
-		if !CertNameMatches(n, sampleHost(n)) {
-			continue // not a usable certificate name
-		}
-		if hostSpecificity(host, sampleHost(n)) >= 0 {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// owner is the server the SNI host picks on ref's address and port.
-func (a *Analysis) owner(host string, ref *ResolvedServer) *ResolvedServer {
-	if picks := a.pick(host, ref); len(picks) > 0 {
-		return picks[0]
-	}
-	return nil
-}
-
 func (a *Analysis) pair(x, y *ResolvedServer, hosts []string) CoalescingPair {
 	p := CoalescingPair{
 		From: x.ServerRef, To: y.ServerRef, Hosts: hosts,
 		CertInferred:  x.CertInferred,
-		SharesAddress: x.Address.Shares(y.Address),
+		SharesAddress: x.addrGroup == y.addrGroup,
 		SharesPort:    x.Port == y.Port,
 		H2:            x.H2,
 	}
@@ -225,59 +150,5 @@ func certSecrets(s *ResolvedServer) []string {
 		}
 		out = append(out, c)
 	}
-	return out
-}
-
-// ServerPair is two servers where the certificate of one covers hosts of
-// the other, in one direction or both: one finding per pair of servers.
-type ServerPair struct {
-	// A comes before B in gateway order.
-	A ServerRef `json:"a"`
-	B ServerRef `json:"b"`
-	// Directions are A→B, then B→A, those that exist (one or two).
-	Directions []CoalescingPair `json:"directions"`
-	// SharedCertificate: the two present the same certificate (the same
-	// Secret, or the same certificate in two Secrets).
-	SharedCertificate bool `json:"shared_certificate"`
-	SharesAddress     bool `json:"shares_address"`
-	SharesPort        bool `json:"shares_port"`
-	// Coalescing: browsers can coalesce in at least one direction.
-	Coalescing bool `json:"coalescing"`
-}
-
-// Both reports whether the certificates of both servers cover the other's
-// hosts.
-func (p ServerPair) Both() bool { return len(p.Directions) == 2 }
-
-// CoalescingServerPairs groups CoalescingPairs by pair of servers: A→B and
-// B→A become one ServerPair. Pairs are ordered by A, then B.
-func (a *Analysis) CoalescingServerPairs() []ServerPair {
-	var out []ServerPair
-	for _, d := range a.CoalescingPairs() {
-		first, second := d.From, d.To
-		if byGatewayOrder(first, second) > 0 {
-			first, second = second, first
-		}
-		i := slices.IndexFunc(out, func(p ServerPair) bool {
-			return byGatewayOrder(p.A, first) == 0 && byGatewayOrder(p.B, second) == 0
-		})
-		if i < 0 {
-			out = append(out, ServerPair{A: first, B: second, SharesAddress: d.SharesAddress, SharesPort: d.SharesPort})
-			i = len(out) - 1
-		}
-		p := &out[i]
-		p.Directions = append(p.Directions, d)
-		p.SharedCertificate = p.SharedCertificate || d.SharedCertificate
-		p.Coalescing = p.Coalescing || d.Coalescing
-	}
-	for i := range out {
-		p := &out[i]
-		slices.SortStableFunc(p.Directions, func(x, y CoalescingPair) int {
-			return byGatewayOrder(x.From, y.From)
-		})
-	}
-	slices.SortStableFunc(out, func(p, q ServerPair) int {
-		return cmp.Or(byGatewayOrder(p.A, q.A), byGatewayOrder(p.B, q.B))
-	})
 	return out
 }

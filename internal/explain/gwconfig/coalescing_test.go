@@ -97,7 +97,7 @@ func TestCoalescingPairs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := analyze(t, tc.docs...)
-			require.Equal(t, tc.want, summarize(a.CoalescingPairs()))
+			require.Equal(t, tc.want, summarize(pairsOf(t, a)))
 			require.Equal(t, tc.warnings, messages(a.Warnings))
 		})
 	}
@@ -110,7 +110,7 @@ func TestCoalescingPairDetails(t *testing.T) {
 		istioGW("v1", "shop", "shop-gw", "istio=ingressgateway", "wildcard", "shop.example.com"),
 		istioGW("v1", "api", "api-gw", "istio=ingressgateway", "wildcard", "api.example.com"),
 	)
-	ps := a.CoalescingPairs()
+	ps := pairsOf(t, a)
 	require.Len(t, ps, 2)
 	p := ps[1]
 	require.Equal(t, "shop/shop-gw", p.From.Gateway)
@@ -171,8 +171,8 @@ status:
 			require.Equal(t, []pairSummary{
 				{From: "web/web:shop", To: "web/web:api", Hosts: []string{"api.example.com"}, SharesAddress: true, Coalescing: true},
 				{From: "web/web:api", To: "web/web:shop", Hosts: []string{"shop.example.com"}, SharesAddress: true, Coalescing: true},
-			}, summarize(a.CoalescingPairs()))
-			p := a.CoalescingPairs()[0]
+			}, summarize(pairsOf(t, a)))
+			p := pairsOf(t, a)[0]
 			require.True(t, p.SharedCertificate)
 			require.Equal(t, []string{"198.51.100.4"}, a.Servers[0].Address.Addresses)
 
@@ -213,7 +213,7 @@ spec:
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := analyze(t, tlsSecret(t, "web", "wildcard", "*.example.com"), tc.a, tc.b)
-			ps := a.CoalescingPairs()
+			ps := pairsOf(t, a)
 			require.Len(t, ps, 2)
 			require.Equal(t, tc.shares, ps[0].SharesAddress)
 			require.Equal(t, tc.shares, ps[0].Coalescing)

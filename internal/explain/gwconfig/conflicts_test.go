@@ -1,6 +1,7 @@
 package gwconfig
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -8,18 +9,21 @@ import (
 
 // conflictSummary is the part of a ServerConflict the tests compare.
 type conflictSummary struct {
-	A, B      string
 	Hosts     []string
+	Servers   []string
+	Within    []string // server: hosts
 	Identical bool
-	SNIServer string
 }
 
 func summarizeConflicts(cs []ServerConflict) []conflictSummary {
 	out := []conflictSummary{}
 	for _, c := range cs {
-		s := conflictSummary{A: short(c.A), B: short(c.B), Hosts: c.Hosts, Identical: c.Identical}
-		if c.SNIServer != nil {
-			s.SNIServer = short(*c.SNIServer)
+		s := conflictSummary{Hosts: c.Hosts, Identical: c.Identical}
+		for _, r := range c.Servers {
+			s.Servers = append(s.Servers, short(r))
+		}
+		for _, w := range c.Within {
+			s.Within = append(s.Within, short(w.ServerRef)+": "+strings.Join(w.Hosts, ", "))
 		}
 		out = append(out, s)
 	}
@@ -55,7 +59,7 @@ spec:
 				istioGW("v1", "shop", "shop", "istio=ingressgateway", "shop-cert", "shop.example.com"),
 				istioGW("v1", "shop", "shop-v2", "istio=ingressgateway", "shop-cert-2", "shop.example.com"),
 			},
-			conflicts: []conflictSummary{{A: "shop/shop", B: "shop/shop-v2", Hosts: []string{"shop.example.com"}, Identical: true}},
+			conflicts: []conflictSummary{{Hosts: []string{"shop.example.com"}, Servers: []string{"shop/shop", "shop/shop-v2"}, Identical: true}},
 			pairs:     []pairSummary{},
 		},
 		{
@@ -73,7 +77,7 @@ spec:
     tls: {mode: SIMPLE, credentialName: b-cert}
 `,
 			},
-			conflicts: []conflictSummary{{A: "istio-system/a", B: "istio-system/b", Hosts: []string{"shop.example.com"}, Identical: true}},
+			conflicts: []conflictSummary{{Hosts: []string{"shop.example.com"}, Servers: []string{"istio-system/a", "istio-system/b"}, Identical: true}},
 			pairs:     []pairSummary{},
 		},
 		{
@@ -85,7 +89,7 @@ spec:
 				istioGW("v1", "istio-system", "wild", "istio=ingressgateway", "wildcard", "*.example.com"),
 				istioGW("v1", "istio-system", "api", "istio=ingressgateway", "api-cert", "api.example.com"),
 			},
-			conflicts: []conflictSummary{{A: "istio-system/api", B: "istio-system/wild", Hosts: []string{"api.example.com"}, SNIServer: "istio-system/api"}},
+			conflicts: []conflictSummary{{Hosts: []string{"*.example.com"}, Servers: []string{"istio-system/wild"}, Within: []string{"istio-system/api: api.example.com"}}},
 			pairs: []pairSummary{
 				{From: "istio-system/wild", To: "istio-system/api", Hosts: []string{"api.example.com"}, SharesAddress: true, Coalescing: true},
 			},
@@ -107,7 +111,7 @@ spec:
   - {name: shop-again, hostname: shop.example.com, port: 443, protocol: HTTPS, tls: {certificateRefs: [{name: wildcard}]}}
 `),
 			},
-			conflicts: []conflictSummary{{A: "web/web:shop", B: "web/web:shop-again", Hosts: []string{"shop.example.com"}, Identical: true}},
+			conflicts: []conflictSummary{{Hosts: []string{"shop.example.com"}, Servers: []string{"web/web:shop", "web/web:shop-again"}, Identical: true}},
 			pairs:     []pairSummary{},
 		},
 		{
@@ -127,9 +131,9 @@ spec:
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := analyze(t, tc.docs...)
-			require.Equal(t, tc.conflicts, summarizeConflicts(a.ConflictingServers()))
-			require.Equal(t, tc.pairs, summarize(a.CoalescingPairs()))
-			for _, p := range a.CoalescingPairs() {
+			require.Equal(t, tc.conflicts, summarizeConflicts(conflicts(t, a)))
+			require.Equal(t, tc.pairs, summarize(pairsOf(t, a)))
+			for _, p := range pairsOf(t, a) {
 				require.NotContains(t, p.Reason, "for "+p.Hosts[0]+" on a connection opened for "+p.Hosts[0])
 			}
 		})
@@ -142,7 +146,7 @@ func TestConflictReason(t *testing.T) {
 		istioGW("v1", "shop", "shop", "istio=ingressgateway", "shop-cert", "shop.example.com"),
 		istioGW("v1", "shop", "shop-v2", "istio=ingressgateway", "shop-cert", "shop.example.com"),
 	)
-	cs := a.ConflictingServers()
+	cs := conflicts(t, a)
 	require.Len(t, cs, 1)
 	require.Equal(t, "Gateway shop/shop servers[0] port 443 and Gateway shop/shop-v2 servers[0] port 443 both serve shop.example.com on port 443 of the same gateway pods (selector istio=ingressgateway): "+
 		"only one of these servers can be used (IST0145) — Envoy has one filter chain per host name and port, so clients get one server's certificate and route table for these names, and the other's (its VirtualServices included) is not used for them. "+
@@ -151,7 +155,8 @@ func TestConflictReason(t *testing.T) {
 
 // TestSameCertificateInTwoSecrets: IST0138 compares credentialName; gatewatch
 // compares the certificates, so the same certificate in two Secrets counts
-// as shared, and the pairs of servers come once, with both directions.
+// as shared. One group per certificate: the wildcard's covers the three
+// servers; docs' own certificate also covers shop's host.
 func TestSameCertificateInTwoSecrets(t *testing.T) {
 	wildcard := certPEM(t, certOpts{cn: "*.example.com", dns: []string{"*.example.com"}})
 	a := analyze(t,
@@ -163,29 +168,45 @@ func TestSameCertificateInTwoSecrets(t *testing.T) {
 		istioGW("v1", "api", "api-gw", "istio=ingressgateway", "api-cert", "api.example.com"),
 		istioGW("v1", "docs", "docs-gw", "istio=ingressgateway", "docs-cert", "docs.example.com"),
 	)
-	ps := a.CoalescingPairs()
-	require.Len(t, ps, 5)
-	shopToAPI := ps[3]
-	require.Equal(t, []string{"shop/shop-gw", "api/api-gw"}, []string{shopToAPI.From.Gateway, shopToAPI.To.Gateway})
-	require.True(t, shopToAPI.SharedCertificate)
-	require.True(t, shopToAPI.SameCertificateContents)
-	require.Contains(t, shopToAPI.Reason, "(Secret shop-cert), the same certificate as Gateway api/api-gw servers[0] port 443's (Secret api-cert)")
+	gs := coalescingGroups(t, a)
+	require.Len(t, gs, 2)
 
-	type dir struct{ From, To string }
-	var got [][]dir
-	var shared []bool
-	for _, p := range a.CoalescingServerPairs() {
-		var ds []dir
-		for _, d := range p.Directions {
-			ds = append(ds, dir{short(d.From), short(d.To)})
-		}
-		got = append(got, ds)
-		shared = append(shared, p.SharedCertificate)
+	wild := gs[0]
+	require.Equal(t, []string{"*.example.com"}, wild.Names)
+	require.Equal(t, []string{"istio-system/api-cert", "istio-system/shop-cert"}, wild.Secrets)
+	require.Equal(t, 1, wild.Certificates)
+	require.True(t, wild.SharedCertificate)
+	require.True(t, wild.SameCertificateContents)
+	require.True(t, wild.Coalescing)
+	require.Equal(t, []groupServerSummary{
+		{"api/api-gw", true, []string{"api.example.com"}},
+		{"docs/docs-gw", false, []string{"docs.example.com"}},
+		{"shop/shop-gw", true, []string{"shop.example.com"}},
+	}, summarizeGroup(wild))
+	require.Equal(t, [3]int{2, 3, 3}, [3]int{wild.Presenting, wild.Covered, wild.Gateways})
+	require.Empty(t, wild.Directions, "three servers: an example, not every pair")
+	require.Equal(t, []string{"shop/shop-gw", "api/api-gw"}, []string{wild.Example.From.Gateway, wild.Example.To.Gateway})
+	require.True(t, wild.Example.SameCertificateContents)
+	require.Contains(t, wild.Example.Reason, "(Secret shop-cert), the same certificate as Gateway api/api-gw servers[0] port 443's (Secret api-cert)")
+	require.True(t, strings.HasPrefix(wild.Reason, "the certificate for *.example.com (Secrets istio-system/api-cert, istio-system/shop-cert) is presented by 2 servers across 2 Gateways and covers hosts of 3 servers; for example, the certificate of Gateway shop/shop-gw"), wild.Reason)
+
+	docs := gs[1]
+	require.Equal(t, []string{"docs.example.com", "shop.example.com"}, docs.Names)
+	require.False(t, docs.SharedCertificate)
+	require.Equal(t, []pairSummary{{From: "docs/docs-gw", To: "shop/shop-gw", Hosts: []string{"shop.example.com"}, SharesAddress: true, Coalescing: true}}, summarize(docs.Directions))
+}
+
+// groupServerSummary is the part of a GroupServer the tests compare.
+type groupServerSummary struct {
+	Server   string
+	Presents bool
+	Hosts    []string
+}
+
+func summarizeGroup(g CoalescingGroup) []groupServerSummary {
+	var out []groupServerSummary
+	for _, s := range g.Servers {
+		out = append(out, groupServerSummary{short(s.ServerRef), s.Presents, s.Hosts})
 	}
-	require.Equal(t, [][]dir{
-		{{"api/api-gw", "docs/docs-gw"}},
-		{{"api/api-gw", "shop/shop-gw"}, {"shop/shop-gw", "api/api-gw"}},
-		{{"docs/docs-gw", "shop/shop-gw"}, {"shop/shop-gw", "docs/docs-gw"}},
-	}, got)
-	require.Equal(t, []bool{false, true, false}, shared)
+	return out
 }

@@ -1,7 +1,10 @@
 package gwconfig
 
 import (
+	"cmp"
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,4 +141,36 @@ func short(r ServerRef) string {
 		return r.Gateway
 	}
 	return r.Gateway + ":" + r.Name
+}
+
+// coalescingGroups are the analysis' coalescing groups.
+func coalescingGroups(t *testing.T, a *Analysis) []CoalescingGroup {
+	t.Helper()
+	gs, err := a.CoalescingGroups(context.Background())
+	require.NoError(t, err)
+	return gs
+}
+
+// pairsOf are the directions of the coalescing groups, which must all be
+// of two servers, ordered by From, then To.
+func pairsOf(t *testing.T, a *Analysis) []CoalescingPair {
+	t.Helper()
+	var out []CoalescingPair
+	for _, g := range coalescingGroups(t, a) {
+		require.Len(t, g.Servers, 2, "a group of two servers: %+v", g)
+		require.NotEmpty(t, g.Directions)
+		out = append(out, g.Directions...)
+	}
+	slices.SortStableFunc(out, func(p, q CoalescingPair) int {
+		return cmp.Or(byGatewayOrder(p.From, q.From), byGatewayOrder(p.To, q.To))
+	})
+	return out
+}
+
+// conflicts are the analysis' conflicting servers.
+func conflicts(t *testing.T, a *Analysis) []ServerConflict {
+	t.Helper()
+	cs, err := a.ConflictingServers(context.Background())
+	require.NoError(t, err)
+	return cs
 }

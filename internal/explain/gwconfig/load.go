@@ -2,9 +2,11 @@ package gwconfig
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -77,13 +79,49 @@ func Load(docs ...Document) *Config {
 // path that cannot be walked or holds no such file; problems with files and
 // objects are in Warnings.
 func LoadDir(path string) (*Config, error) {
-	objs, err := manifest.Load(path)
+	return LoadDirContext(context.Background(), path)
+}
+
+// LoadDirContext is LoadDir, stopped with ctx's error as soon as ctx ends
+// (Ctrl-C on a folder of thousands of Gateways).
+func LoadDirContext(ctx context.Context, path string) (*Config, error) {
+	files, err := manifest.Files(path)
 	if err != nil {
 		return nil, fmt.Errorf("read gateway configuration: %w", err)
 	}
 	c := New()
-	c.addManifests(objs)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			c.warn("", Source{File: f}, fmt.Sprintf("read file: %v", err))
+			continue
+		}
+		objs, err := parseFile(ctx, f, b)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.addManifestsContext(ctx, objs); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// parseFile reads the documents of one file. When ctx ends first it
+// returns ctx's error at once; the parse, which cannot be stopped, ends in
+// the background and is dropped.
+func parseFile(ctx context.Context, name string, data []byte) ([]manifest.Object, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	done := make(chan []manifest.Object, 1)
+	go func() { done <- manifest.Read(name, data) }()
+	select {
+	case objs := <-done:
+		return objs, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Warnings returns the problems met while reading, in input order.
@@ -147,7 +185,16 @@ func (c *Config) Add(source string, obj map[string]any) {
 // addManifests adds the objects read, in order, with a warning for each
 // document that could not be read (a YAML syntax error at its own line).
 func (c *Config) addManifests(objs []manifest.Object) {
-	for _, o := range objs {
+	_ = c.addManifestsContext(context.Background(), objs)
+}
+
+// addManifestsContext is addManifests, stopped with ctx's error when ctx
+// ends.
+func (c *Config) addManifestsContext(ctx context.Context, objs []manifest.Object) error {
+	for i, o := range objs {
+		if i%256 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		src := Source(o.Source)
 		if o.Err != nil {
 			var se *manifest.SyntaxError
@@ -159,6 +206,7 @@ func (c *Config) addManifests(objs []manifest.Object) {
 		}
 		c.addObject(src, o)
 	}
+	return nil
 }
 
 type objectMeta struct {

@@ -1,7 +1,6 @@
 package gwconfig
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -100,7 +99,7 @@ func (a *Analysis) Resolve(sni, authority string) Pair {
 		ref := auth.ServerRef
 		p.AuthorityServer = &ref
 		p.SameServer = auth == s
-		p.SharesAddress = s.Address.Shares(auth.Address)
+		p.SharesAddress = s.addrGroup == auth.addrGroup
 		p.SharesPort = s.Port == auth.Port
 		p.AddressNote = s.Address.why(auth.Address)
 	}
@@ -117,35 +116,20 @@ func (a *Analysis) Resolve(sni, authority string) Pair {
 // then a server whose address the input tells (a Service with a load
 // balancer address: where outside traffic arrives), then gateway order.
 func (a *Analysis) pick(host string, near *ResolvedServer) []*ResolvedServer {
-	type cand struct {
-		s     *ResolvedServer
-		score int
-	}
-	var cands []cand
-	for i := range a.Servers {
-		s := &a.Servers[i]
-		if !s.TLS || (near != nil && !sameListener(s, near)) {
-			continue
-		}
-		best := -1
-		for _, n := range s.DNSNames {
-			best = max(best, hostSpecificity(n, host))
-		}
-		if best >= 0 {
-			cands = append(cands, cand{s, best})
+	var cands []candidate
+	for _, c := range a.hosts.candidates(host) {
+		if near == nil || sameListener(&a.Servers[c.server], near) {
+			cands = append(cands, c)
 		}
 	}
-	slices.SortStableFunc(cands, func(x, y cand) int {
-		if x.score != y.score {
-			return y.score - x.score
-		}
-		return cmp.Or(preferTrue(x.s.Port == 443, y.s.Port == 443),
-			preferTrue(len(x.s.Address.Addresses) > 0, len(y.s.Address.Addresses) > 0))
-	})
+	slices.SortFunc(cands, a.better)
 	var out []*ResolvedServer
+	seen := map[listenerKey]bool{}
 	for _, c := range cands {
-		if !slices.ContainsFunc(out, func(o *ResolvedServer) bool { return sameListener(o, c.s) }) {
-			out = append(out, c.s)
+		s := &a.Servers[c.server]
+		if !seen[s.listener()] {
+			seen[s.listener()] = true
+			out = append(out, s)
 		}
 	}
 	return out

@@ -195,7 +195,7 @@ func TestLuaEnvoyFilter(t *testing.T) {
 	require.True(t, f.SNIAuthority421)
 	require.Equal(t, "in the root namespace istio-system, workloadSelector matches the gateway's labels", f.Reason)
 	require.Equal(t, "421 from EnvoyFilter istio-system/misdirected: its Lua code compares the SNI with :authority; the client should retry on a new connection (RFC 9113 §9.1.2)", p.Outcome)
-	require.Equal(t, []string{"istio-system/misdirected"}, a.CoalescingPairs()[0].Lua421)
+	require.Equal(t, []string{"istio-system/misdirected"}, pairsOf(t, a)[0].Lua421)
 
 	// A Lua filter also answers 421 for one wildcard server's two hosts.
 	b := analyze(t, ingressService, tlsSecret(t, "istio-system", "wildcard", "*.example.com"),
@@ -270,7 +270,7 @@ spec:
 	a := wildcardPair(t, alpn)
 	require.False(t, a.Servers[0].H2)
 	require.Equal(t, "EnvoyFilter istio-system/http11-only sets ALPN http/1.1, without h2", a.Servers[0].H2Note)
-	ps := a.CoalescingPairs()
+	ps := pairsOf(t, a)
 	require.Len(t, ps, 2)
 	require.True(t, ps[0].SharesAddress)
 	require.False(t, ps[0].Coalescing)

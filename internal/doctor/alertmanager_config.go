@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
@@ -61,11 +62,33 @@ func readAlertmanagerConfig(ctx context.Context, env *Env) (alertmanagerSetup, e
 	if err := getJSON(ctx, env, strings.TrimRight(env.AlertmanagerURL, "/")+"/api/v2/status", &st); err != nil {
 		return alertmanagerSetup{}, &verdictError{failed("Alertmanager API unreachable", "check --alertmanager-url (e.g. kubectl -n monitoring port-forward svc/alertmanager-operated 9093)", err.Error())}
 	}
-	c, err := amconfig.Load(st.Config.Original)
+	c, err := loadAlertmanagerConfig(st.Config.Original)
 	if err != nil {
 		return alertmanagerSetup{}, &verdictError{failed("Alertmanager's configuration does not load here", "", err.Error())}
 	}
 	return alertmanagerSetup{conf: c, source: env.AlertmanagerURL}, nil
+}
+
+// loadAlertmanagerConfig is Alertmanager's own loader with its errors made
+// safe to print: for a malformed URL it says `parse "<the URL>": …`, and
+// the URL is the user's webhook URL, a secret.
+func loadAlertmanagerConfig(y string) (*amconfig.Config, error) {
+	c, err := amconfig.Load(y)
+	if err != nil {
+		return nil, errors.New(redactURLs(err.Error()))
+	}
+	return c, nil
+}
+
+var (
+	quotedURLParse = regexp.MustCompile(`parse "(?:[^"\\]|\\.)*"`)
+	bareURL        = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'\x60]+`)
+)
+
+// redactURLs replaces every URL in an error text with <secret>.
+func redactURLs(s string) string {
+	s = quotedURLParse.ReplaceAllString(s, `parse "<secret>"`)
+	return bareURL.ReplaceAllString(s, "<secret>")
 }
 
 // manifestsAlertmanagerConfig returns the Alertmanager configuration in the
@@ -74,7 +97,7 @@ func readAlertmanagerConfig(ctx context.Context, env *Env) (alertmanagerSetup, e
 func manifestsAlertmanagerConfig(m *Manifests) (*amconfig.Config, string, error) {
 	var errs []error
 	for _, src := range m.amConfigs {
-		c, err := amconfig.Load(src.yaml)
+		c, err := loadAlertmanagerConfig(src.yaml)
 		if err == nil {
 			return c, src.file, nil
 		}
@@ -85,7 +108,7 @@ func manifestsAlertmanagerConfig(m *Manifests) (*amconfig.Config, string, error)
 		if err != nil {
 			return nil, "", err
 		}
-		c, err := amconfig.Load(string(y))
+		c, err := loadAlertmanagerConfig(string(y))
 		if err != nil {
 			return nil, "", fmt.Errorf("AlertmanagerConfig objects: %w", err)
 		}

@@ -203,3 +203,21 @@ func TestMalformedManifestsReported(t *testing.T) {
 	rs := runOffline(t, dir)
 	require.Equal(t, Pass, rs["network/egress"].Status, "the rest is still checked")
 }
+
+// TestMalformedWebhookURLNotEchoed: Alertmanager's loader quotes a malformed
+// URL in its error (`parse "…"`); doctor prints the error without it.
+func TestMalformedWebhookURLNotEchoed(t *testing.T) {
+	dir := renderDir(t, render.TargetPrometheus, func(dir string) {
+		yml := "route: {receiver: m}\nreceivers:\n- name: m\n  mattermost_configs:\n  - webhook_url: 'htt ps://mm.example.com/hooks/doctorsecret77'\n"
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte(yml), 0o644))
+	})
+	s, err := spec.Load("../../examples/gatewatch.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	m, err := LoadManifests(dir)
+	require.NoError(t, err)
+	var text, js bytes.Buffer
+	rs := Run(context.Background(), &Env{Spec: s, Manifests: m}, Checks(), TextReporter(&text))
+	require.NoError(t, WriteJSON(&js, rs))
+	require.Contains(t, text.String(), `parse "<secret>"`, "the error is still reported")
+	require.NotContains(t, text.String()+js.String(), "doctorsecret77")
+}

@@ -291,6 +291,8 @@ func targetsOf(g spec.Gateway, ts []engine.Target, discoveryErr string) (int, st
 	switch {
 	case n > 0:
 		return n, ""
+	case g.Selector == "":
+		return 0, "static targets not scraped yet"
 	case discoveryErr != "":
 		return 0, discoveryErr
 	default:

@@ -399,7 +399,7 @@ func (a *Analysis) pairConflictReason(b *strings.Builder, c ServerConflict, memb
 
 func groupConflictReason(b *strings.Builder, c ServerConflict) {
 	var gws []string
-	for _, s := range c.Members() {
+	for _, s := range c.Servers {
 		gws = append(gws, s.Gateway)
 	}
 	gateways := len(sortedUnique(gws))
@@ -415,7 +415,7 @@ func groupConflictReason(b *strings.Builder, c ServerConflict) {
 	}
 	holder := c.Servers[0].String()
 	if len(c.Servers) > 1 {
-		holder += fmt.Sprintf(" and %s more", count(len(c.Servers)-1, "server", "servers"))
+		holder += fmt.Sprintf(" and %d more", len(c.Servers)-1)
 	}
 	w := c.Within[0]
 	fmt.Fprintf(b, "the wildcard %s of %s covers names that %s list on port %d of %s (%s of %s, …): the SNI picks the more specific server for them, and istioctl analyze reports the overlap as a conflict (IST0145)",

@@ -19,6 +19,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/engine"
 	"github.com/gatewatch/gatewatch/internal/kube"
 	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
+	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/syncbuf"
 )
 
@@ -64,6 +65,11 @@ func TestBadTargets(t *testing.T) {
 	}))
 	defer huge.Close()
 
+	longLabel := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, "istio_requests_total{response_code=\"421\",destination_service=\"%s\"} 1\n", strings.Repeat("a", render.LabelValueLengthLimit+1))
+	}))
+	defer longLabel.Close()
 	binary := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte{0x1f, 0x8b, 0x08, 0x00, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x01})
@@ -76,7 +82,7 @@ func TestBadTargets(t *testing.T) {
 
 	hostOf := func(u string) string { return strings.TrimPrefix(u, "http://") }
 	s := testSpec(t, hook, good.Addr(), refused, hostOf(slow.URL), hostOf(html.URL), hostOf(truncated.URL), hostOf(huge.URL),
-		hostOf(binary.URL))
+		hostOf(binary.URL), hostOf(longLabel.URL))
 	var logs syncbuf.Buffer
 	e, err := engine.New(s, engine.Options{DataDir: t.TempDir(), BodySizeLimit: 1 << 20, Logger: testLogger(&logs)})
 	require.NoError(t, err)
@@ -85,7 +91,7 @@ func TestBadTargets(t *testing.T) {
 
 	require.Eventually(t, func() bool {
 		ts := e.Targets()
-		if len(ts) != 7 {
+		if len(ts) != 8 {
 			return false
 		}
 		for _, tg := range ts {
@@ -107,6 +113,7 @@ func TestBadTargets(t *testing.T) {
 	require.Contains(t, errs[hostOf(huge.URL)], "down: server returned HTTP status 502 stats page refused: page larger than 1 MiB")
 	require.Contains(t, errs[hostOf(binary.URL)], "down: server returned HTTP status 502 stats page refused: line 1: binary content at byte 0")
 	require.Contains(t, errs[hostOf(html.URL)], `Content-Type "text/html" is not the text exposition format`)
+	require.Contains(t, errs[hostOf(longLabel.URL)], "down: label_value_length_limit exceeded (metric: istio_requests_total, label name: destination_service", "render's label limits apply")
 
 	good.Misdirect(1)
 	require.Eventually(t, func() bool { return len(inbox.Posts()) == 1 }, 20*time.Second, 50*time.Millisecond, "the alert from the healthy gateway")

@@ -34,6 +34,12 @@ type helmPodMonitor struct {
 	Selector            metav1.LabelSelector              `json:"selector"`
 	NamespaceSelector   monitoringv1.NamespaceSelector    `json:"namespaceSelector"`
 	PodMetricsEndpoints []monitoringv1.PodMetricsEndpoint `json:"podMetricsEndpoints"`
+	// The PodMonitor spec's label limits (limits.go), as the operator target
+	// writes them; a chart version whose additionalPodMonitors template
+	// does not copy them leaves them out.
+	LabelLimit            *int64 `json:"labelLimit,omitempty"`
+	LabelNameLengthLimit  *int64 `json:"labelNameLengthLimit,omitempty"`
+	LabelValueLengthLimit *int64 `json:"labelValueLengthLimit,omitempty"`
 }
 
 type helmAlertmanager struct {
@@ -104,6 +110,7 @@ func helm(s *spec.Spec) ([]File, error) {
 			v.Prometheus.AdditionalPodMonitors = append(v.Prometheus.AdditionalPodMonitors, helmPodMonitor{
 				Name: pm.Name, AdditionalLabels: helmAdditionalLabels(pm.Labels), Selector: pm.Spec.Selector,
 				NamespaceSelector: pm.Spec.NamespaceSelector, PodMetricsEndpoints: pm.Spec.PodMetricsEndpoints,
+				LabelLimit: pm.Spec.LabelLimit, LabelNameLengthLimit: pm.Spec.LabelNameLengthLimit, LabelValueLengthLimit: pm.Spec.LabelValueLengthLimit,
 			})
 		}
 	}

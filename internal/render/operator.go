@@ -93,7 +93,7 @@ func podMonitor(s *spec.Spec, g spec.Gateway) (*monitoringv1.PodMonitor, error) 
 	} else {
 		ep.PortNumber = ptr(int32(g.Stats.Port.Number))
 	}
-	return &monitoringv1.PodMonitor{
+	pm := &monitoringv1.PodMonitor{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "PodMonitor"},
 		ObjectMeta: metav1.ObjectMeta{Name: "gatewatch-" + g.Name, Namespace: g.Namespace, Labels: managedLabels(s, true)},
 		Spec: monitoringv1.PodMonitorSpec{
@@ -101,7 +101,9 @@ func podMonitor(s *spec.Spec, g spec.Gateway) (*monitoringv1.PodMonitor, error) 
 			NamespaceSelector:   monitoringv1.NamespaceSelector{MatchNames: []string{g.Namespace}},
 			PodMetricsEndpoints: []monitoringv1.PodMetricsEndpoint{ep},
 		},
-	}, nil
+	}
+	pm.Spec.LabelLimit, pm.Spec.LabelNameLengthLimit, pm.Spec.LabelValueLengthLimit = labelLimits()
+	return pm, nil
 }
 
 func scrapeConfigCR(s *spec.Spec, g spec.Gateway) *monitoringv1alpha1.ScrapeConfig {
@@ -109,7 +111,7 @@ func scrapeConfigCR(s *spec.Spec, g spec.Gateway) *monitoringv1alpha1.ScrapeConf
 	for _, t := range g.StaticTargets {
 		targets = append(targets, monitoringv1alpha1.Target(t))
 	}
-	return &monitoringv1alpha1.ScrapeConfig{
+	sc := &monitoringv1alpha1.ScrapeConfig{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1alpha1", Kind: "ScrapeConfig"},
 		ObjectMeta: metav1.ObjectMeta{Name: "gatewatch-" + g.Name + "-static", Namespace: s.Cluster.MonitoringNamespace, Labels: managedLabels(s, true)},
 		Spec: monitoringv1alpha1.ScrapeConfigSpec{
@@ -120,6 +122,8 @@ func scrapeConfigCR(s *spec.Spec, g spec.Gateway) *monitoringv1alpha1.ScrapeConf
 			ScrapeTimeout:  ptr(monitoringv1.Duration(g.Stats.Timeout.String())),
 		},
 	}
+	sc.Spec.LabelLimit, sc.Spec.LabelNameLengthLimit, sc.Spec.LabelValueLengthLimit = labelLimits()
+	return sc
 }
 
 func prometheusRule(s *spec.Spec) *monitoringv1.PrometheusRule {

@@ -29,6 +29,10 @@ type scrapeConfig struct {
 	KubernetesSD   []kubernetesSD `json:"kubernetes_sd_configs,omitempty"`
 	StaticConfigs  []staticConfig `json:"static_configs,omitempty"`
 	RelabelConfigs []relabel      `json:"relabel_configs,omitempty"`
+	// Label limits (limits.go).
+	LabelLimit            int `json:"label_limit,omitempty"`
+	LabelNameLengthLimit  int `json:"label_name_length_limit,omitempty"`
+	LabelValueLengthLimit int `json:"label_value_length_limit,omitempty"`
 }
 
 type kubernetesSD struct {
@@ -128,6 +132,10 @@ func scrapeJobs(s *spec.Spec) ([]scrapeConfig, error) {
 			ScrapeTimeout:  g.Stats.Timeout.String(),
 			MetricsPath:    g.Stats.Path,
 			Scheme:         "http",
+
+			LabelLimit:            LabelLimit,
+			LabelNameLengthLimit:  LabelNameLengthLimit,
+			LabelValueLengthLimit: LabelValueLengthLimit,
 		}
 		if g.Selector != "" {
 			rl, err := podRelabeling(g)

@@ -226,9 +226,10 @@ func standalone(s *spec.Spec) ([]File, error) {
 						Args: []string{"run", "-c", path.Join(specMountDir, "gatewatch.yaml"),
 							fmt.Sprintf("--listen=0.0.0.0:%d", StandalonePort), "--data-dir=" + dataDir, "--log.format=json"},
 						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: StandalonePort, Protocol: corev1.ProtocolTCP}},
+						Env:   []corev1.EnvVar{{Name: "GOMEMLIMIT", Value: StandaloneGoMemLimit}},
 						Resources: corev1.ResourceRequirements{
-							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
-							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse(StandaloneMemoryRequest)},
+							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(StandaloneMemoryLimit)},
 						},
 						LivenessProbe:  probe("/-/healthy", 20),
 						ReadinessProbe: probe("/-/ready", 10),

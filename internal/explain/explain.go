@@ -23,8 +23,7 @@ import (
 )
 
 // Options say what to analyse. Logs and Config are each optional; without
-// logs the report lists the server pairs whose certificates make coalescing
-// possible.
+// logs the report lists the certificates that make coalescing possible.
 type Options struct {
 	Logs   LogSource
 	Config ConfigSource

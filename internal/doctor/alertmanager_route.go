@@ -126,7 +126,13 @@ func alertLabelSets(s *spec.Spec, a spec.Alert, loaded []loadedRule) []routedAle
 	}
 	for _, g := range s.Gateways {
 		lbls := model.LabelSet{"alertname": model.LabelValue(a.Name)}
-		for k, v := range rules.ForAlert(g, a).Labels {
+		// The label values as Prometheus sends them (spec values reach the
+		// rule escaped as templates, see spec.Literal).
+		expanded, err := rules.ExpandLabels(rules.ForAlert(g, a), map[string]string{}, 1)
+		if err != nil {
+			continue
+		}
+		for k, v := range expanded {
 			lbls[model.LabelName(k)] = model.LabelValue(v)
 		}
 		out = append(out, routedAlert{from: "gatewatch's rule for " + g.Name, lbls: lbls})

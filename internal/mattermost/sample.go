@@ -53,8 +53,12 @@ func Sample(s *spec.Spec, o SampleOptions) (*template.Data, error) {
 		return nil, err
 	}
 	ann["description"] = "This is a test message from `" + o.Sender + "`. " + ann["description"]
+	expanded, err := rules.ExpandLabels(rule, exprLabels, 1)
+	if err != nil {
+		return nil, err
+	}
 	lbls := template.KV{"alertname": a.Name}
-	for k, v := range rule.Labels {
+	for k, v := range expanded {
 		lbls[k] = v
 	}
 	for k, v := range exprLabels {

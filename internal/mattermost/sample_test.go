@@ -21,6 +21,9 @@ func TestSample(t *testing.T) {
 	require.NoError(t, err)
 	unrouted := *example
 	unrouted.Routing.Alerts = nil
+	braces, err := spec.Parse([]byte(strings.Replace(string(b), "workload: istio-ingressgateway", "workload: 'istio{{ ingress'", 1)), "gatewatch.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	require.Equal(t, "istio{{ ingress", braces.Gateways[0].Workload)
 	now := time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name      string
@@ -34,6 +37,7 @@ func TestSample(t *testing.T) {
 		{name: "firing", s: example, o: SampleOptions{Sender: "gatewatch notify test", Now: now}, status: "firing", severity: "warning"},
 		{name: "severity override", s: example, o: SampleOptions{Sender: "gatewatch doctor --send-test", Severity: "info", Now: now}, status: "firing", severity: "info"},
 		{name: "resolved", s: example, o: SampleOptions{Sender: "gatewatch notify test", Resolved: true, Now: now}, status: "resolved", severity: "warning", wantEnded: true},
+		{name: "braces in a spec value", s: braces, o: SampleOptions{Sender: "gatewatch notify test", Now: now}, status: "firing", severity: "warning"},
 		{name: "nothing routed", s: &unrouted, o: SampleOptions{Sender: "x"}, err: "no enabled alert is routed to Mattermost"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,6 +53,7 @@ func TestSample(t *testing.T) {
 			require.Equal(t, tc.s.Routing.Alerts[0], a.Labels["alertname"])
 			require.Equal(t, tc.severity, d.CommonLabels["severity"])
 			require.Equal(t, tc.s.Gateways[0].Name, d.CommonLabels["gateway"])
+			require.Equal(t, tc.s.Gateways[0].Workload, d.CommonLabels["workload"], "label values as Prometheus sends them, not their escaped template")
 			require.True(t, strings.HasPrefix(a.Annotations["description"], "This is a test message from `"+tc.o.Sender+"`. "), a.Annotations["description"])
 			require.Empty(t, a.GeneratorURL, "a test message has no graph")
 			require.Equal(t, now.Add(-time.Minute), a.StartsAt)

@@ -170,32 +170,6 @@ func TestKubernetesAPIUnreachable(t *testing.T) {
 	require.NoError(t, err)
 	defer inbox.Close()
 	hook := inbox.AddHook("h", "gateway-alerts", true)
-	// One label value of 17 MiB (in a family the rules never read) used to
-	// end the process from Prometheus's label encoding (issue 12 item 1).
-	bigLabel := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprint(w, `envoy_cluster_upstream_cx_total{cluster_name="`)
-		chunk := []byte(strings.Repeat("A", 1<<20))
-		for range 17 {
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-		}
-		fmt.Fprint(w, "\"} 1\n# TYPE istio_requests_total counter\nistio_requests_total{response_code=\"")
-		for range 17 {
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-		}
-		fmt.Fprint(w, "\"} 1\n")
-	}))
-	defer bigLabel.Close()
-	binary := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte{0x1f, 0x8b, 0x08, 0x00, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x01})
-	}))
-	defer binary.Close()
-
 	good := demo.NewGateway("istio-ingress", "istio-ingressgateway", "good", nil, nil)
 	require.NoError(t, good.Start("127.0.0.1:0"))
 	defer good.Close()
@@ -237,32 +211,6 @@ func TestNoKubernetesConfiguration(t *testing.T) {
 	inbox, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	defer inbox.Close()
-	// One label value of 17 MiB (in a family the rules never read) used to
-	// end the process from Prometheus's label encoding (issue 12 item 1).
-	bigLabel := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprint(w, `envoy_cluster_upstream_cx_total{cluster_name="`)
-		chunk := []byte(strings.Repeat("A", 1<<20))
-		for range 17 {
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-		}
-		fmt.Fprint(w, "\"} 1\n# TYPE istio_requests_total counter\nistio_requests_total{response_code=\"")
-		for range 17 {
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-		}
-		fmt.Fprint(w, "\"} 1\n")
-	}))
-	defer bigLabel.Close()
-	binary := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte{0x1f, 0x8b, 0x08, 0x00, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x01})
-	}))
-	defer binary.Close()
-
 	good := demo.NewGateway("istio-ingress", "istio-ingressgateway", "good", nil, nil)
 	require.NoError(t, good.Start("127.0.0.1:0"))
 	defer good.Close()

@@ -298,7 +298,7 @@ func conflictNotes(cp gwconfig.Pair, conflicts []ConflictFinding) []string {
 		}) {
 			continue // the conflict is about other hosts of that server
 		}
-		out = append(out, fmt.Sprintf("%s both serve %s on one port of the same gateway pods (IST0145): see the conflicts below", serverList(members), few(hosts, 3)))
+		out = append(out, fmt.Sprintf("%s both serve %s on one port of the same gateway pods (IST0145): see the conflicts below", serverList(members), gwconfig.Few(hosts, 3)))
 	}
 	return out
 }
@@ -312,7 +312,7 @@ func serverList(rs []gwconfig.ServerRef) string {
 	for _, r := range rs {
 		names = append(names, r.String())
 	}
-	return few(names, 3)
+	return gwconfig.Few(names, 3)
 }
 
 // readLogs reads the access log, keeping the entries of the last Since.

@@ -180,7 +180,7 @@ func (t *textWriter) summary(r *Report) {
 		in := r.Logs.Input
 		t.printf("access log: %s — %d lines, %d access-log entries", r.LogSource, in.Lines, in.AccessLog)
 		if in.NotAccessLog > 0 {
-			t.printf(", %s skipped", plural(in.NotAccessLog, "other log line", "other log lines"))
+			t.printf(", %s skipped", gwconfig.Count(in.NotAccessLog, "other log line", "other log lines"))
 		}
 		if in.Bad > 0 {
 			t.printf(", %d unreadable", in.Bad)
@@ -291,12 +291,12 @@ func (t *textWriter) configuration(r *Report) {
 		t.printf("\nno certificate lets browsers coalesce connections (none covers another server's host on a shared address and port)\n")
 		return
 	}
-	t.printf("\ncertificates that let browsers coalesce connections: %d (%s)\n", len(possible), plural(servers, "server", "servers"))
+	t.printf("\ncertificates that let browsers coalesce connections: %d (%s)\n", len(possible), gwconfig.Count(servers, "server", "servers"))
 	t.limitSection(len(possible), nounCertificates, func(i int) { t.group(possible[i]) })
 }
 
 func (t *textWriter) conflict(c ConflictFinding) {
-	t.printf("\n- %s, port %d: %s\n", t.few(c.Hosts), c.Port, plural(len(c.Members()), "server", "servers"))
+	t.printf("\n- %s, port %d: %s\n", t.few(c.Hosts), c.Port, gwconfig.Count(len(c.Members()), "server", "servers"))
 	var servers []string
 	for _, s := range c.Servers {
 		servers = append(servers, s.String())
@@ -314,10 +314,10 @@ func (t *textWriter) conflict(c ConflictFinding) {
 // coalesce.
 func (t *textWriter) group(g CoalescingFinding) {
 	t.printf("\n- certificate for %s%s: %s across %s\n", t.few(g.Names), secretWords(t, g.Secrets),
-		plural(len(g.Servers), "server", "servers"), plural(g.Gateways, "Gateway", "Gateways"))
+		gwconfig.Count(len(g.Servers), "server", "servers"), gwconfig.Count(g.Gateways, "Gateway", "Gateways"))
 	var listeners []string
 	for _, l := range g.Listeners {
-		s := fmt.Sprintf("%s port %d, %s", listenerAddress(l.Address), l.Port, plural(l.Servers, "server", "servers"))
+		s := fmt.Sprintf("%s port %d, %s", listenerAddress(l.Address), l.Port, gwconfig.Count(l.Servers, "server", "servers"))
 		if l.Coalescing {
 			s += ": browsers coalesce here"
 		}
@@ -448,11 +448,4 @@ func yesNo(b bool) string {
 		return "offered"
 	}
 	return "not offered"
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }

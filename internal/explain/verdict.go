@@ -253,11 +253,11 @@ func judgeGroup(g gwconfig.CoalescingGroup) Verdict {
 			Summary: sentence(g.Reason) + " Browsers will not coalesce."}
 	}
 	s := sentence(g.Reason) + luaWords(g.Lua421) + sharedWords(g)
-	servers := count(len(g.Servers), "server", "servers")
-	names := few(g.Names, 3)
+	servers := gwconfig.Count(len(g.Servers), "server", "servers")
+	names := gwconfig.Few(g.Names, 3)
 	certs := Fix{"distinct-certificates", fmt.Sprintf("give each of the %s a certificate of its own hosts only (none covering %s), so browsers cannot reuse a connection across them", servers, names)}
 	if g.Presenting == 1 {
-		certs.Text = fmt.Sprintf("give %s a certificate that does not cover the hosts of the other %s", presenter(g), count(len(g.Servers)-1, "server", "servers"))
+		certs.Text = fmt.Sprintf("give %s a certificate that does not cover the hosts of the other %s", presenter(g), gwconfig.Count(len(g.Servers)-1, "server", "servers"))
 	}
 	merge := Fix{"merge-servers", fmt.Sprintf("serve the hosts of the %s from one Gateway server per address and port (one hosts list, one certificate), so Envoy routes them all on one connection", servers)}
 	addr := Fix{"separate-address", "give the servers whose hosts must not share connections their own gateway addresses"}
@@ -266,7 +266,7 @@ func judgeGroup(g gwconfig.CoalescingGroup) Verdict {
 	if g.SharedCertificate {
 		fixes = orFixes(merge, certs, addr, alpn)
 	}
-	short := fmt.Sprintf("browsers can coalesce among %s across %s: the certificate for %s covers their hosts", servers, count(g.Gateways, "Gateway", "Gateways"), names)
+	short := fmt.Sprintf("browsers can coalesce among %s across %s: the certificate for %s covers their hosts", servers, gwconfig.Count(g.Gateways, "Gateway", "Gateways"), names)
 	return Verdict{Cause: "coalescing-possible", Short: short, Summary: s, Fixes: fixes}
 }
 
@@ -371,7 +371,7 @@ func judgeServers(g gwconfig.CoalescingGroup) Verdict {
 // of preference: one owner per host, one Gateway, or apart.
 func judgeConflict(c gwconfig.ServerConflict) Verdict {
 	members := c.Members()
-	hosts := few(contested(c), 3)
+	hosts := gwconfig.Few(contested(c), 3)
 	var own Fix
 	switch {
 	case len(members) == 2 && c.Identical:
@@ -382,7 +382,7 @@ func judgeConflict(c gwconfig.ServerConflict) Verdict {
 	case len(c.Within) == 0:
 		own = Fix{"distinct-hosts", fmt.Sprintf("serve %s from one of the %d servers only: remove it from the hosts of the others, and bind its VirtualServices to the Gateway that keeps it", hosts, len(members))}
 	default:
-		own = Fix{"distinct-hosts", fmt.Sprintf("make the hosts not overlap: narrow the wildcard %s so that it does not cover the names %s list, or serve those names from the wildcard's server only", c.Hosts[0], count(len(c.Within), "other server", "other servers"))}
+		own = Fix{"distinct-hosts", fmt.Sprintf("make the hosts not overlap: narrow the wildcard %s so that it does not cover the names %s list, or serve those names from the wildcard's server only", c.Hosts[0], gwconfig.Count(len(c.Within), "other server", "other servers"))}
 	}
 	merge := Fix{"merge-servers", "or put the hosts of both in one Gateway server (one hosts list, one certificate)"}
 	apart := Fix{"separate-address", "or move one of them to another port or another gateway workload (selector)"}
@@ -442,22 +442,6 @@ func sentence(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:] + "."
-}
-
-// few lists up to n of ss, saying how many more there are.
-func few(ss []string, n int) string {
-	if len(ss) <= n {
-		return strings.Join(ss, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(ss[:n], ", "), len(ss)-n)
-}
-
-// count is "1 server", "3 servers".
-func count(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
 
 func sortedUnique(s []string) []string {

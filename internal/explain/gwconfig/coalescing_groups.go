@@ -449,15 +449,15 @@ func groupReason(g CoalescingGroup, presentingGateways int) string {
 		return strings.Join(rs, "; and ")
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "the certificate for %s", few(g.Names, 3))
+	fmt.Fprintf(&b, "the certificate for %s", Few(g.Names, 3))
 	switch {
 	case len(g.Secrets) == 1:
 		fmt.Fprintf(&b, " (Secret %s)", g.Secrets[0])
 	case len(g.Secrets) > 1:
-		fmt.Fprintf(&b, " (Secrets %s)", few(g.Secrets, 3))
+		fmt.Fprintf(&b, " (Secrets %s)", Few(g.Secrets, 3))
 	}
 	fmt.Fprintf(&b, " is presented by %s across %s and covers hosts of %s",
-		count(g.Presenting, "server", "servers"), count(presentingGateways, "Gateway", "Gateways"), count(g.Covered, "server", "servers"))
+		Count(g.Presenting, "server", "servers"), Count(presentingGateways, "Gateway", "Gateways"), Count(g.Covered, "server", "servers"))
 	if n := len(g.Listeners); n > 1 {
 		on := 0
 		for _, l := range g.Listeners {
@@ -471,16 +471,16 @@ func groupReason(g CoalescingGroup, presentingGateways int) string {
 	return b.String()
 }
 
-// few lists up to n of ss, saying how many more there are.
-func few(ss []string, n int) string {
+// Few lists up to n of ss, saying how many more there are.
+func Few(ss []string, n int) string {
 	if len(ss) <= n {
 		return strings.Join(ss, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(ss[:n], ", "), len(ss)-n)
 }
 
-// count is "1 server", "3 servers".
-func count(n int, one, many string) string {
+// Count is "1 server", "3 servers".
+func Count(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}

@@ -360,7 +360,7 @@ func (cf *conflictFinder) pods(servers []int) string {
 	if len(sels) == 2 {
 		return fmt.Sprintf("the same gateway pods (selectors %s and %s: pods with both labels get both)", sels[0], sels[1])
 	}
-	return fmt.Sprintf("the same gateway pods (selectors %s: pods with the labels of several get each one's servers)", few(sels, 3))
+	return fmt.Sprintf("the same gateway pods (selectors %s: pods with the labels of several get each one's servers)", Few(sels, 3))
 }
 
 // conflictReason says what the conflict means: for two servers as a pair,
@@ -405,7 +405,7 @@ func groupConflictReason(b *strings.Builder, c ServerConflict) {
 	gateways := len(sortedUnique(gws))
 	if c.Identical {
 		fmt.Fprintf(b, "%s across %s (%s) all serve %s on port %d of %s: only one of these servers can be used (IST0145) — Envoy has one filter chain per host name and port, so clients get one server's certificate and route table for these names, and the others' (their VirtualServices included) are not used for them",
-			count(len(c.Servers), "server", "servers"), count(gateways, "Gateway", "Gateways"), few(refNames(c.Servers), 3), strings.Join(c.Hosts, ", "), c.Port, c.Pods)
+			Count(len(c.Servers), "server", "servers"), Count(gateways, "Gateway", "Gateways"), Few(refNames(c.Servers), 3), strings.Join(c.Hosts, ", "), c.Port, c.Pods)
 	}
 	if len(c.Within) == 0 {
 		return
@@ -419,7 +419,7 @@ func groupConflictReason(b *strings.Builder, c ServerConflict) {
 	}
 	w := c.Within[0]
 	fmt.Fprintf(b, "the wildcard %s of %s covers names that %s list on port %d of %s (%s of %s, …): the SNI picks the more specific server for them, and istioctl analyze reports the overlap as a conflict (IST0145)",
-		c.Hosts[0], holder, count(len(c.Within), "other server", "other servers"), c.Port, c.Pods, w.Hosts[0], w.ServerRef)
+		c.Hosts[0], holder, Count(len(c.Within), "other server", "other servers"), c.Port, c.Pods, w.Hosts[0], w.ServerRef)
 }
 
 func refNames(rs []ServerRef) []string {

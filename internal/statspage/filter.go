@@ -119,12 +119,19 @@ func (c *copier) run() error {
 		case err == nil, errors.Is(err, bufio.ErrBufferFull):
 		case errors.Is(err, io.EOF):
 			return nil
-		case errors.Is(err, errPageTooLarge):
-			return &Error{Reason: fmt.Sprintf("page larger than %s", bytesString(c.f.limits.MaxPageBytes))}
 		default:
-			return &Error{Line: c.stats.Lines, Reason: "read", Err: err}
+			return c.readError(err)
 		}
 	}
+}
+
+// readError is a failed read: the page over the limit, or the
+// connection's error.
+func (c *copier) readError(err error) error {
+	if errors.Is(err, errPageTooLarge) {
+		return &Error{Reason: fmt.Sprintf("page larger than %s", bytesString(c.f.limits.MaxPageBytes))}
+	}
+	return &Error{Line: c.stats.Lines, Reason: "read", Err: err}
 }
 
 // sniff refuses a page whose start is not text.
@@ -202,10 +209,8 @@ func (c *copier) skipRest() error {
 		case errors.Is(err, bufio.ErrBufferFull):
 		case errors.Is(err, io.EOF):
 			return nil
-		case errors.Is(err, errPageTooLarge):
-			return &Error{Reason: fmt.Sprintf("page larger than %s", bytesString(c.f.limits.MaxPageBytes))}
 		default:
-			return &Error{Line: c.stats.Lines, Reason: "read", Err: err}
+			return c.readError(err)
 		}
 	}
 }

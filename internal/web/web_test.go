@@ -38,6 +38,16 @@ func get(t *testing.T, u string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// startEngine starts an engine for s, closed when the test ends.
+func startEngine(t *testing.T, s *spec.Spec) *engine.Engine {
+	t.Helper()
+	e, err := engine.New(s, engine.Options{})
+	require.NoError(t, err)
+	require.NoError(t, e.Start(context.Background()))
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
 func TestStatusPageAndAPI(t *testing.T) {
 	inbox, err := inbox.Start("127.0.0.1:0")
 	require.NoError(t, err)
@@ -57,10 +67,7 @@ mattermost:
 routing: {group_wait: 1s, group_interval: 2s}
 `, gw.Addr(), hook)), "t.yaml", rules.SpecKinds())
 	require.NoError(t, err)
-	e, err := engine.New(s, engine.Options{})
-	require.NoError(t, err)
-	require.NoError(t, e.Start(context.Background()))
-	defer e.Close()
+	e := startEngine(t, s)
 
 	reloadErr := errors.New("t.yaml:3: bad duration")
 	var injected atomic.Int32
@@ -246,10 +253,7 @@ mattermost:
   webhook_url: %s
 `, inbox.AddHook(secretHook, "gateway-alerts", true))), "t.yaml", rules.SpecKinds())
 	require.NoError(t, err)
-	e, err := engine.New(s, engine.Options{})
-	require.NoError(t, err)
-	require.NoError(t, e.Start(context.Background()))
-	defer e.Close()
+	e := startEngine(t, s)
 	srv := httptest.NewServer(web.Handler(e, web.Options{}))
 	defer srv.Close()
 
@@ -320,10 +324,7 @@ mattermost:
 routing: {group_wait: 0s, group_interval: 2s}
 `, gw.Addr(), secretHook)), "t.yaml", rules.SpecKinds())
 	require.NoError(t, err)
-	e, err := engine.New(s, engine.Options{})
-	require.NoError(t, err)
-	require.NoError(t, e.Start(context.Background()))
-	defer e.Close()
+	e := startEngine(t, s)
 	srv := httptest.NewServer(web.Handler(e, web.Options{}))
 	defer srv.Close()
 
@@ -354,10 +355,7 @@ mattermost:
   webhook_url: http://127.0.0.1:1/hooks/x
 `), "t.yaml", rules.SpecKinds())
 	require.NoError(t, err)
-	e, err := engine.New(s, engine.Options{})
-	require.NoError(t, err)
-	require.NoError(t, e.Start(context.Background()))
-	defer e.Close()
+	e := startEngine(t, s)
 	srv := httptest.NewServer(web.Handler(e, web.Options{}))
 	defer srv.Close()
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +21,6 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
-	promtemplate "github.com/prometheus/prometheus/template"
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
 
@@ -311,13 +309,10 @@ func checkRules(t *testing.T, s *spec.Spec, gs generated) {
 
 func expandNoQuery(t *testing.T, text string, lbls map[string]string) string {
 	t.Helper()
-	data := promtemplate.AlertTemplateData(lbls, nil, "", promql.Sample{F: 2})
-	defs := "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
-	query := func(_ context.Context, q string, _ time.Time) (promql.Vector, error) {
+	out, err := rules.ExpandTemplate("x", text, lbls, 2, func(_ context.Context, q string, _ time.Time) (promql.Vector, error) {
 		t.Errorf("the template ran the query %q", q)
 		return nil, nil
-	}
-	out, err := promtemplate.NewTemplateExpander(context.Background(), defs+text, "__alert_x", data, model.Time(0), query, &url.URL{}, nil).Expand()
+	})
 	require.NoError(t, err, "%q", text)
 	return out
 }

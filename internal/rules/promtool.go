@@ -111,18 +111,25 @@ func ExpandLabels(r Rule, lbls map[string]string, value float64) (map[string]str
 // and data as the rule manager sets them, and no query function: a
 // template that queries fails here instead of reaching a Prometheus.
 func expand(r Rule, what string, templates, lbls map[string]string, value float64) (map[string]string, error) {
-	defs := "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
-	data := template.AlertTemplateData(lbls, nil, "", promql.Sample{F: value})
 	out := map[string]string{}
 	for k, v := range templates {
-		exp := template.NewTemplateExpander(context.Background(), defs+v, "__alert_"+r.Alert, data, model.Time(0), nil, &url.URL{}, nil)
-		res, err := exp.Expand()
+		res, err := ExpandTemplate(r.Alert, v, lbls, value, nil)
 		if err != nil {
 			return nil, fmt.Errorf("expand %s %s of %s: %w", what, k, r.Alert, err)
 		}
 		out[k] = res
 	}
 	return out, nil
+}
+
+// ExpandTemplate expands one rule template as Prometheus's rule manager
+// does for alert name (the variables $labels, $externalLabels,
+// $externalURL and $value), with query answering its query calls (nil:
+// none may run).
+func ExpandTemplate(name, text string, lbls map[string]string, value float64, query template.QueryFunc) (string, error) {
+	defs := "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
+	data := template.AlertTemplateData(lbls, nil, "", promql.Sample{F: value})
+	return template.NewTemplateExpander(context.Background(), defs+text, "__alert_"+name, data, model.Time(0), query, &url.URL{}, nil).Expand()
 }
 
 // bystanders are healthy targets of the spec's other gateways. promtool

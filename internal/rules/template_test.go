@@ -43,13 +43,10 @@ routing:
 // does, with a query function that fails the test when called.
 func expandNoQuery(t *testing.T, text string, lbls map[string]string) string {
 	t.Helper()
-	data := template.AlertTemplateData(lbls, nil, "", promql.Sample{F: 3})
-	defs := "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
-	query := func(_ context.Context, q string, _ time.Time) (promql.Vector, error) {
+	out, err := ExpandTemplate("test", text, lbls, 3, func(_ context.Context, q string, _ time.Time) (promql.Vector, error) {
 		t.Errorf("the template ran the query %q", q)
 		return nil, nil
-	}
-	out, err := template.NewTemplateExpander(context.Background(), defs+text, "__alert_test", data, model.Time(0), query, &url.URL{}, nil).Expand()
+	})
 	require.NoError(t, err, text)
 	return out
 }

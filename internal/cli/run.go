@@ -28,6 +28,7 @@ type runOptions struct {
 	logs                               logFlags
 	queryTimeout, maxPendingAge        time.Duration
 	queryMaxSamples, queryConcurrency  int
+	cluster                            engine.ClusterOptions
 }
 
 func newRunCmd() *cobra.Command {
@@ -59,9 +60,23 @@ rejected and the running one keeps going.`,
 	cmd.Flags().IntVar(&o.queryMaxSamples, "query.max-samples", engine.DefaultQueryMaxSamples, "most samples one query API request may hold in memory (16 bytes each)")
 	cmd.Flags().IntVar(&o.queryConcurrency, "query.max-concurrency", engine.DefaultQueryMaxConcurrency, "query API requests evaluated at once (each client: one at a time)")
 	cmd.Flags().DurationVar(&o.maxPendingAge, "notification.max-pending-age", engine.DefaultMaxPendingAge, "how long a group that fired and resolved while Mattermost was unreachable is kept to post late")
+	clusterFlags(cmd, &o.cluster)
 	kubeFlags(cmd, &o.kube, "pod discovery")
 	o.logs.add(cmd, "info")
 	return cmd
+}
+
+// clusterFlags are Alertmanager's --cluster.* flags, with its defaults.
+func clusterFlags(cmd *cobra.Command, c *engine.ClusterOptions) {
+	f := cmd.Flags()
+	f.StringVar(&c.ListenAddress, "cluster.listen-address", "", fmt.Sprintf("gossip with other replicas on this address (e.g. 0.0.0.0:%d); empty: no clustering", engine.DefaultClusterPort))
+	f.StringVar(&c.AdvertiseAddress, "cluster.advertise-address", "", "address the other replicas reach this one at (default: from the listen address)")
+	f.StringArrayVar(&c.Peers, "cluster.peer", nil, "another replica's cluster address (repeatable; a DNS name with several addresses, e.g. a headless Service, joins them all)")
+	f.StringVar(&c.PeerName, "cluster.peer-name", "", "this replica's name in the cluster (default: random; the pod name in a StatefulSet)")
+	f.DurationVar(&c.PeerTimeout, "cluster.peer-timeout", engine.DefaultPeerTimeout, "how long each replica waits per position before sending")
+	f.DurationVar(&c.GossipInterval, "cluster.gossip-interval", engine.DefaultGossipInterval, "interval between gossip messages")
+	f.DurationVar(&c.PushPullInterval, "cluster.pushpull-interval", engine.DefaultPushPull, "interval between full state syncs")
+	f.DurationVar(&c.SettleTimeout, "cluster.settle-timeout", engine.DefaultSettleTimeout, "longest wait for the cluster to settle before sending (0: at once)")
 }
 
 // run starts the engine and the status page, reloads on SIGHUP and
@@ -130,7 +145,7 @@ func (r *runner) start(ctx context.Context, s *spec.Spec, extURL *url.URL) error
 	r.engine, err = engine.New(s, engine.Options{DataDir: r.opts.dataDir, Kube: r.opts.kube,
 		ExternalURL: extURL, Logger: r.logger, Enrich: r.enrich.Enrich,
 		QueryTimeout: r.opts.queryTimeout, QueryMaxSamples: r.opts.queryMaxSamples, QueryMaxConcurrency: r.opts.queryConcurrency,
-		MaxPendingAge: r.opts.maxPendingAge})
+		MaxPendingAge: r.opts.maxPendingAge, Cluster: r.opts.cluster})
 	if err != nil {
 		return err
 	}

@@ -4,17 +4,20 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/prometheus/alertmanager/alert"
+	"github.com/prometheus/alertmanager/api"
 	amconfig "github.com/prometheus/alertmanager/config"
 	"github.com/prometheus/alertmanager/dispatch"
 	"github.com/prometheus/alertmanager/eventrecorder"
 	"github.com/prometheus/alertmanager/featurecontrol"
 	"github.com/prometheus/alertmanager/inhibit"
+	"github.com/prometheus/alertmanager/labelset"
 	"github.com/prometheus/alertmanager/nflog"
 	"github.com/prometheus/alertmanager/nflog/nflogpb"
 	"github.com/prometheus/alertmanager/notify"
@@ -49,6 +52,9 @@ type alertingPart struct {
 
 	outbox     *outbox
 	retryEvery time.Duration
+	cluster    *clusterPart // nil without clustering
+	api        *api.API     // Alertmanager's API v2
+	apiHandler http.Handler
 
 	mu         sync.Mutex
 	notifier   *mattermost.Notifier
@@ -73,6 +79,9 @@ func (e *Engine) newAlerting(s *spec.Spec) (*alertingPart, error) {
 	p := &alertingPart{e: e, logger: logger, recorder: eventrecorder.NopRecorder(), stopc: make(chan struct{})}
 	ff := featurecontrol.NoopFlags{}
 	var err error
+	if p.cluster, err = newCluster(e.opts.Cluster, reg, logger); err != nil {
+		return nil, err
+	}
 	nflogFile := filepath.Join(e.dataDir, "nflog")
 	log, err := nflog.New(nflog.Options{SnapshotFile: nflogFile, Retention: retentionAM, Logger: logger.With("part", "nflog"), Metrics: reg})
 	if err != nil {
@@ -86,6 +95,13 @@ func (e *Engine) newAlerting(s *spec.Spec) (*alertingPart, error) {
 	sm := newStateMetrics(reg)
 	p.nflog = durableLog{log: log, file: newStateFile(nflogFile, "nflog", log, sm)}
 	p.silFile = newStateFile(silFile, "silences", p.silences, sm)
+	if p.cluster != nil {
+		// Added before joining: the first push-pull merges only the
+		// states the peer knows.
+		log.SetBroadcast(p.gossip("nfl", log, p.nflog.file).Broadcast)
+		p.silences.SetBroadcast(p.gossip("sil", p.silences, p.silFile).Broadcast)
+		p.cluster.join(e.opts.Cluster, logger)
+	}
 	if p.outbox, err = newOutbox(filepath.Join(e.dataDir, "outbox.json"), e.opts.MaxPendingAge, sm, reg, logger.With("part", "outbox")); err != nil {
 		return nil, err
 	}
@@ -100,6 +116,9 @@ func (e *Engine) newAlerting(s *spec.Spec) (*alertingPart, error) {
 	p.alerts, err = mem.NewAlerts(context.Background(), 30*time.Minute, 0, p.silencer, logger, p.recorder, reg, ff)
 	if err != nil {
 		return nil, fmt.Errorf("alert store: %w", err)
+	}
+	if p.api, err = p.newAPI(reg, logger); err != nil {
+		return nil, err
 	}
 	p.builder = notify.NewPipelineBuilder(reg, ff, p.recorder)
 	p.dmetrics = dispatch.NewDispatcherMetrics(false, reg, ff)
@@ -154,8 +173,11 @@ func (p *alertingPart) apply(s *spec.Spec) error {
 	}
 	intervener := timeinterval.NewIntervener(nil)
 	inhibitor := inhibit.NewInhibitor(p.alerts, conf.InhibitRules, p.logger, p.recorder)
-	pipeline := p.builder.New(receivers, func() time.Duration { return 0 }, inhibitor, p.silencer, intervener, p.nflog, nil)
-	timeout := func(d time.Duration) time.Duration { return max(d, notify.MinTimeout) }
+	// With a cluster, the replica at position i waits i × peer timeout
+	// before its dedup stage, and the flush's deadline includes that wait
+	// (Alertmanager's app.go).
+	pipeline := p.builder.New(receivers, p.cluster.wait, inhibitor, p.silencer, intervener, p.nflog, p.cluster.notifyPeer())
+	timeout := func(d time.Duration) time.Duration { return max(d, notify.MinTimeout) + p.cluster.wait() }
 	d := dispatch.NewDispatcher(p.alerts, routes, pipeline, intervener, timeout, 30*time.Second, nil, p.logger, p.recorder, p.dmetrics, tmpl)
 
 	p.mu.Lock()
@@ -171,6 +193,10 @@ func (p *alertingPart) apply(s *spec.Spec) error {
 	go d.Run(time.Now())
 	d.WaitForLoading()
 	p.inhibitor, p.dispatcher, p.notifier = inhibitor, d, n
+	p.api.Update(conf, func(ctx context.Context, ls labelset.LabelSet) {
+		inhibitor.Mutes(ctx, ls)
+		p.silencer.Mutes(ctx, ls)
+	})
 	return nil
 }
 
@@ -241,6 +267,10 @@ func (p *alertingPart) stop() {
 	if p.alerts != nil {
 		p.alerts.Close()
 	}
+	if p.api != nil {
+		p.api.Shutdown()
+	}
+	p.cluster.leave()
 	close(p.stopc)
 	p.wg.Wait() // final snapshots of silences and the notification log
 }

@@ -63,6 +63,9 @@ type Options struct {
 	// PendingRetryInterval is how often such groups are tried (default
 	// 30s).
 	PendingRetryInterval time.Duration
+	// Cluster joins this replica to the others (Alertmanager's gossip);
+	// empty ListenAddress: no clustering.
+	Cluster ClusterOptions
 	// Enrich, if set, adds gatewatch explain's analysis to messages (see
 	// mattermost.Notifier.Enrich); it never delays a message by more than
 	// the spec's explain.timeout.
@@ -345,7 +348,9 @@ func (e *Engine) Spec() *spec.Spec {
 func (e *Engine) Ready() bool {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return e.started
+	// A clustered replica is ready once it has settled: it has the
+	// others' notification log and silences.
+	return e.started && (e.alerts == nil || e.alerts.cluster.ready())
 }
 
 // Pending returns the alert groups whose notification could not be

@@ -138,6 +138,12 @@ button{font:inherit;padding:.3rem .8rem} .muted{color:#777}
 <input name="comment" size="30" placeholder="why" required>
 <button>Silence</button></p></form>
 
+{{ with .Cluster }}{{ if .Enabled }}<h2 id="cluster">Cluster</h2>
+<p>This replica: <code>{{ .Name }}</code>, position {{ .Position }} ({{ if eq .Position 0 }}sends first{{ else }}waits {{ .Position }} × peer timeout before sending{{ end }}), {{ .Status }}.</p>
+<table><tr><th>Member</th><th>Address</th></tr>
+{{ range .Members }}<tr><td><code>{{ .Name }}</code></td><td>{{ .Address }}</td></tr>
+{{ end }}</table>{{ end }}{{ end }}
+
 {{ if .Pending }}<h2 id="pending">Pending notifications</h2>
 <p class="muted">Not delivered yet: Alertmanager retries a firing group at every group_interval; a group that resolved meanwhile is posted once, late, saying so.</p>
 <table><tr><th>Group</th><th>Alerts</th><th>Failing since</th><th>Attempts</th><th>State</th><th>Last error</th></tr>

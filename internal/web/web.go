@@ -39,6 +39,8 @@ type Status interface {
 	Deliveries() []mattermost.Delivery
 	// Pending is the groups not delivered yet (Mattermost unreachable).
 	Pending() []engine.PendingNotification
+	// ClusterStatus is this replica's view of the gossip cluster.
+	ClusterStatus() engine.ClusterStatus
 }
 
 // Health is what /-/ready and /metrics serve.
@@ -61,6 +63,12 @@ type Silencer interface {
 	ExpireSilence(ctx context.Context, id string) error
 }
 
+// Alertmanager serves Alertmanager's API v2 (amtool, Grafana's
+// Alertmanager data source) from Alertmanager's own api package.
+type Alertmanager interface {
+	AlertmanagerAPI() http.Handler
+}
+
 // Backend is everything the handler serves, each part used by the handlers
 // that need it; *engine.Engine is one.
 type Backend interface {
@@ -68,6 +76,7 @@ type Backend interface {
 	Health
 	Querier
 	Silencer
+	Alertmanager
 }
 
 // Options configure the handler.
@@ -164,6 +173,7 @@ func Handler(b Backend, o Options) http.Handler {
 		fmt.Fprintln(w, "Ready")
 	})
 	mux.HandleFunc("POST /-/reload", s.reload)
+	mux.Handle("/api/v2/", b.AlertmanagerAPI())
 	return sameOrigin(mux, o.Hosts)
 }
 
@@ -172,9 +182,10 @@ func Handler(b Backend, o Options) http.Handler {
 // silence form). Requests without browser headers (curl, scripts) pass.
 func sameOrigin(next http.Handler, hosts []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Every POST, the query API's too: a query costs memory and CPU,
-		// and a page elsewhere must not make a browser spend them.
-		if r.Method == http.MethodPost {
+		// Every POST, the query API's too (a query costs memory and CPU,
+		// and a page elsewhere must not make a browser spend them), and
+		// Alertmanager API v2's DELETE of a silence.
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions {
 			if len(hosts) > 0 && !slices.ContainsFunc(hosts, func(h string) bool { return strings.EqualFold(h, r.Host) }) {
 				http.Error(w, fmt.Sprintf("request for host %q refused: gatewatch answers state-changing requests for %s only (set --web.external-url to the name you use)", r.Host, strings.Join(hosts, ", ")), http.StatusForbidden)
 				return
@@ -263,6 +274,7 @@ type statusData struct {
 	Silences   []engine.Silence             `json:"silences"`
 	Deliveries []mattermost.Delivery        `json:"notifications"`
 	Pending    []engine.PendingNotification `json:"pending_notifications"`
+	Cluster    engine.ClusterStatus         `json:"cluster"`
 	Inbox      []InboxPost                  `json:"inbox,omitempty"`
 	Demo       bool                         `json:"demo"`
 	Channel    string                       `json:"channel,omitempty"`
@@ -304,6 +316,7 @@ func (s *server) collect(ctx context.Context) statusData {
 	d := statusData{
 		Targets: s.state.Targets(), Alerts: s.state.ActiveAlerts(), Deliveries: s.state.Deliveries(),
 		Pending: s.state.Pending(),
+		Cluster: s.state.ClusterStatus(),
 		Demo:    s.o.Demo != nil, Now: s.o.Now(),
 	}
 	sort.Slice(d.Targets, func(i, j int) bool { return d.Targets[i].URL < d.Targets[j].URL })

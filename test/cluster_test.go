@@ -1,0 +1,184 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatewatch/gatewatch/internal/demo"
+	"github.com/gatewatch/gatewatch/internal/engine"
+	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
+	"github.com/gatewatch/gatewatch/internal/rules"
+	"github.com/gatewatch/gatewatch/internal/spec"
+	"github.com/gatewatch/gatewatch/internal/web"
+)
+
+// replica is one clustered engine with its web handler (status page, API
+// v2) on loopback.
+type replica struct {
+	e   *engine.Engine
+	url string
+}
+
+func startReplica(t *testing.T, s *spec.Spec, name string, peers []string) *replica {
+	t.Helper()
+	e, err := engine.New(s, engine.Options{DataDir: t.TempDir(), Registry: prometheus.NewRegistry(), Cluster: engine.ClusterOptions{
+		ListenAddress: "127.0.0.1:0", PeerName: name, Peers: peers,
+		PeerTimeout: time.Second, GossipInterval: 20 * time.Millisecond, PushPullInterval: time.Second,
+		ProbeInterval: 200 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond, ReconnectInterval: 500 * time.Millisecond, TCPTimeout: time.Second,
+	}})
+	require.NoError(t, err)
+	require.NoError(t, e.Start(context.Background()))
+	srv := httptest.NewServer(web.Handler(e, web.Options{}))
+	r := &replica{e: e, url: srv.URL}
+	t.Cleanup(func() { srv.Close(); e.Close() })
+	return r
+}
+
+// address is this replica's own gossip address.
+func (r *replica) address(t *testing.T) string {
+	st := r.e.ClusterStatus()
+	for _, m := range st.Members {
+		if m.Name == st.Name {
+			return m.Address
+		}
+	}
+	t.Fatalf("replica %s does not list itself: %+v", st.Name, st)
+	return ""
+}
+
+func (r *replica) metric(t *testing.T, name, label string) float64 {
+	t.Helper()
+	mfs, err := r.e.Registry().Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if label != "" && l.GetValue() != label {
+					continue
+				}
+				if m.GetCounter() != nil {
+					return m.GetCounter().GetValue()
+				}
+				return m.GetGauge().GetValue()
+			}
+			if label == "" && m.GetCounter() != nil {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// TestClusterSendsOnceAndSharesSilences: three replicas on Alertmanager's
+// gossip scrape the same gateway; its first 421 is posted once (the others
+// find the sender's notification-log entry); a silence added with the real
+// amtool on one replica's API v2 is honoured by the others; a replica
+// restarted with an empty data dir receives the state and sends nothing
+// again.
+func TestClusterSendsOnceAndSharesSilences(t *testing.T) {
+	amtool := tool(t, "amtool")
+	mm, err := inbox.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	defer mm.Close()
+	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "p", nil, nil)
+	require.NoError(t, gw.Start("127.0.0.1:0"))
+	defer gw.Close()
+	s, err := spec.Parse([]byte(fmt.Sprintf(`gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    workload: istio-ingressgateway
+    static_targets: ["%s"]
+    stats: {interval: 1s, timeout: 900ms}
+alerts:
+  - window: 10m
+routing: {group_wait: 0s, group_interval: 1s, repeat_interval: 4h}
+mattermost:
+  webhook_url: %s
+`, gw.Addr(), mm.AddHook("clusterhook", "alerts", false))), "gatewatch.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+
+	a := startReplica(t, s, "a", nil)
+	b := startReplica(t, s, "b", []string{a.address(t)})
+	c := startReplica(t, s, "c", []string{a.address(t)})
+	all := []*replica{a, b, c}
+	require.Eventually(t, func() bool {
+		for _, r := range all {
+			if len(r.e.ClusterStatus().Members) != 3 {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 50*time.Millisecond, "three members everywhere")
+	out, code := run(t, amtool, "--alertmanager.url="+a.url, "cluster", "show", "-o", "extended")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "Cluster Status:  ready")
+	for _, name := range []string{"a", "b", "c"} {
+		require.Regexp(t, `(?m)^127\.0\.0\.1:\d+\s+`+name+`\s*$`, out, "member %s", name)
+	}
+
+	gw.Misdirect(1)
+	require.Eventually(t, func() bool { return len(mm.Posts()) >= 1 }, 30*time.Second, 50*time.Millisecond, "the 421 posted")
+	// The exact condition: every replica holds the entry (the sender
+	// logged it, the others merged it from gossip and saved it), and every
+	// replica's dedup stage has looked at the group twice since.
+	base := map[*replica]float64{}
+	require.Eventually(t, func() bool {
+		for _, r := range all {
+			if r.metric(t, "gatewatch_state_saves_total", "nflog") < 1 {
+				return false
+			}
+			base[r] = r.metric(t, "alertmanager_nflog_queries_total", "")
+		}
+		return true
+	}, 20*time.Second, 50*time.Millisecond, "the notification log entry on every replica")
+	require.Eventually(t, func() bool {
+		for _, r := range all {
+			if r.metric(t, "alertmanager_nflog_queries_total", "") < base[r]+2 {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 50*time.Millisecond, "every replica deduplicated the group twice")
+	require.Len(t, mm.Posts(), 1, "one post for three replicas")
+
+	out, code = run(t, amtool, "--alertmanager.url="+a.url, "alert", "query", "-o", "simple")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "GatewayMisdirectedRequest421")
+	out, code = run(t, amtool, "--alertmanager.url="+b.url, "silence", "add", "gateway=other-gateway",
+		"--comment=maintenance", "--author=ops", "--duration=2h")
+	require.Equal(t, 0, code, out)
+	id := strings.TrimSpace(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])
+	require.NotEmpty(t, id)
+	for _, r := range all {
+		r := r
+		require.Eventually(t, func() bool {
+			out, code := run(t, amtool, "--alertmanager.url="+r.url, "silence", "query", "-q")
+			return code == 0 && strings.Contains(out, id)
+		}, 10*time.Second, 100*time.Millisecond, "the silence on every replica")
+	}
+
+	// c restarts with an empty data dir: it receives the notification log
+	// and the silence by joining, and posts nothing again.
+	c.e.Close()
+	c2 := startReplica(t, s, "c", []string{a.address(t)})
+	require.Eventually(t, func() bool {
+		return c2.metric(t, "gatewatch_state_saves_total", "nflog") >= 1 && c2.metric(t, "gatewatch_state_saves_total", "silences") >= 1
+	}, 20*time.Second, 50*time.Millisecond, "the restarted replica received and saved the state")
+	out, code = run(t, amtool, "--alertmanager.url="+c2.url, "silence", "query", "-q")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, id)
+	start := c2.metric(t, "alertmanager_nflog_queries_total", "")
+	require.Eventually(t, func() bool { return c2.metric(t, "alertmanager_nflog_queries_total", "") >= start+2 }, 30*time.Second, 50*time.Millisecond,
+		"the restarted replica deduplicated the firing group")
+	require.Len(t, mm.Posts(), 1, "no duplicate from the restarted replica")
+}

@@ -19,13 +19,16 @@ func labelLimits() (limit, nameLength, valueLength *int64) {
 	return ptr(int64(LabelLimit)), ptr(int64(LabelNameLengthLimit)), ptr(int64(LabelValueLengthLimit))
 }
 
-// Memory of the standalone Deployment. `run` steadies at 60–70 MiB for 1
-// to 20 gateway pods with realistic (3 MB) pages; a 100 MB page costs a
-// peak of about 164 MB, because the stats-page filter streams it and passes
-// on only the kept lines (at most 32 MiB a page). GOMEMLIMIT, at 80 % of
-// the limit, makes the Go runtime collect harder before the kernel's OOM
-// kill would (BENCHMARKS.md, issue 15: 702 → 471 MiB peak for +5 % CPU).
+// Resources of each replica of the standalone StatefulSet (every replica
+// scrapes and evaluates on its own, so each needs the whole budget).
+// `run` steadies at 60–70 MiB for 1 to 20 gateway pods with realistic
+// (3 MB) pages; a 100 MB page costs a peak of about 164 MB, because the
+// stats-page filter streams it and passes on only the kept lines (at most
+// 32 MiB a page). GOMEMLIMIT, at 80 % of the limit, makes the Go runtime
+// collect harder before the kernel's OOM kill would (BENCHMARKS.md, issue
+// 15: 702 → 471 MiB peak for +5 % CPU).
 const (
+	StandaloneCPURequest    = "50m"
 	StandaloneMemoryRequest = "128Mi"
 	StandaloneMemoryLimit   = "512Mi"
 	StandaloneGoMemLimit    = "410MiB"

@@ -220,3 +220,129 @@ func scrapeEgressRules(s *spec.Spec) ([]networkingv1.NetworkPolicyEgressRule, er
 	}
 	return out, nil
 }
+
+// standalonePolicies are the NetworkPolicies of every path gatewatch itself
+// needs, for the directions cluster.default_deny denies, one policy per
+// path and side so that a missing one names its path:
+//
+//   - scrape: gatewatch → each gateway's stats port (egress here, ingress
+//     in the gateway's namespace);
+//   - webhook: gatewatch → the webhook path (egress here; for the
+//     in-cluster gateway, its ingress too);
+//   - DNS: gatewatch → kube-dns on 53 UDP and TCP;
+//   - the Kubernetes API (discovery): cluster.api_server's CIDRs on its
+//     ports, or any address on them when no CIDR is given;
+//   - gossip: gatewatch ↔ gatewatch on GossipPort, TCP and UDP (egress and
+//     ingress);
+//   - web: cluster.standalone.web_from → gatewatch's web port (ingress here;
+//     egress in each pod peer's namespace).
+//
+// Kubelet probes need no rule: traffic from a pod's own node is always
+// allowed.
+func standalonePolicies(s *spec.Spec, ns string) ([]networkingv1.NetworkPolicy, error) {
+	c := s.Cluster
+	me := &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": standaloneName}}
+	tcp, udp := protoPtr(corev1.ProtocolTCP), protoPtr(corev1.ProtocolUDP)
+	gossipPorts := []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: portNum(GossipPort)}, {Protocol: udp, Port: portNum(GossipPort)}}
+	fromMe := []networkingv1.NetworkPolicyPeer{{NamespaceSelector: nsSelector(ns), PodSelector: me}}
+	egressT := []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
+	ingressT := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+
+	var egress, ingress []networkingv1.NetworkPolicy
+	eg := func(name string, rules ...networkingv1.NetworkPolicyEgressRule) {
+		if len(rules) == 0 {
+			return
+		}
+		np := netpol(s, name, ns, me, egressT)
+		np.Spec.Egress = rules
+		egress = append(egress, np)
+	}
+	scrape, err := scrapeEgressRules(s)
+	if err != nil {
+		return nil, err
+	}
+	eg("gatewatch-egress-scrape", scrape...)
+	web, err := webhookEgressRules(s)
+	if err != nil {
+		return nil, err
+	}
+	eg("gatewatch-egress-webhook", web...)
+	eg("gatewatch-egress-dns", dnsEgressRule(s))
+	api := networkingv1.NetworkPolicyEgressRule{}
+	for _, cidr := range c.APIServer.CIDRs {
+		api.To = append(api.To, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
+	}
+	for _, p := range c.APIServer.Ports {
+		api.Ports = append(api.Ports, networkingv1.NetworkPolicyPort{Protocol: tcp, Port: portNum(p)})
+	}
+	eg("gatewatch-egress-kube-api", api)
+	eg("gatewatch-egress-gossip", networkingv1.NetworkPolicyEgressRule{
+		To: []networkingv1.NetworkPolicyPeer{{PodSelector: me}}, Ports: gossipPorts,
+	})
+
+	// The gateways let gatewatch in to their stats ports.
+	for _, g := range s.Gateways {
+		if g.Selector == "" {
+			continue
+		}
+		gw, err := selector(g.Selector)
+		if err != nil {
+			return nil, err
+		}
+		np := netpol(s, "gatewatch-"+g.Name+"-allow-gatewatch-scrape", g.Namespace, gw, ingressT)
+		np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: fromMe, Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: statsPort(g.Stats.Port)}}}}
+		ingress = append(ingress, np)
+	}
+	// The in-cluster gateway on the webhook path lets gatewatch in.
+	if w := c.WebhookPath; w.Via == spec.ViaGateway && w.Gateway.PodSelector != "" {
+		gw, err := selector(w.Gateway.PodSelector)
+		if err != nil {
+			return nil, err
+		}
+		np := netpol(s, "gatewatch-allow-gatewatch-webhook", w.Gateway.Namespace, gw, ingressT)
+		np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: fromMe, Ports: webhookPorts(w)}}
+		ingress = append(ingress, np)
+	}
+	gossipIn := netpol(s, "gatewatch-allow-gossip", ns, me, ingressT)
+	gossipIn.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{PodSelector: me}}, Ports: gossipPorts}}
+	ingress = append(ingress, gossipIn)
+
+	// The web port, from the configured peers; pod peers' egress to it.
+	webPorts := []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: portNum(StandalonePort)}}
+	var webFrom []networkingv1.NetworkPolicyPeer
+	clients := map[string]int{}
+	for _, p := range c.Standalone.WebFrom {
+		if p.Namespace == "" {
+			for _, cidr := range p.CIDRs {
+				webFrom = append(webFrom, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
+			}
+			continue
+		}
+		pods, err := selector(p.PodSelector)
+		if err != nil {
+			return nil, err
+		}
+		webFrom = append(webFrom, networkingv1.NetworkPolicyPeer{NamespaceSelector: nsSelector(p.Namespace), PodSelector: pods})
+		name := "gatewatch-web-client"
+		if clients[p.Namespace]++; clients[p.Namespace] > 1 {
+			name = fmt.Sprintf("%s-%d", name, clients[p.Namespace])
+		}
+		np := netpol(s, name, p.Namespace, pods, egressT)
+		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: fromMe, Ports: webPorts}}
+		egress = append(egress, np)
+	}
+	if len(webFrom) > 0 {
+		np := netpol(s, "gatewatch-allow-web", ns, me, ingressT)
+		np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: webFrom, Ports: webPorts}}
+		ingress = append(ingress, np)
+	}
+
+	var out []networkingv1.NetworkPolicy
+	if c.Denies("ingress") {
+		out = append(out, ingress...)
+	}
+	if c.Denies("egress") {
+		out = append(out, egress...)
+	}
+	return out, nil
+}

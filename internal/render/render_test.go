@@ -188,7 +188,7 @@ func TestUnknownTarget(t *testing.T) {
 }
 
 // TestStandalone: the deployed spec re-loads, carries no webhook URL, points
-// at the mounted Secret; the Deployment is hardened; RBAC is pods-only
+// at the mounted Secret; the StatefulSet is hardened; RBAC is pods-only
 // unless explain reads the cluster.
 func TestStandalone(t *testing.T) {
 	s, err := spec.Load(goldenSpecs["full"], rules.SpecKinds())
@@ -210,7 +210,7 @@ func TestStandalone(t *testing.T) {
 	}
 	out := all.String()
 	for _, want := range []string{"readOnlyRootFilesystem: true", "runAsNonRoot: true", "allowPrivilegeEscalation: false",
-		"path: /-/healthy", "path: /-/ready", "verbs:\n  - get\n  - list\n  - watch", "resources:\n  - pods", "name: gatewatch-egress"} {
+		"path: /-/healthy", "path: /-/ready", "verbs:\n  - get\n  - list\n  - watch", "resources:\n  - pods", "name: gatewatch-egress-scrape", "name: gatewatch-egress-kube-api"} {
 		require.Contains(t, out, want)
 	}
 	// explain's kube sources add exactly their reads: pod logs, Services,

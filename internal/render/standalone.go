@@ -1,6 +1,7 @@
 package render
 
 import (
+	"encoding/json"
 	"fmt"
 	"path"
 	"reflect"
@@ -9,7 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,9 +24,18 @@ const (
 	standaloneName = "gatewatch"
 	// StandalonePort serves the status page, /metrics and the API.
 	StandalonePort = 9421
-	specMountDir   = "/etc/gatewatch"
-	secretMountDir = "/etc/gatewatch/secrets"
-	dataDir        = "/var/lib/gatewatch"
+	// GossipPort is where the replicas gossip (Alertmanager's cluster
+	// port), TCP and UDP.
+	GossipPort = 9094
+	// ClusterServiceName is the headless Service whose DNS name lists
+	// every replica: the --cluster.peer of each.
+	ClusterServiceName = "gatewatch-cluster"
+	// StandaloneSelector selects gatewatch's pods (the workload, both
+	// Services and the NetworkPolicies go by it).
+	StandaloneSelector = "app.kubernetes.io/name=" + standaloneName
+	specMountDir       = "/etc/gatewatch"
+	secretMountDir     = "/etc/gatewatch/secrets"
+	dataDir            = "/var/lib/gatewatch"
 )
 
 // DeploymentSpec returns the spec as the deployed gatewatch reads it: the
@@ -117,8 +127,10 @@ func hideMultiline(v reflect.Value, hidden map[string]string) {
 
 // standalone renders what deploys gatewatch itself: ServiceAccount, a Role
 // and RoleBinding per gateway namespace (get/list/watch pods, nothing else),
-// the spec ConfigMap, a hardened Deployment, a Service, the Secret example,
-// and NetworkPolicies for gatewatch's own traffic.
+// the spec ConfigMap, a hardened StatefulSet of clustered replicas with a
+// volume each for --data-dir, the web Service and the headless Service the
+// replicas gossip through, a PodDisruptionBudget, the Secret example, and
+// NetworkPolicies for every path gatewatch itself needs.
 func standalone(s *spec.Spec) ([]File, error) {
 	ns := s.Cluster.MonitoringNamespace
 	labels := map[string]string{"app.kubernetes.io/name": standaloneName, "app.kubernetes.io/managed-by": "gatewatch"}
@@ -200,18 +212,114 @@ func standalone(s *spec.Spec) ([]File, error) {
 		return nil, err
 	}
 
+	sts, err := withoutClaimStatus(statefulSet(s, ns, meta(standaloneName, ns), labels))
+	if err != nil {
+		return nil, err
+	}
+	if err := add("statefulset-"+ns+"-gatewatch.yaml", "", sts); err != nil {
+		return nil, err
+	}
+	selector := map[string]string{"app.kubernetes.io/name": standaloneName}
+	if err := add("service-"+ns+"-gatewatch.yaml", "", &corev1.Service{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"}, ObjectMeta: meta(standaloneName, ns),
+		Spec: corev1.ServiceSpec{
+			Selector: selector,
+			Ports:    []corev1.ServicePort{{Name: "http", Port: StandalonePort, TargetPort: intstr.FromString("http")}},
+		},
+	}); err != nil {
+		return nil, err
+	}
+	// The replicas find each other through this headless Service's DNS
+	// name: every replica's address, ready or not (a replica is not ready
+	// before it has joined, so only ready addresses would never let the
+	// first ones meet).
+	if err := add("service-"+ns+"-"+ClusterServiceName+".yaml", "", &corev1.Service{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"}, ObjectMeta: meta(ClusterServiceName, ns),
+		Spec: corev1.ServiceSpec{
+			ClusterIP:                corev1.ClusterIPNone,
+			PublishNotReadyAddresses: true,
+			Selector:                 selector,
+			Ports: []corev1.ServicePort{
+				{Name: "mesh-tcp", Port: GossipPort, TargetPort: intstr.FromString("mesh-tcp"), Protocol: corev1.ProtocolTCP},
+				{Name: "mesh-udp", Port: GossipPort, TargetPort: intstr.FromString("mesh-udp"), Protocol: corev1.ProtocolUDP},
+			},
+		},
+	}); err != nil {
+		return nil, err
+	}
+	// One replica at a time may be evicted (a node drain): the others keep
+	// scraping and notifying.
+	if err := add("poddisruptionbudget-"+ns+"-gatewatch.yaml", "", &policyv1.PodDisruptionBudget{
+		TypeMeta: metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"}, ObjectMeta: meta(standaloneName, ns),
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MaxUnavailable: ptr(intstr.FromInt32(1)),
+			Selector:       &metav1.LabelSelector{MatchLabels: selector},
+		},
+	}); err != nil {
+		return nil, err
+	}
+	sec, err := secretExample(s, ns)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, sec)
+
+	nps, err := standalonePolicies(s, ns)
+	if err != nil {
+		return nil, err
+	}
+	for _, np := range nps {
+		if err := add(fmt.Sprintf("networkpolicy-%s-%s.yaml", np.Namespace, np.Name), netpolHeader, np); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+// statefulSet is gatewatch's workload: cluster.standalone.replicas
+// replicas, each scraping and evaluating on its own and gossiping silences
+// and the notification log with the others on GossipPort (Alertmanager's
+// cluster flags), each with its own --data-dir volume.
+func statefulSet(s *spec.Spec, ns string, meta metav1.ObjectMeta, labels map[string]string) *appsv1.StatefulSet {
+	st := s.Cluster.Standalone
+	selector := map[string]string{"app.kubernetes.io/name": standaloneName}
 	probe := func(p string, period int32) *corev1.Probe {
 		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p, Port: intstr.FromString("http")}}, PeriodSeconds: period}
 	}
-	dep := &appsv1.Deployment{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: meta(standaloneName, ns),
-		Spec: appsv1.DeploymentSpec{
-			// One replica: gatewatch is one process (Recreate keeps two from
-			// notifying at once). Outgrowing it means render --target operator.
-			Replicas: ptr(int32(1)),
-			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": standaloneName}},
+	size := resource.MustParse(st.Storage.Size) // validated by spec
+	volumes := []corev1.Volume{
+		{Name: "spec", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "gatewatch-spec"}}}},
+		{Name: "webhook", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: s.Cluster.Alertmanager.SecretName}}},
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	}
+	var claims []corev1.PersistentVolumeClaim
+	if st.Storage.EmptyDir {
+		volumes = append(volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &size}}})
+	} else {
+		pvc := corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: "data", Labels: labels},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
+			},
+		}
+		if st.Storage.StorageClass != "" {
+			pvc.Spec.StorageClassName = ptr(st.Storage.StorageClass)
+		}
+		claims = append(claims, pvc)
+	}
+	gossip := fmt.Sprintf(":%d", GossipPort)
+	return &appsv1.StatefulSet{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
+		ObjectMeta: meta,
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:    ptr(int32(st.Replicas)),
+			ServiceName: ClusterServiceName,
+			// The replicas are peers, not an ordered chain: all start at
+			// once and find each other through the headless Service.
+			PodManagementPolicy: appsv1.ParallelPodManagement,
+			UpdateStrategy:      appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType},
+			Selector:            &metav1.LabelSelector{MatchLabels: selector},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
@@ -220,15 +328,38 @@ func standalone(s *spec.Spec) ([]File, error) {
 						RunAsNonRoot: ptr(true), RunAsUser: ptr(int64(65532)), RunAsGroup: ptr(int64(65532)), FSGroup: ptr(int64(65532)),
 						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 					},
+					// Replicas on different nodes when there are enough:
+					// one node's loss should not take every replica.
+					Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+						PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+							Weight: 100,
+							PodAffinityTerm: corev1.PodAffinityTerm{
+								LabelSelector: &metav1.LabelSelector{MatchLabels: selector},
+								TopologyKey:   "kubernetes.io/hostname",
+							},
+						}},
+					}},
 					Containers: []corev1.Container{{
 						Name:  standaloneName,
 						Image: s.Cluster.Image,
 						Args: []string{"run", "-c", path.Join(specMountDir, "gatewatch.yaml"),
-							fmt.Sprintf("--listen=0.0.0.0:%d", StandalonePort), "--data-dir=" + dataDir, "--log.format=json"},
-						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: StandalonePort, Protocol: corev1.ProtocolTCP}},
-						Env:   []corev1.EnvVar{{Name: "GOMEMLIMIT", Value: StandaloneGoMemLimit}},
+							fmt.Sprintf("--listen=0.0.0.0:%d", StandalonePort), "--data-dir=" + dataDir, "--log.format=json",
+							"--cluster.listen-address=0.0.0.0" + gossip,
+							"--cluster.advertise-address=$(POD_IP)" + gossip,
+							"--cluster.peer=" + ClusterServiceName + "." + ns + ".svc" + gossip,
+							"--cluster.peer-name=$(POD_NAME)"},
+						Ports: []corev1.ContainerPort{
+							{Name: "http", ContainerPort: StandalonePort, Protocol: corev1.ProtocolTCP},
+							{Name: "mesh-tcp", ContainerPort: GossipPort, Protocol: corev1.ProtocolTCP},
+							{Name: "mesh-udp", ContainerPort: GossipPort, Protocol: corev1.ProtocolUDP},
+						},
+						Env: []corev1.EnvVar{
+							{Name: "GOMEMLIMIT", Value: StandaloneGoMemLimit},
+							{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+							{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+						},
 						Resources: corev1.ResourceRequirements{
-							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse(StandaloneMemoryRequest)},
+							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(StandaloneCPURequest), corev1.ResourceMemory: resource.MustParse(StandaloneMemoryRequest)},
 							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(StandaloneMemoryLimit)},
 						},
 						LivenessProbe:  probe("/-/healthy", 20),
@@ -244,67 +375,34 @@ func standalone(s *spec.Spec) ([]File, error) {
 							{Name: "tmp", MountPath: "/tmp"},
 						},
 					}},
-					Volumes: []corev1.Volume{
-						{Name: "spec", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "gatewatch-spec"}}}},
-						{Name: "webhook", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: s.Cluster.Alertmanager.SecretName}}},
-						{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr(resource.MustParse("1Gi"))}}},
-						{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-					},
+					Volumes: volumes,
 				},
 			},
+			VolumeClaimTemplates: claims,
 		},
 	}
-	if err := add("deployment-"+ns+"-gatewatch.yaml", "", dep); err != nil {
-		return nil, err
-	}
-	if err := add("service-"+ns+"-gatewatch.yaml", "", &corev1.Service{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"}, ObjectMeta: meta(standaloneName, ns),
-		Spec: corev1.ServiceSpec{
-			Selector: map[string]string{"app.kubernetes.io/name": standaloneName},
-			Ports:    []corev1.ServicePort{{Name: "http", Port: StandalonePort, TargetPort: intstr.FromString("http")}},
-		},
-	}); err != nil {
-		return nil, err
-	}
-	sec, err := secretExample(s, ns)
-	if err != nil {
-		return nil, err
-	}
-	files = append(files, sec)
-
-	if s.Cluster.Denies("egress") {
-		np, err := standaloneEgress(s, ns)
-		if err != nil {
-			return nil, err
-		}
-		if err := add(fmt.Sprintf("networkpolicy-%s-%s.yaml", ns, np.Name), netpolHeader, np); err != nil {
-			return nil, err
-		}
-	}
-	return files, nil
 }
 
-// standaloneEgress lets gatewatch reach the gateways' stats ports, the
-// Mattermost path, DNS and the Kubernetes API (port 443/6443 to any address:
-// the API server's address is not a pod and differs per cluster).
-func standaloneEgress(s *spec.Spec, ns string) (networkingv1.NetworkPolicy, error) {
-	np := netpol(s, "gatewatch-egress", ns, &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": standaloneName}}, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress})
-	tcp := protoPtr(corev1.ProtocolTCP)
-	scrape, err := scrapeEgressRules(s)
+// withoutClaimStatus is the StatefulSet as a manifest: its
+// volumeClaimTemplates without the empty status the typed struct always
+// carries.
+func withoutClaimStatus(sts *appsv1.StatefulSet) (map[string]any, error) {
+	b, err := json.Marshal(sts)
 	if err != nil {
-		return np, err
+		return nil, fmt.Errorf("render the StatefulSet: %w", err)
 	}
-	np.Spec.Egress = append(np.Spec.Egress, scrape...)
-	web, err := webhookEgressRules(s)
-	if err != nil {
-		return np, err
+	var obj map[string]any
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return nil, fmt.Errorf("render the StatefulSet: %w", err)
 	}
-	np.Spec.Egress = append(np.Spec.Egress, web...)
-	np.Spec.Egress = append(np.Spec.Egress, dnsEgressRule(s))
-	np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{
-		Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: portNum(443)}, {Protocol: tcp, Port: portNum(6443)}},
-	})
-	return np, nil
+	spec, _ := obj["spec"].(map[string]any)
+	claims, _ := spec["volumeClaimTemplates"].([]any)
+	for _, c := range claims {
+		if c, ok := c.(map[string]any); ok {
+			delete(c, "status")
+		}
+	}
+	return obj, nil
 }
 
 func gatewayNamespaces(s *spec.Spec) []string {

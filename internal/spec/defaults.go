@@ -128,6 +128,19 @@ func (s *Spec) applyDefaults(idx lineIndex, kinds Kinds) {
 	if c.DNS.PodSelector == "" {
 		c.DNS.PodSelector = "k8s-app=kube-dns"
 	}
+	if len(c.APIServer.Ports) == 0 && !idx.has("cluster.api_server.ports") {
+		c.APIServer.Ports = []int{443, 6443}
+	}
+	st := &c.Standalone
+	if !idx.has("cluster.standalone.replicas") {
+		st.Replicas = DefaultReplicas
+	}
+	if st.Storage.Size == "" && !idx.has("cluster.standalone.storage.size") {
+		st.Storage.Size = DefaultStorageSize
+	}
+	if len(st.WebFrom) == 0 && !idx.has("cluster.standalone.web_from") {
+		st.WebFrom = []Peer{{Namespace: c.Prometheus.Namespace, PodSelector: c.Prometheus.PodSelector}}
+	}
 	w := &c.WebhookPath
 	if w.Via == "" {
 		w.Via = ViaGateway

@@ -111,6 +111,18 @@ func TestErrors(t *testing.T) {
 		{"ratio threshold out of range", minimal + "alerts:\n  - kind: error-ratio\n    threshold: 5\n", []string{"g.yaml:7: alerts[0].threshold: kind error-ratio needs a threshold between 0 and 1"}},
 		{"regex whole only inside the anchors", minimal + "alerts:\n  - kind: response-code\n    response_code: \"5..)|(4..\"\n", []string{`g.yaml:7: alerts[0].response_code: invalid regex "5..)|(4..": error parsing regexp: unexpected )`}},
 		{"flags kind without flags", minimal + "alerts:\n  - kind: response-flags\n", []string{"alerts[0].response_flags: kind response-flags needs response_flags"}},
+		{"zero replicas", minimal + "cluster:\n  standalone:\n    replicas: 0\n", []string{"g.yaml:7: cluster.standalone.replicas: replicas 0: give at least 1"}},
+		{"bad storage size", minimal + "cluster:\n  standalone:\n    storage: {size: lots}\n", []string{`g.yaml:7: cluster.standalone.storage.size: size "lots" is not a Kubernetes quantity`}},
+		{"zero storage size", minimal + "cluster:\n  standalone:\n    storage:\n      size: \"0\"\n", []string{`g.yaml:8: cluster.standalone.storage.size: size "0" must be positive`}},
+		{"bad storage class", minimal + "cluster:\n  standalone:\n    storage:\n      storage_class: Fast_SSD\n", []string{`g.yaml:8: cluster.standalone.storage.storage_class: "Fast_SSD" is not a valid StorageClass name`}},
+		{"storage class with empty_dir", minimal + "cluster:\n  standalone:\n    storage:\n      storage_class: fast\n      empty_dir: true\n", []string{"g.yaml:8: cluster.standalone.storage.storage_class: storage_class has no effect with empty_dir: true"}},
+		{"web peer without namespace or cidrs", minimal + "cluster:\n  standalone:\n    web_from:\n      - pod_selector: app=x\n", []string{"g.yaml:8: cluster.standalone.web_from[0]: a peer needs a namespace"}},
+		{"web peer with both", minimal + "cluster:\n  standalone:\n    web_from:\n      - namespace: monitoring\n        cidrs: [10.0.0.0/8]\n", []string{"g.yaml:9: cluster.standalone.web_from[0].cidrs: a peer is pods of a namespace or cidrs, not both"}},
+		{"web peer bad cidr", minimal + "cluster:\n  standalone:\n    web_from:\n      - cidrs: [10.0.0.0/40]\n", []string{`g.yaml:8: cluster.standalone.web_from[0].cidrs[0]: "10.0.0.0/40" is not a CIDR`}},
+		{"web peer bad selector", minimal + "cluster:\n  standalone:\n    web_from:\n      - namespace: monitoring\n        pod_selector: \"a in (\"\n", []string{"g.yaml:9: cluster.standalone.web_from[0].pod_selector: invalid label selector"}},
+		{"api server bad cidr", minimal + "cluster:\n  api_server:\n    cidrs: [apiserver]\n", []string{`g.yaml:7: cluster.api_server.cidrs[0]: "apiserver" is not a CIDR`}},
+		{"api server no ports", minimal + "cluster:\n  api_server:\n    ports: []\n", []string{"g.yaml:7: cluster.api_server.ports: ports: give at least one"}},
+		{"api server port out of range", minimal + "cluster:\n  api_server:\n    ports: [70000]\n", []string{"g.yaml:7: cluster.api_server.ports[0]: port 70000 is out of range"}},
 		{"several at once", "gateways:\n  - name: Bad_Name\n    namespace: ok\n    selector: a=b\n    stats: {interval: x, timeout: y}\n", []string{"g.yaml:2: gateways[0].name", `g.yaml:5: bad duration "x"`, `g.yaml:5: bad duration "y"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -237,4 +249,35 @@ func TestSpecSizeCapped(t *testing.T) {
 	require.NoError(t, os.WriteFile(big, []byte(minimal+"# "+strings.Repeat("x", spec.MaxSpecBytes)+"\n"), 0o644))
 	_, err = spec.Load(big, rules.SpecKinds())
 	require.ErrorContains(t, err, "a gatewatch spec is a few kilobytes")
+}
+
+// TestStandaloneDefaults: two replicas on a 1Gi claim of the default class,
+// the web port open to cluster.prometheus, the API server on 443 and 6443
+// anywhere.
+func TestStandaloneDefaults(t *testing.T) {
+	s, err := spec.Parse([]byte(minimal+"cluster:\n  prometheus: {namespace: obs, pod_selector: app=prom}\n"), "g.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	st := s.Cluster.Standalone
+	require.Equal(t, 2, st.Replicas)
+	require.Equal(t, spec.Storage{Size: "1Gi"}, st.Storage)
+	require.Equal(t, []spec.Peer{{Namespace: "obs", PodSelector: "app=prom"}}, st.WebFrom)
+	require.Equal(t, spec.APIServer{Ports: []int{443, 6443}}, s.Cluster.APIServer)
+	require.Empty(t, s.Warnings())
+
+	// Written values stay; an empty web_from lets no one in.
+	s, err = spec.Parse([]byte(minimal+"cluster:\n  api_server: {cidrs: [192.0.2.1/32], ports: [6443]}\n  standalone:\n    replicas: 3\n    storage: {size: 5Gi, storage_class: fast}\n    web_from: []\n"), "g.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	require.Equal(t, 3, s.Cluster.Standalone.Replicas)
+	require.Equal(t, spec.Storage{Size: "5Gi", StorageClass: "fast"}, s.Cluster.Standalone.Storage)
+	require.Empty(t, s.Cluster.Standalone.WebFrom)
+	require.Equal(t, spec.APIServer{CIDRs: []string{"192.0.2.1/32"}, Ports: []int{6443}}, s.Cluster.APIServer)
+}
+
+// TestEmptyDirWarns: an emptyDir for the data is valid but warned about at
+// its line: the state lives only as long as the pod.
+func TestEmptyDirWarns(t *testing.T) {
+	s, err := spec.Parse([]byte(minimal+"cluster:\n  standalone:\n    storage:\n      empty_dir: true\n"), "g.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	require.Len(t, s.Warnings(), 1)
+	require.Contains(t, s.Warnings()[0].Error(), "g.yaml:8: cluster.standalone.storage.empty_dir: empty_dir: true keeps silences and the notification log only as long as the pod")
 }

@@ -181,6 +181,59 @@ type Cluster struct {
 	// for those directions: there they only add allowances, while elsewhere a
 	// policy that selects pods would isolate them. Default: none.
 	DefaultDeny []string `yaml:"default_deny,omitempty"`
+	// APIServer is where the Kubernetes API server's endpoints are, for the
+	// egress policy of render --target standalone (gatewatch discovers the
+	// gateway pods through it).
+	APIServer APIServer `yaml:"api_server,omitempty"`
+	// Standalone shapes what render --target standalone deploys.
+	Standalone Standalone `yaml:"standalone,omitempty"`
+}
+
+// APIServer is the Kubernetes API server as NetworkPolicy sees it: the
+// endpoint addresses behind the kubernetes Service (`kubectl get endpoints
+// kubernetes`), after the Service translation.
+type APIServer struct {
+	// CIDRs of the API server's endpoints. Default: none, i.e. any address
+	// on Ports (the API server is not a pod and its address differs per
+	// cluster).
+	CIDRs []string `yaml:"cidrs,omitempty"`
+	// Ports the endpoints listen on. Default [443, 6443] (managed clusters
+	// and kubeadm).
+	Ports []int `yaml:"ports,omitempty"`
+}
+
+// Standalone is the StatefulSet render --target standalone writes.
+type Standalone struct {
+	// Replicas of gatewatch, clustered on Alertmanager's gossip. Default 2.
+	Replicas int `yaml:"replicas,omitempty"`
+	// Storage holds each replica's --data-dir (silences, the notification
+	// log, the TSDB).
+	Storage Storage `yaml:"storage,omitempty"`
+	// WebFrom are the peers let in to gatewatch's web port (status page,
+	// /metrics, the APIs) under default-deny ingress. Default: the
+	// Prometheus pods of cluster.prometheus (for /metrics).
+	WebFrom []Peer `yaml:"web_from,omitempty"`
+}
+
+// Storage is a replica's data volume.
+type Storage struct {
+	// Size of the volume (a Kubernetes quantity). Default 1Gi.
+	Size string `yaml:"size,omitempty"`
+	// StorageClass of the PersistentVolumeClaim. Default: the cluster's
+	// default StorageClass.
+	StorageClass string `yaml:"storage_class,omitempty"`
+	// EmptyDir puts the data in an emptyDir instead of a
+	// PersistentVolumeClaim: a rescheduled replica starts empty. Default
+	// false (a warning when true).
+	EmptyDir bool `yaml:"empty_dir,omitempty"`
+}
+
+// Peer is a source of traffic: pods of a namespace (all of them when
+// pod_selector is empty), or addresses outside the cluster.
+type Peer struct {
+	Namespace   string   `yaml:"namespace,omitempty"`
+	PodSelector string   `yaml:"pod_selector,omitempty"`
+	CIDRs       []string `yaml:"cidrs,omitempty"`
 }
 
 // Denies reports whether direction ("ingress" or "egress") is denied by default.
@@ -251,6 +304,8 @@ const (
 	DefaultAMVersion       = "0.31.1"
 	DefaultSecretName      = "gatewatch-mattermost"
 	DefaultImage           = "ghcr.io/gatewatch/gatewatch:latest"
+	DefaultReplicas        = 2
+	DefaultStorageSize     = "1Gi"
 	// SecretKey is the key in the Secret that holds the webhook URL.
 	SecretKey = "webhook-url"
 )

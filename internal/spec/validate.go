@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/common/model"
 	promlabels "github.com/prometheus/prometheus/model/labels"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -291,6 +292,8 @@ func (c Cluster) validate(v *validator) {
 			v.errorf(fmt.Sprintf("cluster.default_deny[%d]", i), "%q: use ingress and/or egress", d)
 		}
 	}
+	c.APIServer.validate(v)
+	c.Standalone.validate(v)
 	w := c.WebhookPath
 	if c.Denies("egress") && w.Via == ViaGateway && w.Gateway.PodSelector == "" && !v.lines.has("cluster.webhook_path") {
 		v.errorf("cluster.default_deny", "egress is denied by default, so Alertmanager's egress to Mattermost must be allowed: set cluster.webhook_path (the gateway's namespace and pod_selector, or via: direct with cidrs)")
@@ -322,13 +325,73 @@ func (c Cluster) validate(v *validator) {
 	default:
 		v.errorf("cluster.webhook_path.via", "via %q: use gateway or direct", w.Via)
 	}
-	for i, cidr := range w.CIDRs {
-		if _, _, err := net.ParseCIDR(cidr); err != nil {
-			v.errorf(fmt.Sprintf("cluster.webhook_path.cidrs[%d]", i), "%q is not a CIDR (e.g. 203.0.113.10/32)", cidr)
-		}
-	}
+	validateCIDRs(v, "cluster.webhook_path.cidrs", w.CIDRs)
 	if w.Port < 1 || w.Port > 65535 {
 		v.errorf("cluster.webhook_path.port", "port %d is out of range 1-65535", w.Port)
+	}
+}
+
+func (a APIServer) validate(v *validator) {
+	validateCIDRs(v, "cluster.api_server.cidrs", a.CIDRs)
+	if len(a.Ports) == 0 {
+		v.errorf("cluster.api_server.ports", "ports: give at least one (443 on most managed clusters, 6443 with kubeadm)")
+	}
+	for i, p := range a.Ports {
+		if p < 1 || p > 65535 {
+			v.errorf(fmt.Sprintf("cluster.api_server.ports[%d]", i), "port %d is out of range 1-65535", p)
+		}
+	}
+}
+
+func (st Standalone) validate(v *validator) {
+	if st.Replicas < 1 {
+		v.errorf("cluster.standalone.replicas", "replicas %d: give at least 1 (2 or more for failover)", st.Replicas)
+	}
+	sz := st.Storage.Size
+	if q, err := resource.ParseQuantity(sz); err != nil {
+		v.errorf("cluster.standalone.storage.size", "size %q is not a Kubernetes quantity such as 1Gi", sz)
+	} else if q.Sign() <= 0 {
+		v.errorf("cluster.standalone.storage.size", "size %q must be positive", sz)
+	}
+	if sc := st.Storage.StorageClass; sc != "" {
+		if errs := validation.IsDNS1123Subdomain(sc); len(errs) > 0 {
+			v.errorf("cluster.standalone.storage.storage_class", "%q is not a valid StorageClass name: %s", sc, strings.Join(errs, "; "))
+		}
+		if st.Storage.EmptyDir {
+			v.errorf("cluster.standalone.storage.storage_class", "storage_class has no effect with empty_dir: true: give one or the other")
+		}
+	}
+	if st.Storage.EmptyDir {
+		v.warnf("cluster.standalone.storage.empty_dir", "empty_dir: true keeps silences and the notification log only as long as the pod: a replica rescheduled while no other replica is up to gossip them back forgets them (and may notify again); leave it out for a PersistentVolumeClaim per replica")
+	}
+	for i, p := range st.WebFrom {
+		p.validate(v, fmt.Sprintf("cluster.standalone.web_from[%d]", i))
+	}
+}
+
+func (p Peer) validate(v *validator, path string) {
+	switch {
+	case p.Namespace == "" && len(p.CIDRs) == 0:
+		v.errorf(path, "a peer needs a namespace (and optionally a pod_selector) or cidrs")
+	case p.Namespace != "" && len(p.CIDRs) > 0:
+		v.errorf(path+".cidrs", "a peer is pods of a namespace or cidrs, not both: give them as two peers")
+	case p.Namespace == "" && p.PodSelector != "":
+		v.errorf(path+".pod_selector", "pod_selector needs the namespace of the pods")
+	}
+	if p.Namespace != "" {
+		if errs := validation.IsDNS1123Label(p.Namespace); len(errs) > 0 {
+			v.errorf(path+".namespace", "%q is not a valid namespace: %s", p.Namespace, strings.Join(errs, "; "))
+		}
+	}
+	validateSelector(v, path+".pod_selector", p.PodSelector)
+	validateCIDRs(v, path+".cidrs", p.CIDRs)
+}
+
+func validateCIDRs(v *validator, path string, cidrs []string) {
+	for i, cidr := range cidrs {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			v.errorf(fmt.Sprintf("%s[%d]", path, i), "%q is not a CIDR (e.g. 203.0.113.10/32)", cidr)
+		}
 	}
 }
 

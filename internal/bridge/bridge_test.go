@@ -35,6 +35,9 @@ type fixture struct {
 	srv     *Server
 	logs    *bytes.Buffer
 	metrics *mattermost.Metrics
+	// externalURL is the Alertmanager's --web.external-url (the webhook
+	// payload's externalURL).
+	externalURL string
 }
 
 func start(t *testing.T, enrich mattermost.EnrichFunc) *fixture {
@@ -51,7 +54,7 @@ func start(t *testing.T, enrich mattermost.EnrichFunc) *fixture {
 	s := New(c, Options{Message: mattermost.Options{Footer: "Sent by gatewatch bridge"}, Enrich: enrich, Logger: logger, Registry: prometheus.NewRegistry()})
 	b := httptest.NewServer(s)
 	t.Cleanup(b.Close)
-	return &fixture{mm: mm, bridge: b, srv: s, logs: &logs, metrics: m}
+	return &fixture{mm: mm, bridge: b, srv: s, logs: &logs, metrics: m, externalURL: "http://alertmanager.example.com:9093"}
 }
 
 // send notifies the bridge with Alertmanager's own webhook notifier, so the
@@ -60,7 +63,8 @@ func (f *fixture) send(t *testing.T, maxAlerts uint64, alerts ...*alert.Alert) n
 	t.Helper()
 	tmpl, err := template.FromGlobs(nil)
 	require.NoError(t, err)
-	tmpl.ExternalURL, _ = url.Parse("http://alertmanager.example.com:9093")
+	tmpl.ExternalURL, err = url.Parse(f.externalURL)
+	require.NoError(t, err)
 	n, err := webhook.New(&webhook.WebhookConfig{
 		NotifierConfig: amcommoncfg.NotifierConfig{VSendResolved: true},
 		HTTPConfig:     &commoncfg.HTTPClientConfig{},
@@ -99,6 +103,21 @@ func TestBridgePostsEnrichedMessage(t *testing.T) {
 	require.Equal(t, 1.0, testutil.ToFloat64(f.srv.received.WithLabelValues("sent")))
 	require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Sent), "the Mattermost client's counters move too")
 	require.NotContains(t, f.logs.String(), hookID)
+}
+
+// TestBridgeSilenceLinksToUsersAlertmanager: the bridge's messages come
+// from the user's own Alertmanager, so their Silence link opens that
+// Alertmanager's UI (the payload's externalURL, path prefix kept), where
+// the silence must be made — not gatewatch's page.
+func TestBridgeSilenceLinksToUsersAlertmanager(t *testing.T) {
+	f := start(t, nil)
+	f.externalURL = "https://alertmanager.corp.example/am"
+	require.NoError(t, f.send(t, 0, alert421("gw-1")).Err())
+	posts := f.mm.Posts()
+	require.Len(t, posts, 1)
+	require.Contains(t, posts[0].Attachments[0].Text,
+		"[Silence](https://alertmanager.corp.example/am/#/silences/new?filter=%7Bgateway%3D%22public-ingress%22%2C%20namespace%3D%22istio-ingress%22%2C%20pod%3D%22gw-1%22%2C%20severity%3D%22warning%22%2C%20alertname%3D%22GatewayMisdirectedRequest421%22%7D)")
+	require.Equal(t, 1, strings.Count(posts[0].Attachments[0].Text, "/#/silences/new"))
 }
 
 func TestBridgeSaysWhatAlertmanagerTruncated(t *testing.T) {

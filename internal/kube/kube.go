@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/dynamic"
@@ -47,13 +48,23 @@ func (o Options) Given() bool { return o.Kubeconfig != "" || o.Context != "" }
 // ErrNoConfig is returned (wrapped) when no configuration is found at all.
 var ErrNoConfig = errors.New("no Kubernetes configuration: pass --kubeconfig (or set KUBECONFIG), or run inside a cluster")
 
+// inClusterConfig is rest.InClusterConfig (tests stand in for a pod).
+var inClusterConfig = rest.InClusterConfig
+
+// loadingRules are kubectl's: --kubeconfig, else $KUBECONFIG's files, else
+// ~/.kube/config.
+func loadingRules(o Options) *clientcmd.ClientConfigLoadingRules {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = o.Kubeconfig
+	return rules
+}
+
 // Config loads the client configuration with kubectl's rules:
 // --kubeconfig, $KUBECONFIG, ~/.kube/config, then the in-cluster
 // configuration; --context picks a context. Requests time out after
 // RequestTimeout, and are throttled at 50 QPS (burst 100) on the client.
 func Config(o Options) (*rest.Config, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = o.Kubeconfig
+	rules := loadingRules(o)
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.Context}).ClientConfig()
 	if err != nil {
 		if clientcmd.IsEmptyConfig(err) {
@@ -113,8 +124,7 @@ func ClientsFor(cfg *rest.Config) (*Clients, error) {
 // current) context, its cluster and its user, written to dst (0600); ""
 // for the in-cluster configuration. Without any, it returns ErrNoConfig.
 func DiscoveryFile(o Options, dst string) (string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = o.Kubeconfig
+	rules := loadingRules(o)
 	cfg, err := rules.Load()
 	if err != nil {
 		return "", fmt.Errorf("kubeconfig: %w", err)
@@ -123,19 +133,13 @@ func DiscoveryFile(o Options, dst string) (string, error) {
 		if o.Context != "" {
 			return "", fmt.Errorf("kubeconfig: no configuration has the context %q", o.Context)
 		}
-		if _, err := rest.InClusterConfig(); err != nil {
+		if _, err := inClusterConfig(); err != nil {
 			return "", ErrNoConfig
 		}
 		return "", nil
 	}
 	if o.Context == "" {
-		var found []string
-		for _, f := range rules.GetLoadingPrecedence() {
-			if _, err := os.Stat(f); err == nil {
-				found = append(found, f)
-			}
-		}
-		if len(found) == 1 {
+		if found := foundFiles(rules); len(found) == 1 {
 			return found[0], nil
 		}
 	} else {
@@ -151,4 +155,72 @@ func DiscoveryFile(o Options, dst string) (string, error) {
 		return "", fmt.Errorf("write kubeconfig for discovery: %w", err)
 	}
 	return dst, nil
+}
+
+// foundFiles are the files of the loading rules that exist, in order.
+func foundFiles(rules *clientcmd.ClientConfigLoadingRules) []string {
+	var found []string
+	for _, f := range rules.GetLoadingPrecedence() {
+		if _, err := os.Stat(f); err == nil {
+			found = append(found, f)
+		}
+	}
+	return found
+}
+
+// Describe says which configuration Config and DiscoveryFile take for o,
+// by the same rules, for a start log line:
+//
+//	kubeconfig /home/u/.kube/config, context prod, server https://10.0.0.1:6443
+//	kubeconfig /tmp/a + /tmp/b ($KUBECONFIG), context dev, server https://…
+//	in-cluster configuration (service account)
+//	none: no Kubernetes configuration: pass --kubeconfig (or set KUBECONFIG), or run inside a cluster
+//
+// A file named by --kubeconfig is marked "(--kubeconfig)", files from
+// $KUBECONFIG "($KUBECONFIG)". It reads the files and contacts no server.
+func Describe(o Options) string {
+	rules := loadingRules(o)
+	cfg, err := rules.Load()
+	if err != nil {
+		return "none: kubeconfig: " + err.Error()
+	}
+	if clientcmdapi.IsConfigEmpty(cfg) {
+		if o.Context != "" {
+			return fmt.Sprintf("none: no configuration has the context %q", o.Context)
+		}
+		_, err := inClusterConfig()
+		switch {
+		case err == nil:
+			return "in-cluster configuration (service account)"
+		case errors.Is(err, rest.ErrNotInCluster):
+			return "none: " + ErrNoConfig.Error()
+		default:
+			// In a pod, without its service account token (e.g.
+			// automountServiceAccountToken: false).
+			return "none: in-cluster configuration: " + err.Error()
+		}
+	}
+	files := strings.Join(foundFiles(rules), " + ")
+	switch {
+	case o.Kubeconfig != "":
+		files += " (--kubeconfig)"
+	case os.Getenv(clientcmd.RecommendedConfigPathEnvVar) != "":
+		files += " ($KUBECONFIG)"
+	}
+	name := o.Context
+	if name == "" {
+		name = cfg.CurrentContext
+	}
+	if name == "" {
+		return fmt.Sprintf("none: kubeconfig %s has no current context (pass --context)", files)
+	}
+	ctx, ok := cfg.Contexts[name]
+	if !ok {
+		return fmt.Sprintf("none: kubeconfig %s: context %q does not exist", files, name)
+	}
+	server := "(none)"
+	if c, ok := cfg.Clusters[ctx.Cluster]; ok && c.Server != "" {
+		server = c.Server
+	}
+	return fmt.Sprintf("kubeconfig %s, context %s, server %s", files, name, server)
 }

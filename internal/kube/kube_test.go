@@ -4,9 +4,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 const kubeconfig = `apiVersion: v1
@@ -50,9 +53,8 @@ func TestConfig(t *testing.T) {
 		{name: "nothing at all", noConfig: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			isolate(t)
 			t.Setenv("KUBECONFIG", tc.env)
-			t.Setenv("HOME", empty)
-			t.Setenv("KUBERNETES_SERVICE_HOST", "")
 			require.Equal(t, tc.wantGiven, tc.opts.Given())
 			cfg, err := Config(tc.opts)
 			switch {
@@ -82,11 +84,8 @@ func TestDiscoveryFile(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "config")
 	require.NoError(t, os.WriteFile(file, []byte(kubeconfig), 0o600))
-	empty := t.TempDir()
-	t.Setenv("HOME", empty)
-	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	isolate(t)
 
-	t.Setenv("KUBECONFIG", "")
 	got, err := DiscoveryFile(Options{Kubeconfig: file}, filepath.Join(dir, "out"))
 	require.NoError(t, err)
 	require.Equal(t, file, got, "a named file alone is used as it is")
@@ -132,4 +131,113 @@ func TestDiscoveryFile(t *testing.T) {
 	t.Setenv("KUBECONFIG", "")
 	_, err = DiscoveryFile(Options{}, filepath.Join(dir, "out3"))
 	require.True(t, errors.Is(err, ErrNoConfig), "%v", err)
+}
+
+// isolate leaves the test no kubeconfig and no cluster but what it
+// writes: $KUBECONFIG unset, outside a pod, and ~/.kube/config under the
+// returned home (client-go reads $HOME once, at start, so the home file is
+// set in clientcmd as well as in $HOME).
+func isolate(t *testing.T) (home string) {
+	t.Helper()
+	home = t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("KUBERNETES_SERVICE_PORT", "")
+	old := clientcmd.RecommendedHomeFile
+	clientcmd.RecommendedHomeFile = filepath.Join(home, ".kube", "config")
+	t.Cleanup(func() { clientcmd.RecommendedHomeFile = old })
+	return home
+}
+
+// TestDescribe: Describe names the configuration Config loads, by the same
+// rules, and says "none: …" (with what to pass) exactly when Config has
+// none.
+func TestDescribe(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config")
+	require.NoError(t, os.WriteFile(file, []byte(kubeconfig), 0o600))
+	other := filepath.Join(dir, "other")
+	require.NoError(t, os.WriteFile(other, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.3:6443\"}}]\n"), 0o600))
+	noCurrent := filepath.Join(dir, "no-current")
+	require.NoError(t, os.WriteFile(noCurrent, []byte(strings.Replace(kubeconfig, "current-context: ctx-a\n", "", 1)), 0o600))
+	inPod := func() (*rest.Config, error) { return &rest.Config{Host: "https://10.96.0.1:443"}, nil }
+
+	for _, tc := range []struct {
+		name      string
+		opts      Options
+		env       string // $KUBECONFIG
+		homeFile  bool   // ~/.kube/config is the test's kubeconfig
+		inCluster func() (*rest.Config, error)
+		want      string // "HOME" stands for the home folder
+	}{
+		{name: "--kubeconfig", opts: Options{Kubeconfig: file},
+			want: "kubeconfig " + file + " (--kubeconfig), context ctx-a, server https://127.0.0.1:6443"},
+		{name: "--kubeconfig and --context", opts: Options{Kubeconfig: file, Context: "ctx-b"},
+			want: "kubeconfig " + file + " (--kubeconfig), context ctx-b, server https://127.0.0.2:6443"},
+		{name: "$KUBECONFIG", env: file,
+			want: "kubeconfig " + file + " ($KUBECONFIG), context ctx-a, server https://127.0.0.1:6443"},
+		{name: "$KUBECONFIG merged", env: file + string(os.PathListSeparator) + filepath.Join(dir, "absent") + string(os.PathListSeparator) + other,
+			want: "kubeconfig " + file + " + " + other + " ($KUBECONFIG), context ctx-a, server https://127.0.0.1:6443"},
+		{name: "--kubeconfig over $KUBECONFIG", opts: Options{Kubeconfig: file}, env: other,
+			want: "kubeconfig " + file + " (--kubeconfig), context ctx-a, server https://127.0.0.1:6443"},
+		{name: "~/.kube/config", homeFile: true,
+			want: "kubeconfig HOME/.kube/config, context ctx-a, server https://127.0.0.1:6443"},
+		{name: "~/.kube/config before in-cluster, as kubectl", homeFile: true, inCluster: inPod,
+			want: "kubeconfig HOME/.kube/config, context ctx-a, server https://127.0.0.1:6443"},
+		{name: "in-cluster", inCluster: inPod,
+			want: "in-cluster configuration (service account)"},
+		{name: "nothing", want: "none: " + ErrNoConfig.Error()},
+		{name: "--kubeconfig missing", opts: Options{Kubeconfig: filepath.Join(dir, "absent")},
+			want: "none: kubeconfig: stat " + filepath.Join(dir, "absent") + ": no such file or directory"},
+		{name: "unknown context", opts: Options{Kubeconfig: file, Context: "nope"},
+			want: "none: kubeconfig " + file + ` (--kubeconfig): context "nope" does not exist`},
+		{name: "context without any kubeconfig", opts: Options{Context: "prod"}, inCluster: inPod,
+			want: `none: no configuration has the context "prod"`},
+		{name: "no current context", opts: Options{Kubeconfig: noCurrent},
+			want: "none: kubeconfig " + noCurrent + " (--kubeconfig) has no current context (pass --context)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			home := isolate(t)
+			t.Setenv("KUBECONFIG", tc.env)
+			if tc.homeFile {
+				require.NoError(t, os.MkdirAll(filepath.Join(home, ".kube"), 0o700))
+				require.NoError(t, os.WriteFile(filepath.Join(home, ".kube", "config"), []byte(kubeconfig), 0o600))
+			}
+			if tc.inCluster != nil {
+				old := inClusterConfig
+				inClusterConfig = tc.inCluster
+				t.Cleanup(func() { inClusterConfig = old })
+			}
+			want := strings.ReplaceAll(tc.want, "HOME", home)
+			got := Describe(tc.opts)
+			require.Equal(t, want, got)
+
+			// The same rules as Config.
+			if tc.inCluster != nil && !strings.HasPrefix(got, "kubeconfig ") {
+				return // Config reads the real service account files
+			}
+			cfg, err := Config(tc.opts)
+			if strings.HasPrefix(got, "kubeconfig ") {
+				require.NoError(t, err)
+				require.Equal(t, got[strings.LastIndex(got, ", server ")+len(", server "):], cfg.Host)
+			} else {
+				require.Error(t, err, "Describe said %q", got)
+			}
+		})
+	}
+}
+
+// TestDescribeInAPodWithoutToken: in a pod whose service account token is
+// not mounted, Describe says so (the real rest.InClusterConfig).
+func TestDescribeInAPodWithoutToken(t *testing.T) {
+	if _, err := os.Stat("/var/run/secrets/kubernetes.io/serviceaccount/token"); err == nil {
+		t.Skip("this test runs in a pod with a service account token")
+	}
+	isolate(t)
+	t.Setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+	t.Setenv("KUBERNETES_SERVICE_PORT", "443")
+	got := Describe(Options{})
+	require.True(t, strings.HasPrefix(got, "none: in-cluster configuration: "), got)
+	require.Contains(t, got, "/var/run/secrets/kubernetes.io/serviceaccount/token")
 }

@@ -95,7 +95,7 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"get":     func(m map[string]string, k string) string { return m[k] },
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="refresh" content="5">
+<noscript><meta http-equiv="refresh" content="5"></noscript>
 <title>gatewatch</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222;max-width:1100px}
@@ -110,7 +110,7 @@ table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #ddd;pa
 button{font:inherit;padding:.3rem .8rem} .muted{color:#777}
 </style></head><body>
 <h1>gatewatch</h1>
-<div class="muted">misdirected requests (HTTP 421) at Istio/Envoy gateways → Mattermost{{ with .Channel }} (~{{ . }}){{ end }} · {{ fmtTime .Now }} · refreshes every 5 s</div>
+<div class="muted">misdirected requests (HTTP 421) at Istio/Envoy gateways → Mattermost{{ with .Channel }} (~{{ . }}){{ end }} · {{ fmtTime .Now }} · <span id="refresh">refreshes every 5 s</span></div>
 {{ if .Demo }}<form method="post" action="/demo/inject"><p><button>Serve a misdirected request (421) now</button></p></form>{{ end }}
 
 <h2>Gateways</h2>
@@ -131,7 +131,7 @@ button{font:inherit;padding:.3rem .8rem} .muted{color:#777}
 <table><tr><th>Matchers</th><th>State</th><th>Ends</th><th>By</th><th>Comment</th><th></th></tr>
 {{ range .Silences }}<tr><td><code>{{ .Matchers }}</code></td><td>{{ .State }}</td><td>{{ fmtTime .EndsAt }}</td><td>{{ .CreatedBy }}</td><td>{{ .Comment }}</td><td>{{ if ne .State "expired" }}<form method="post" action="/silences/{{ .ID }}/expire"><button>Expire</button></form>{{ end }}</td></tr>
 {{ else }}<tr><td colspan="6" class="muted">no silences</td></tr>{{ end }}</table>
-<form method="post" action="/silences"><p>
+<form id="silence-form" method="post" action="/silences"><p>
 <input name="matchers" size="40" placeholder="alertname=GatewayMisdirectedRequest421, gateway=public-ingress" required>
 <input name="duration" size="5" value="2h" required>
 <input name="created_by" size="10" placeholder="you" required>
@@ -160,4 +160,70 @@ button{font:inherit;padding:.3rem .8rem} .muted{color:#777}
 {{ .Text }}</div>
 {{ else }}<p class="muted">no messages received yet</p>{{ end }}{{ end }}
 <p class="muted"><a href="/metrics">/metrics</a> · <a href="/api/gatewatch/status">status JSON</a> · <a href="/api/v1/query?query=up">/api/v1/query</a></p>
+<script>` + pageScript + `</script>
 </body></html>`))
+
+// pageScript is the page's only script (the page works without it, with
+// the <noscript> meta refresh and an empty silence form):
+//   - a message's Silence link, <external URL>/#/silences/new?filter=…
+//     (the route of Alertmanager's UI, which the Mattermost templates
+//     link to), fills the silence form with the group's matchers, keeps the
+//     default duration, and focuses "created by";
+//   - the page reloads every 5 s, except while the silence form is being
+//     filled in (a reload would drop what was typed).
+//
+// silenceFilter returns the matchers of such a fragment without their
+// braces ("#/silences/new?filter=%7Ba%3D%22b%22%7D" gives `a="b"`), or null
+// for any other fragment. The script is plain text of the template (no
+// actions) and has no comments (html/template would strip them), so it is
+// served exactly as written here.
+const pageScript = `
+(function () {
+  "use strict";
+  function silenceFilter(hash) {
+    var route = "#/silences/new?";
+    if (typeof hash !== "string" || hash.indexOf(route) !== 0) {
+      return null;
+    }
+    var f = new URLSearchParams(hash.slice(route.length)).get("filter");
+    if (f === null) {
+      return null;
+    }
+    f = f.trim();
+    if (f.charAt(0) === "{" && f.charAt(f.length - 1) === "}") {
+      f = f.slice(1, -1).trim();
+    }
+    return f;
+  }
+  var form = document.getElementById("silence-form");
+  var fields = form.elements;
+  function prefill() {
+    var f = silenceFilter(location.hash);
+    if (f === null) {
+      return;
+    }
+    fields.matchers.value = f;
+    if (!fields.duration.value) {
+      fields.duration.value = "2h";
+    }
+    fields.comment.placeholder = "why (e.g. a known cause, the fix is rolling out)";
+    form.scrollIntoView({block: "center"});
+    (f ? fields.created_by : fields.matchers).focus();
+  }
+  prefill();
+  window.addEventListener("hashchange", prefill);
+  function inUse() {
+    return form.contains(document.activeElement) ||
+      fields.matchers.value !== "" || fields.created_by.value !== "" || fields.comment.value !== "";
+  }
+  function tick() {
+    if (!inUse()) {
+      location.reload();
+      return;
+    }
+    document.getElementById("refresh").textContent = "refresh paused while the silence form is filled in";
+    setTimeout(tick, 5000);
+  }
+  setTimeout(tick, 5000);
+})();
+`

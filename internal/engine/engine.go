@@ -233,7 +233,8 @@ func (e *Engine) start(ctx context.Context) error {
 		go e.watchKubernetes(kctx)
 	}
 	e.started = true
-	e.logger.Info("engine started", "gateways", len(s.Gateways), "alerts", len(s.EnabledAlerts()), "data_dir", e.dataDir)
+	e.logger.Info("engine started", "gateways", len(s.Gateways), "alerts", len(s.EnabledAlerts()), "data_dir", e.dataDir,
+		"kubernetes", kube.Describe(e.opts.Kube))
 	return nil
 }
 

@@ -227,6 +227,7 @@ func TestNoKubernetesConfiguration(t *testing.T) {
 	require.NotContains(t, e.DiscoveryError(), "KUBERNETES_SERVICE_HOST")
 	require.Eventually(t, targetUp(e, good.Addr()), 20*time.Second, 50*time.Millisecond, "the static target up")
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "pod discovery cannot start") }, 5*time.Second, 50*time.Millisecond, "the logged reason")
+	require.Contains(t, logs.String(), `kubernetes="none: `, "the start line says which configuration kubectl's rules chose")
 }
 
 // targetUp reports whether the engine scrapes the target at addr

@@ -220,7 +220,7 @@ func (p *alertingPart) deliverPending() {
 		p.mu.Lock()
 		n := p.notifier
 		p.mu.Unlock()
-		p.outbox.deliverResolved(ctx, p.nflog, n, now)
+		p.outbox.deliverResolved(ctx, p.nflog, n, now, p.cluster.wait())
 	}
 }
 

@@ -299,14 +299,17 @@ type lateSender interface {
 // deliverResolved posts every held group whose alerts all resolved and
 // that Alertmanager will not send (no notification of it is logged), and
 // gives up on those older than maxAge.
-func (o *outbox) deliverResolved(ctx context.Context, log notify.NotificationLog, send lateSender, now time.Time) {
+//
+// With replicas, each one holds the group (each tried in its turn); the
+// replica at position i posts only wait (= i × peer timeout) after the
+// group resolved, and logs the late message in the notification log, which
+// gossip brings to the others before their turn: they forget the group.
+func (o *outbox) deliverResolved(ctx context.Context, log notify.NotificationLog, send lateSender, now time.Time, wait time.Duration) {
 	for _, p := range o.list() {
-		if !p.Resolved(now) {
+		if !p.Resolved(now) || now.Sub(p.resolvedAt()) < wait {
 			continue
 		}
-		if _, err := log.Query(nflog.QGroupKey(p.GroupKey), nflog.QReceiver(p.receiver())); err == nil {
-			// A firing notification of this group got through earlier:
-			// Alertmanager's pipeline sends the resolve itself.
+		if coveredSince(log, &p) {
 			o.forget(p.key())
 			continue
 		}
@@ -327,8 +330,34 @@ func (o *outbox) deliverResolved(ctx context.Context, log notify.NotificationLog
 		}
 		o.late.Inc()
 		o.logger.Info("alert group that fired and resolved while Mattermost was unreachable delivered late", "group", p.GroupKey, "first_failed", p.FirstFailed)
+		if err := log.Log(p.receiver(), p.GroupKey, nil, nil, nil, nil, o.maxAge); err != nil {
+			o.logger.Warn("late message not logged: another replica may post it too", "group", p.GroupKey, "err", err)
+		}
 		o.forget(p.key())
 	}
+}
+
+// coveredSince says whether Alertmanager's pipeline (or another replica)
+// covers the group: the notification log's entry for it either announced
+// firing alerts (the pipeline then sends the resolve itself) or was
+// written after this replica's first failure (a message got through since).
+// An older entry with nothing firing is a previous incident's.
+func coveredSince(log notify.NotificationLog, p *PendingNotification) bool {
+	entries, err := log.Query(nflog.QGroupKey(p.GroupKey), nflog.QReceiver(p.receiver()))
+	if err != nil || len(entries) == 0 {
+		return false
+	}
+	e := entries[0]
+	return len(e.FiringAlerts) > 0 || !e.Timestamp.AsTime().Before(p.FirstFailed)
+}
+
+// resolvedAt is when the group's last alert resolved.
+func (p PendingNotification) resolvedAt() time.Time {
+	var last time.Time
+	for _, a := range p.Alerts {
+		last = maxTime(last, a.EndsAt)
+	}
+	return last
 }
 
 func (o *outbox) sendLate(ctx context.Context, send lateSender, p *PendingNotification, now time.Time) error {

@@ -19,6 +19,9 @@ type doctorOptions struct {
 	offline           bool
 	kube              kube.Options
 	env               doctor.Env
+
+	// allowAllSkipped exits 0 when every check was skipped.
+	allowAllSkipped bool
 }
 
 func newDoctorCmd() *cobra.Command {
@@ -53,10 +56,12 @@ selectors, the rule expression, the route, NetworkPolicy reachability.`,
 	cmd.Flags().DurationVar(&o.env.NotificationsInterval, "notifications-interval", 2*time.Second, "how long alertmanager/notifications watches the failure counter")
 	cmd.Flags().BoolVar(&o.offline, "offline", false, "check manifests on disk (-f DIR) instead of a live cluster")
 	cmd.Flags().StringVarP(&o.dir, "filename", "f", "", "manifests directory for --offline (e.g. the output of gatewatch render -o DIR)")
+	cmd.Flags().BoolVar(&o.allowAllSkipped, "allow-all-skipped", false, "exit 0 when every check was skipped (by default nothing checked is not a pass: exit 1)")
 	return cmd
 }
 
-// run runs every check and reports as it goes; exit 1 on a failed check.
+// run runs every check and reports as it goes; exit 1 on a failed check,
+// or when every check was skipped (unless --allow-all-skipped).
 func (o doctorOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err := checkFormat(o.format); err != nil {
 		return err
@@ -89,6 +94,9 @@ func (o doctorOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 	}
 	if doctor.Failed(results) {
 		return fail(exitFailure, fmt.Errorf("doctor found a broken link"))
+	}
+	if doctor.AllSkipped(results) && !o.allowAllSkipped {
+		return fail(exitFailure, fmt.Errorf("doctor checked nothing: every check was skipped (give --kubeconfig, --prometheus-url, --alertmanager-url, or --offline -f DIR; --allow-all-skipped accepts it)"))
 	}
 	return nil
 }

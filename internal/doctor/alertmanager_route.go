@@ -31,6 +31,9 @@ func (alertmanagerRoute) Title() string {
 }
 func (alertmanagerRoute) Offline() bool { return true }
 
+// applies: not on a standalone render, which has no Prometheus or Alertmanager.
+func (alertmanagerRoute) applies(_ context.Context, env *Env) (bool, string) { return stackOnly(env) }
+
 // routedAlert is one label set an alert can fire with, and where it comes
 // from.
 type routedAlert struct {

@@ -3,6 +3,9 @@
 // target, rule and query, Alertmanager configuration, route and
 // notifications, NetworkPolicies, DNS, the webhook), run in dependency
 // order against a live cluster and stack, or offline against manifests.
+// For gatewatch's own deployment (render --target standalone) the network
+// checks follow gatewatch's paths (scrape, webhook, DNS, the API server,
+// gossip, the web port) and the Prometheus and Alertmanager checks skip.
 package doctor
 
 import (
@@ -94,13 +97,21 @@ func failed(summary, hint string, evidence ...string) Result {
 
 func skip(summary string) Result { return Result{Status: Skip, Summary: summary} }
 
+// scoped is a check that applies to one deployment only: the Prometheus
+// and Alertmanager the stack targets configure, or gatewatch's own
+// (render --target standalone). applies says whether it does here, and
+// if not why, which is the SKIP's summary.
+type scoped interface {
+	applies(ctx context.Context, env *Env) (ok bool, why string)
+}
+
 // Checks returns every check in dependency order.
 func Checks() []Check {
 	return []Check{
 		gatewayPods{}, gatewayStats{},
 		prometheusTarget{}, prometheusRule{}, prometheusQuery{},
 		alertmanagerConfig{}, alertmanagerRoute{}, alertmanagerNotifications{},
-		networkScrape{}, networkEgress{},
+		networkScrape{}, networkEgress{}, networkKubeAPI{}, networkGossip{}, networkWeb{},
 		dnsWebhook{}, mattermostWebhook{},
 		renderStale{},
 	}
@@ -122,7 +133,12 @@ func Run(ctx context.Context, env *Env, checks []Check, report func(Result)) []R
 		var r Result
 		if env.offline() && !c.Offline() {
 			r = skip("needs a live cluster (offline mode)")
-		} else {
+		} else if sc, ok := c.(scoped); ok {
+			if applies, why := sc.applies(ctx, env); !applies {
+				r = skip(why)
+			}
+		}
+		if r.Status == "" {
 			r = c.Run(ctx, env)
 		}
 		r.ID, r.Title, r.Duration = c.ID(), c.Title(), time.Since(start)
@@ -142,6 +158,17 @@ func Failed(rs []Result) bool {
 		}
 	}
 	return false
+}
+
+// AllSkipped reports whether every result is a SKIP: nothing was checked,
+// which is not a pass.
+func AllSkipped(rs []Result) bool {
+	for _, r := range rs {
+		if r.Status != Skip {
+			return false
+		}
+	}
+	return true
 }
 
 // TextReporter prints one line per check, then evidence and the hint.
@@ -175,9 +202,10 @@ func WriteJSON(w io.Writer, rs []Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(struct {
-		Results []Result `json:"results"`
-		Failed  bool     `json:"failed"`
-	}{rs, Failed(rs)})
+		Results    []Result `json:"results"`
+		Failed     bool     `json:"failed"`
+		AllSkipped bool     `json:"all_skipped"`
+	}{rs, Failed(rs), AllSkipped(rs)})
 }
 
 // getJSON fetches a Prometheus/Alertmanager API document.

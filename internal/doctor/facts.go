@@ -21,6 +21,7 @@ type facts struct {
 	alertmanager lazy[alertmanagerSetup]
 	cluster      lazy[*netpol.Cluster]
 	rules        lazy[[]loadedRule]
+	gatewatch    lazy[bool]
 }
 
 // alertmanagerSetup is Alertmanager's configuration and where it was read.
@@ -64,6 +65,18 @@ func (e *Env) loadedRules(ctx context.Context) ([]loadedRule, error) {
 func (e *Env) cluster(ctx context.Context) (*netpol.Cluster, error) {
 	return e.shared().cluster.get(func() (*netpol.Cluster, error) { return readCluster(ctx, e) })
 }
+
+// deploysGatewatch reports whether gatewatch's own deployment (render
+// --target standalone) is among what doctor looks at: offline, the
+// manifests hold it; live, its pods run in the monitoring namespace.
+func (e *Env) deploysGatewatch(ctx context.Context) (bool, error) {
+	return e.shared().gatewatch.get(func() (bool, error) { return findGatewatch(ctx, e) })
+}
+
+// checksStack reports whether the Prometheus and Alertmanager checks
+// apply: live always (their URLs say which run), offline when the
+// manifests configure a Prometheus or Alertmanager.
+func (e *Env) checksStack() bool { return !e.offline() || e.Manifests.configuresStack() }
 
 // lazy is a value computed once, on first use.
 type lazy[T any] struct {

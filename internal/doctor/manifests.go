@@ -33,6 +33,9 @@ type Manifests struct {
 	// owned are the objects gatewatch renders that the manifests hold
 	// (render/stale compares them with what the spec renders).
 	owned []ownedObject
+	// targets are the render targets whose output the manifests hold
+	// (a file or kind only that target declares).
+	targets map[string]bool
 	// Problems are documents that could not be read, with file:line.
 	Problems []string
 }
@@ -54,7 +57,7 @@ func LoadManifests(path string) (*Manifests, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read manifests: %w", err)
 	}
-	m := &Manifests{namespaces: map[string]map[string]string{}}
+	m := &Manifests{namespaces: map[string]map[string]string{}, targets: map[string]bool{}}
 	for _, o := range objs {
 		if o.Err == nil {
 			err = m.read(o)
@@ -94,13 +97,76 @@ func (m *Manifests) read(o manifest.Object) error {
 		}
 		if json.Unmarshal(o.JSON, &md) == nil && md.Metadata.Labels[managedBy] == "gatewatch" {
 			m.own(o.Kind, md.Metadata.Namespace, md.Metadata.Name, o.Source)
+			m.declaredBy(filepath.Base(o.File), func(out render.Output) bool { return slices.Contains(out.Kinds, o.Kind) })
 		}
 		return m.readObject(o)
 	}
 	if out, ok := render.OutputOf(filepath.Base(o.File)); ok {
+		m.declaredBy(filepath.Base(o.File), func(o render.Output) bool { return o.Format == out.Format })
 		return m.readConfig(o, out.Format)
 	}
 	return m.readConfig(o, configFormats()...)
+}
+
+// declaredBy records the target that writes a file of this name and kind
+// or format (is), when exactly one does: by the file's name, else (a
+// folder of other names, `render` to stdout saved as one file) by what it
+// holds alone.
+func (m *Manifests) declaredBy(name string, is func(render.Output) bool) {
+	if m.targets == nil {
+		m.targets = map[string]bool{}
+	}
+	for _, byName := range []bool{true, false} {
+		var found []string
+		for _, t := range render.Targets() {
+			for _, out := range t.Writes {
+				if is(out) && (!byName || out.Matches(name)) {
+					found = append(found, t.Name)
+					break
+				}
+			}
+		}
+		if len(found) == 1 {
+			m.targets[found[0]] = true
+		}
+		if len(found) > 0 {
+			return
+		}
+	}
+}
+
+// Targets are the render targets whose output the manifests hold, in
+// render's order: those of which they hold a file or kind only that
+// target writes.
+func (m *Manifests) Targets() []string {
+	var out []string
+	for _, t := range render.TargetNames() {
+		if m.targets[t] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// deploysGatewatch reports whether the manifests hold gatewatch's own
+// deployment (render --target standalone).
+func (m *Manifests) deploysGatewatch() bool { return m.targets[render.TargetStandalone] }
+
+// configuresStack reports whether the manifests configure a Prometheus or
+// Alertmanager, which the stack checks look at: they hold a rule, scrape
+// job, PodMonitor or Alertmanager configuration, or the output of a
+// target other than standalone, or no target's output at all (the user's
+// own manifests).
+func (m *Manifests) configuresStack() bool {
+	if len(m.ruleList)+len(m.scrapeJobs)+len(m.podMonitors)+len(m.amConfigs)+len(m.amcs) > 0 {
+		return true
+	}
+	for t := range m.targets {
+		if t != render.TargetStandalone {
+			return true
+		}
+	}
+	return len(m.targets) == 0
 }
 
 // configFormats are the rendered config files doctor reads.

@@ -3,14 +3,17 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 
 	"github.com/gatewatch/gatewatch/internal/netpol"
+	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -19,7 +22,8 @@ import (
 func readCluster(ctx context.Context, env *Env) (*netpol.Cluster, error) {
 	c := &netpol.Cluster{Namespaces: map[string]map[string]string{}}
 	if env.offline() {
-		c.Namespaces, c.Policies = env.Manifests.namespaces, env.Manifests.policies
+		c.Namespaces = env.Manifests.namespaces
+		c.Policies = append(slices.Clip(env.Manifests.policies), defaultDenyPolicies(env.Spec)...)
 		return c, nil
 	}
 	if env.Kube == nil {
@@ -110,4 +114,158 @@ func standInPod(ns string, sel labels.Selector) netpol.Pod {
 
 func gatewayWorkload(g spec.Gateway) spec.Workload {
 	return spec.Workload{Namespace: g.Namespace, PodSelector: g.Selector}
+}
+
+// defaultDenyName names the policies standing for cluster.default_deny
+// offline, so a verdict says where an isolation comes from.
+const defaultDenyName = "cluster.default_deny"
+
+// defaultDenyPolicies stand for what cluster.default_deny says of the
+// cluster, offline: the namespaces the spec names for its paths (the
+// gateways', the webhook gateway's, Prometheus's, Alertmanager's,
+// monitoring_namespace and the web_from peers') deny its directions by
+// default, whether or not the manifests hold their default-deny policies.
+// The DNS namespace is the cluster's own and is not isolated.
+func defaultDenyPolicies(s *spec.Spec) []networkingv1.NetworkPolicy {
+	var types []networkingv1.PolicyType
+	for _, d := range []struct {
+		name string
+		t    networkingv1.PolicyType
+	}{{"ingress", networkingv1.PolicyTypeIngress}, {"egress", networkingv1.PolicyTypeEgress}} {
+		if s.Cluster.Denies(d.name) {
+			types = append(types, d.t)
+		}
+	}
+	if len(types) == 0 {
+		return nil
+	}
+	c := s.Cluster
+	names := []string{c.MonitoringNamespace, c.Prometheus.Namespace, c.Alertmanager.Namespace}
+	for _, g := range s.Gateways {
+		if g.Selector != "" {
+			names = append(names, g.Namespace)
+		}
+	}
+	if c.WebhookPath.Via == spec.ViaGateway {
+		names = append(names, c.WebhookPath.Gateway.Namespace)
+	}
+	for _, p := range c.Standalone.WebFrom {
+		names = append(names, p.Namespace)
+	}
+	var out []networkingv1.NetworkPolicy
+	seen := map[string]bool{"": true}
+	for _, ns := range names {
+		if seen[ns] {
+			continue
+		}
+		seen[ns] = true
+		out = append(out, networkingv1.NetworkPolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: defaultDenyName, Namespace: ns},
+			Spec:       networkingv1.NetworkPolicySpec{PolicyTypes: types},
+		})
+	}
+	return out
+}
+
+// gatewatchWorkload is gatewatch's own pods, as render --target standalone
+// deploys them.
+func gatewatchWorkload(s *spec.Spec) spec.Workload {
+	return spec.Workload{Namespace: s.Cluster.MonitoringNamespace, PodSelector: render.StandaloneSelector}
+}
+
+// findGatewatch establishes whether gatewatch's own deployment is looked
+// at (Env.deploysGatewatch): offline, the manifests hold the standalone
+// render; live, gatewatch pods run in the monitoring namespace.
+func findGatewatch(ctx context.Context, env *Env) (bool, error) {
+	if env.offline() {
+		return env.Manifests.deploysGatewatch(), nil
+	}
+	if env.Kube == nil {
+		return false, nil
+	}
+	w := gatewatchWorkload(env.Spec)
+	list, err := env.Kube.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: w.PodSelector, Limit: 1})
+	if err != nil {
+		return false, fmt.Errorf("list gatewatch pods in %s: %w", w.Namespace, err)
+	}
+	return len(list.Items) > 0, nil
+}
+
+// stackOnly is the scope of the Prometheus and Alertmanager checks: they
+// skip on a standalone render, which deploys gatewatch instead.
+func stackOnly(env *Env) (bool, string) {
+	if env.checksStack() {
+		return true, ""
+	}
+	return false, "a standalone render: gatewatch scrapes, evaluates and routes in-process, there is no Prometheus or Alertmanager to check"
+}
+
+// gatewatchOnly is the scope of the checks of gatewatch's own paths.
+func gatewatchOnly(ctx context.Context, env *Env) (bool, string) {
+	ok, err := env.deploysGatewatch(ctx)
+	if err != nil {
+		return false, err.Error()
+	}
+	if ok {
+		return true, ""
+	}
+	if env.offline() {
+		return false, "the manifests do not deploy gatewatch itself (render --target standalone)"
+	}
+	if env.Kube == nil {
+		return false, "no Kubernetes API (use --kubeconfig)"
+	}
+	return false, fmt.Sprintf("no gatewatch pods (%s) in %s", render.StandaloneSelector, env.Spec.Cluster.MonitoringNamespace)
+}
+
+// actor is a workload whose paths a network check follows: Prometheus or
+// Alertmanager of the stack, or gatewatch itself.
+type actor struct {
+	name     string
+	workload spec.Workload
+}
+
+// scrapers are who scrapes the gateways here: Prometheus (stack) and
+// gatewatch (its own deployment).
+func scrapers(ctx context.Context, env *Env) ([]actor, error) {
+	return actors(ctx, env, actor{"Prometheus", env.Spec.Cluster.Prometheus})
+}
+
+// senders are who posts to the webhook here: Alertmanager (stack) and
+// gatewatch (its own deployment).
+func senders(ctx context.Context, env *Env) ([]actor, error) {
+	return actors(ctx, env, actor{"Alertmanager", env.Spec.Cluster.Alertmanager.Workload})
+}
+
+func actors(ctx context.Context, env *Env, stack actor) ([]actor, error) {
+	var out []actor
+	if env.checksStack() {
+		out = append(out, stack)
+	}
+	gw, err := env.deploysGatewatch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if gw {
+		out = append(out, actor{"gatewatch", gatewatchWorkload(env.Spec)})
+	}
+	return out, nil
+}
+
+func actorNames(as []actor) string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.name)
+	}
+	return strings.Join(out, " and ")
+}
+
+// deniedSide says which side of a denied connection is missing its
+// allowance: the source's egress or the destination's ingress (in its
+// namespace).
+func deniedSide(v netpol.Verdict, to netpol.Target) string {
+	if v.Denied == networkingv1.PolicyTypeIngress && to.Pod != nil {
+		return " (ingress in " + to.Pod.Namespace + ")"
+	}
+	return " (egress)"
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -12,13 +13,15 @@ import (
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
-// networkEgress (network/egress): NetworkPolicies let Alertmanager pods reach
-// the webhook path AND kube-dns on 53 UDP and TCP.
+// networkEgress (network/egress): NetworkPolicies let the sender's pods —
+// Alertmanager's for the stack, gatewatch's for its own deployment — reach
+// the webhook path (and the in-cluster gateway let them in) AND kube-dns on
+// 53 UDP and TCP.
 type networkEgress struct{}
 
 func (networkEgress) ID() string { return "network/egress" }
 func (networkEgress) Title() string {
-	return "NetworkPolicies allow Alertmanager → webhook path and DNS"
+	return "NetworkPolicies allow Alertmanager (or gatewatch) → webhook path and DNS"
 }
 func (networkEgress) Offline() bool { return true }
 
@@ -27,33 +30,49 @@ func (networkEgress) Run(ctx context.Context, env *Env) Result {
 	if err != nil {
 		return skip(err.Error())
 	}
-	ams, hypothetical, err := podsFor(ctx, env, env.Spec.Cluster.Alertmanager.Workload)
+	who, err := senders(ctx, env)
 	if err != nil {
-		return failed("cannot read the Alertmanager pods", "", err.Error())
+		return skip(err.Error())
 	}
-	var ev []string
-	var broken []string
-	for _, am := range ams {
-		h, e, b, err := egressFrom(ctx, env, c, am)
+	if len(who) == 0 {
+		return skip("no sender to check: neither an Alertmanager configuration nor gatewatch's own deployment")
+	}
+	var ev, summary []string
+	hypothetical := false
+	for _, a := range who {
+		var broken []string
+		pods, standIn, err := podsFor(ctx, env, a.workload)
 		if err != nil {
-			return failed("cannot read the pods on the path", "", err.Error())
+			return failed(fmt.Sprintf("cannot read the %s pods", a.name), "", err.Error())
 		}
-		hypothetical = hypothetical || h
-		ev = append(ev, e...)
-		broken = append(broken, b...)
+		hypothetical = hypothetical || standIn
+		for _, p := range pods {
+			h, e, b, err := egressFrom(ctx, env, c, p)
+			if err != nil {
+				return failed("cannot read the pods on the path", "", err.Error())
+			}
+			hypothetical = hypothetical || h
+			for _, line := range e {
+				ev = append(ev, a.name+": "+line)
+			}
+			broken = append(broken, b...)
+		}
+		if len(broken) > 0 {
+			summary = append(summary, fmt.Sprintf("%s may not reach: %s", a.name, strings.Join(unique(broken), ", ")))
+		}
 	}
-	if len(broken) > 0 {
-		return failed(fmt.Sprintf("Alertmanager may not reach: %v", broken),
-			"allow Alertmanager egress to the webhook path and to kube-dns on 53 UDP and TCP (gatewatch render writes both: an egress policy that forgets DNS breaks the webhook too)", ev...)
+	if len(summary) > 0 {
+		return failed(strings.Join(summary, "; "),
+			fmt.Sprintf("allow %s egress to the webhook path and to kube-dns on 53 UDP and TCP, and the in-cluster gateway's ingress from it (gatewatch render writes them: an egress policy that forgets DNS breaks the webhook too)", actorNames(who)), ev...)
 	}
 	if hypothetical && !env.offline() {
 		return warn("no live pod matched a selector: the verdict is for a pod with exactly the selector's labels", "check cluster.alertmanager, cluster.dns and cluster.webhook_path selectors against the running pods", ev...)
 	}
-	return pass("Alertmanager may reach the webhook path and DNS", ev...)
+	return pass(actorNames(who)+" may reach the webhook path and DNS", ev...)
 }
 
-// egressFrom checks one Alertmanager pod's path to the webhook and DNS.
-func egressFrom(ctx context.Context, env *Env, c *netpol.Cluster, am netpol.Pod) (hypothetical bool, ev, broken []string, err error) {
+// egressFrom checks one sender pod's path to the webhook and DNS.
+func egressFrom(ctx context.Context, env *Env, c *netpol.Cluster, from netpol.Pod) (hypothetical bool, ev, broken []string, err error) {
 	w := env.Spec.Cluster.WebhookPath
 	switch w.Via {
 	case spec.ViaGateway:
@@ -63,16 +82,17 @@ func egressFrom(ctx context.Context, env *Env, c *netpol.Cluster, am netpol.Pod)
 		}
 		hypothetical = hypothetical || h
 		for _, gw := range gws {
-			v := c.Allowed(am, netpol.Target{Pod: &gw}, intstr.FromInt32(int32(w.Gateway.TargetPort)), corev1.ProtocolTCP)
+			to := netpol.Target{Pod: &gw}
+			v := c.Allowed(from, to, intstr.FromInt32(int32(w.Gateway.TargetPort)), corev1.ProtocolTCP)
 			ev = append(ev, fmt.Sprintf("webhook via gateway :%d (pod port %d): %s", w.Gateway.Port, w.Gateway.TargetPort, v.Reason))
 			if !v.Allowed {
-				broken = append(broken, "webhook path")
+				broken = append(broken, "webhook path"+deniedSide(v, to))
 			}
 		}
 	case spec.ViaDirect:
 		for _, cidr := range w.CIDRs {
 			ip, _, _ := net.ParseCIDR(cidr)
-			v := c.Allowed(am, netpol.Target{IP: ip.String()}, intstr.FromInt32(int32(w.Port)), corev1.ProtocolTCP)
+			v := c.Allowed(from, netpol.Target{IP: ip.String()}, intstr.FromInt32(int32(w.Port)), corev1.ProtocolTCP)
 			ev = append(ev, fmt.Sprintf("webhook %s:%d: %s", ip, w.Port, v.Reason))
 			if !v.Allowed {
 				broken = append(broken, "webhook path")
@@ -86,10 +106,11 @@ func egressFrom(ctx context.Context, env *Env, c *netpol.Cluster, am netpol.Pod)
 	hypothetical = hypothetical || h
 	for _, d := range dns {
 		for _, proto := range []corev1.Protocol{corev1.ProtocolUDP, corev1.ProtocolTCP} {
-			v := c.Allowed(am, netpol.Target{Pod: &d}, intstr.FromInt32(53), proto)
+			to := netpol.Target{Pod: &d}
+			v := c.Allowed(from, to, intstr.FromInt32(53), proto)
 			ev = append(ev, fmt.Sprintf("DNS %s 53: %s", proto, v.Reason))
 			if !v.Allowed {
-				broken = append(broken, "DNS "+string(proto))
+				broken = append(broken, "DNS "+string(proto)+deniedSide(v, to))
 			}
 		}
 	}

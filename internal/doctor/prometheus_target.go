@@ -20,6 +20,9 @@ func (prometheusTarget) ID() string    { return "prometheus/target" }
 func (prometheusTarget) Title() string { return "Prometheus scrapes the gateway (target UP)" }
 func (prometheusTarget) Offline() bool { return true }
 
+// applies: not on a standalone render, which has no Prometheus or Alertmanager.
+func (prometheusTarget) applies(_ context.Context, env *Env) (bool, string) { return stackOnly(env) }
+
 type targetsResponse struct {
 	Data struct {
 		ActiveTargets []struct {

@@ -47,6 +47,9 @@ type Verdict struct {
 	// EgressBy and IngressBy name the policies that allowed each side
 	// (empty when that side is not isolated).
 	EgressBy, IngressBy []string
+	// Denied is the side that denied a connection that is not allowed:
+	// the source's egress or the destination's ingress.
+	Denied networkingv1.PolicyType
 }
 
 // Target is the destination: a pod, or an address outside the cluster.
@@ -70,6 +73,7 @@ func (c *Cluster) Allowed(from Pod, to Target, port intstr.IntOrString, protocol
 	eg, egIsolated := c.allows(from, to, port, protocol, networkingv1.PolicyTypeEgress)
 	v.EgressBy = eg
 	if egIsolated && len(eg) == 0 {
+		v.Denied = networkingv1.PolicyTypeEgress
 		v.Reason = fmt.Sprintf("egress from %s to %s on %s is denied: %s is isolated for egress by %s and none of their rules allows it",
 			from, dest, desc, from, strings.Join(c.selecting(from, networkingv1.PolicyTypeEgress), ", "))
 		return v
@@ -78,6 +82,7 @@ func (c *Cluster) Allowed(from Pod, to Target, port intstr.IntOrString, protocol
 		in, inIsolated := c.allows(*to.Pod, Target{Pod: &from}, port, protocol, networkingv1.PolicyTypeIngress)
 		v.IngressBy = in
 		if inIsolated && len(in) == 0 {
+			v.Denied = networkingv1.PolicyTypeIngress
 			v.Reason = fmt.Sprintf("ingress to %s from %s on %s is denied: %s is isolated for ingress by %s and none of their rules allows it",
 				dest, from, desc, dest, strings.Join(c.selecting(*to.Pod, networkingv1.PolicyTypeIngress), ", "))
 			return v

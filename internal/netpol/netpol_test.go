@@ -1,6 +1,7 @@
 package netpol
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -151,6 +152,14 @@ func TestAllowed(t *testing.T) {
 			v := c.Allowed(tc.from, tc.to, tc.port, tc.protocol)
 			require.Equal(t, tc.allowed, v.Allowed, v.Reason)
 			require.Contains(t, v.Reason, tc.reason)
+			switch {
+			case v.Allowed:
+				require.Empty(t, v.Denied)
+			case strings.HasPrefix(v.Reason, "egress"):
+				require.Equal(t, networkingv1.PolicyTypeEgress, v.Denied)
+			default:
+				require.Equal(t, networkingv1.PolicyTypeIngress, v.Denied)
+			}
 		})
 	}
 }

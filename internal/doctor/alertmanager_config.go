@@ -20,8 +20,10 @@ func (alertmanagerConfig) ID() string    { return "alertmanager/config" }
 func (alertmanagerConfig) Title() string { return "Alertmanager has a Mattermost receiver" }
 func (alertmanagerConfig) Offline() bool { return true }
 
-// applies: not on a standalone render, which has no Prometheus or Alertmanager.
-func (alertmanagerConfig) applies(_ context.Context, env *Env) (bool, string) { return stackOnly(env) }
+// applies: not to a standalone render, which has no Prometheus or Alertmanager.
+func (alertmanagerConfig) applies(_ context.Context, env *Env) (bool, error) {
+	return env.checksStack(), nil
+}
 
 func (alertmanagerConfig) Run(ctx context.Context, env *Env) Result {
 	conf, source, err := env.alertmanagerConfig(ctx)

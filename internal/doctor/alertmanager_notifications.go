@@ -22,6 +22,11 @@ func (alertmanagerNotifications) Title() string {
 }
 func (alertmanagerNotifications) Offline() bool { return false }
 
+// applies: not to a standalone render, which has no Prometheus or Alertmanager.
+func (alertmanagerNotifications) applies(_ context.Context, env *Env) (bool, error) {
+	return env.checksStack(), nil
+}
+
 // failures reads alertmanager_notifications_failed_total for the
 // mattermost and slack integrations, by reason.
 func failures(ctx context.Context, env *Env) (map[string]float64, error) {

@@ -31,8 +31,10 @@ func (alertmanagerRoute) Title() string {
 }
 func (alertmanagerRoute) Offline() bool { return true }
 
-// applies: not on a standalone render, which has no Prometheus or Alertmanager.
-func (alertmanagerRoute) applies(_ context.Context, env *Env) (bool, string) { return stackOnly(env) }
+// applies: not to a standalone render, which has no Prometheus or Alertmanager.
+func (alertmanagerRoute) applies(_ context.Context, env *Env) (bool, error) {
+	return env.checksStack(), nil
+}
 
 // routedAlert is one label set an alert can fire with, and where it comes
 // from.

@@ -5,7 +5,8 @@
 // order against a live cluster and stack, or offline against manifests.
 // For gatewatch's own deployment (render --target standalone) the network
 // checks follow gatewatch's paths (scrape, webhook, DNS, the API server,
-// gossip, the web port) and the Prometheus and Alertmanager checks skip.
+// gossip, the web port), and the Prometheus and Alertmanager checks are
+// left out.
 package doctor
 
 import (
@@ -97,12 +98,13 @@ func failed(summary, hint string, evidence ...string) Result {
 
 func skip(summary string) Result { return Result{Status: Skip, Summary: summary} }
 
-// scoped is a check that applies to one deployment only: the Prometheus
-// and Alertmanager the stack targets configure, or gatewatch's own
-// (render --target standalone). applies says whether it does here, and
-// if not why, which is the SKIP's summary.
+// scoped is a check of one deployment only: the Prometheus and
+// Alertmanager the stack targets configure, or gatewatch's own (render
+// --target standalone). A check that does not apply to what doctor looks
+// at is left out of the results (doctor checks what is there, and only
+// that); an error establishing it is the check's SKIP.
 type scoped interface {
-	applies(ctx context.Context, env *Env) (ok bool, why string)
+	applies(ctx context.Context, env *Env) (bool, error)
 }
 
 // Checks returns every check in dependency order.
@@ -117,9 +119,10 @@ func Checks() []Check {
 	}
 }
 
-// Run runs the checks in order, calling report as each finishes. Offline,
-// checks that need a live system are skipped. The facts checks share are
-// established afresh for each Run.
+// Run runs the checks in order, calling report as each finishes. Scoped
+// checks that do not apply are left out; offline, checks that need a live
+// system are skipped. The facts checks share are established afresh for
+// each Run.
 func Run(ctx context.Context, env *Env, checks []Check, report func(Result)) []Result {
 	run := *env
 	if run.HTTP == nil {
@@ -131,12 +134,16 @@ func Run(ctx context.Context, env *Env, checks []Check, report func(Result)) []R
 	for _, c := range checks {
 		start := time.Now()
 		var r Result
-		if env.offline() && !c.Offline() {
-			r = skip("needs a live cluster (offline mode)")
-		} else if sc, ok := c.(scoped); ok {
-			if applies, why := sc.applies(ctx, env); !applies {
-				r = skip(why)
+		if sc, ok := c.(scoped); ok {
+			applies, err := sc.applies(ctx, env)
+			if err != nil {
+				r = skip(err.Error())
+			} else if !applies {
+				continue
 			}
+		}
+		if r.Status == "" && env.offline() && !c.Offline() {
+			r = skip("needs a live cluster (offline mode)")
 		}
 		if r.Status == "" {
 			r = c.Run(ctx, env)

@@ -191,33 +191,6 @@ func findGatewatch(ctx context.Context, env *Env) (bool, error) {
 	return len(list.Items) > 0, nil
 }
 
-// stackOnly is the scope of the Prometheus and Alertmanager checks: they
-// skip on a standalone render, which deploys gatewatch instead.
-func stackOnly(env *Env) (bool, string) {
-	if env.checksStack() {
-		return true, ""
-	}
-	return false, "a standalone render: gatewatch scrapes, evaluates and routes in-process, there is no Prometheus or Alertmanager to check"
-}
-
-// gatewatchOnly is the scope of the checks of gatewatch's own paths.
-func gatewatchOnly(ctx context.Context, env *Env) (bool, string) {
-	ok, err := env.deploysGatewatch(ctx)
-	if err != nil {
-		return false, err.Error()
-	}
-	if ok {
-		return true, ""
-	}
-	if env.offline() {
-		return false, "the manifests do not deploy gatewatch itself (render --target standalone)"
-	}
-	if env.Kube == nil {
-		return false, "no Kubernetes API (use --kubeconfig)"
-	}
-	return false, fmt.Sprintf("no gatewatch pods (%s) in %s", render.StandaloneSelector, env.Spec.Cluster.MonitoringNamespace)
-}
-
 // actor is a workload whose paths a network check follows: Prometheus or
 // Alertmanager of the stack, or gatewatch itself.
 type actor struct {

@@ -23,8 +23,8 @@ func (networkGossip) Title() string {
 }
 func (networkGossip) Offline() bool { return true }
 
-func (networkGossip) applies(ctx context.Context, env *Env) (bool, string) {
-	return gatewatchOnly(ctx, env)
+func (networkGossip) applies(ctx context.Context, env *Env) (bool, error) {
+	return env.deploysGatewatch(ctx)
 }
 
 func (networkGossip) Run(ctx context.Context, env *Env) Result {

@@ -24,8 +24,8 @@ func (networkKubeAPI) Title() string {
 }
 func (networkKubeAPI) Offline() bool { return true }
 
-func (networkKubeAPI) applies(ctx context.Context, env *Env) (bool, string) {
-	return gatewatchOnly(ctx, env)
+func (networkKubeAPI) applies(ctx context.Context, env *Env) (bool, error) {
+	return env.deploysGatewatch(ctx)
 }
 
 // apiServerStandIn stands for the API server when cluster.api_server.cidrs

@@ -25,8 +25,8 @@ func (networkWeb) Title() string {
 }
 func (networkWeb) Offline() bool { return true }
 
-func (networkWeb) applies(ctx context.Context, env *Env) (bool, string) {
-	return gatewatchOnly(ctx, env)
+func (networkWeb) applies(ctx context.Context, env *Env) (bool, error) {
+	return env.deploysGatewatch(ctx)
 }
 
 func (networkWeb) Run(ctx context.Context, env *Env) Result {

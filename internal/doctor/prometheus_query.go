@@ -17,6 +17,11 @@ func (prometheusQuery) ID() string    { return "prometheus/query" }
 func (prometheusQuery) Title() string { return "The 421 query runs in Prometheus" }
 func (prometheusQuery) Offline() bool { return false }
 
+// applies: not to a standalone render, which has no Prometheus or Alertmanager.
+func (prometheusQuery) applies(_ context.Context, env *Env) (bool, error) {
+	return env.checksStack(), nil
+}
+
 func (prometheusQuery) Run(ctx context.Context, env *Env) Result {
 	if env.PrometheusURL == "" {
 		return skip("no Prometheus URL (use --prometheus-url)")

@@ -18,8 +18,10 @@ func (prometheusRule) ID() string    { return "prometheus/rule" }
 func (prometheusRule) Title() string { return "The alert rule is loaded, healthy and first-421-safe" }
 func (prometheusRule) Offline() bool { return true }
 
-// applies: not on a standalone render, which has no Prometheus or Alertmanager.
-func (prometheusRule) applies(_ context.Context, env *Env) (bool, string) { return stackOnly(env) }
+// applies: not to a standalone render, which has no Prometheus or Alertmanager.
+func (prometheusRule) applies(_ context.Context, env *Env) (bool, error) {
+	return env.checksStack(), nil
+}
 
 // loadedRule is an alerting rule as Prometheus loads it (live) or as the
 // manifests hold it (offline).

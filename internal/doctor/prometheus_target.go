@@ -20,8 +20,10 @@ func (prometheusTarget) ID() string    { return "prometheus/target" }
 func (prometheusTarget) Title() string { return "Prometheus scrapes the gateway (target UP)" }
 func (prometheusTarget) Offline() bool { return true }
 
-// applies: not on a standalone render, which has no Prometheus or Alertmanager.
-func (prometheusTarget) applies(_ context.Context, env *Env) (bool, string) { return stackOnly(env) }
+// applies: not to a standalone render, which has no Prometheus or Alertmanager.
+func (prometheusTarget) applies(_ context.Context, env *Env) (bool, error) {
+	return env.checksStack(), nil
+}
 
 type targetsResponse struct {
 	Data struct {

@@ -2,6 +2,8 @@ package doctor
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +11,11 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/rules"
@@ -19,14 +26,14 @@ import (
 // render only.
 var gatewatchChecks = []string{"network/kube-api", "network/gossip", "network/web"}
 
-// stackChecks look at a Prometheus and Alertmanager: they skip on a
-// standalone render.
-var stackChecks = []string{"prometheus/target", "prometheus/rule", "alertmanager/config", "alertmanager/route"}
+// stackChecks look at a Prometheus and Alertmanager: a standalone render
+// has none, and they are left out.
+var stackChecks = []string{"prometheus/target", "prometheus/rule", "prometheus/query", "alertmanager/config", "alertmanager/route", "alertmanager/notifications"}
 
 // TestOfflineStandaloneHealthy: the standalone render in the runbook's
-// default-deny cluster passes every check of gatewatch's own paths; the
-// Prometheus and Alertmanager checks skip (this target has none, by
-// design), and nothing warns or fails.
+// default-deny cluster passes every check of gatewatch's own paths, and
+// only those run: the Prometheus and Alertmanager checks are left out
+// (this target has neither, by design); nothing warns or fails.
 func TestOfflineStandaloneHealthy(t *testing.T) {
 	rs := runOffline(t, renderDir(t, render.TargetStandalone, nil))
 	for _, id := range append([]string{"gateway/pods", "network/scrape", "network/egress", "render/stale"}, gatewatchChecks...) {
@@ -35,23 +42,25 @@ func TestOfflineStandaloneHealthy(t *testing.T) {
 	require.Contains(t, rs["network/scrape"].Summary, "gatewatch may scrape every gateway")
 	require.Contains(t, rs["network/egress"].Summary, "gatewatch may reach the webhook path and DNS")
 	for _, id := range stackChecks {
-		require.Equal(t, Skip, rs[id].Status, id)
-		require.Contains(t, rs[id].Summary, "standalone render")
+		require.NotContains(t, rs, id)
 	}
+	var ids []string
 	for id, r := range rs {
 		require.NotContains(t, []Status{Fail, Warn}, r.Status, "%s: %s", id, r.Summary)
+		ids = append(ids, id)
 	}
+	require.Len(t, ids, len(Checks())-len(stackChecks))
 }
 
-// TestOfflineStackSkipsGatewatchChecks: a stack target's render is not
+// TestOfflineStackLeavesOutGatewatchChecks: a stack target's render is not
 // gatewatch's own deployment; its network checks follow Prometheus and
 // Alertmanager only.
-func TestOfflineStackSkipsGatewatchChecks(t *testing.T) {
+func TestOfflineStackLeavesOutGatewatchChecks(t *testing.T) {
 	rs := runOffline(t, renderDir(t, render.TargetOperator, nil))
 	for _, id := range gatewatchChecks {
-		require.Equal(t, Skip, rs[id].Status, id)
-		require.Contains(t, rs[id].Summary, "do not deploy gatewatch")
+		require.NotContains(t, rs, id)
 	}
+	require.Len(t, rs, len(Checks())-len(gatewatchChecks))
 	require.Equal(t, "Prometheus may scrape every gateway", rs["network/scrape"].Summary)
 	require.Equal(t, "Alertmanager may reach the webhook path and DNS", rs["network/egress"].Summary)
 }
@@ -177,4 +186,45 @@ func TestAllSkipped(t *testing.T) {
 	require.True(t, AllSkipped([]Result{{Status: Skip}, {Status: Skip}}))
 	require.False(t, AllSkipped([]Result{{Status: Skip}, {Status: Warn}}))
 	require.True(t, AllSkipped(nil), "no result is nothing checked")
+}
+
+// TestLiveGatewatchChecksFollowItsPods: live, gatewatch's own paths are
+// checked when its pods run in the monitoring namespace, and left out
+// otherwise; a Kubernetes API error is the checks' SKIP.
+func TestLiveGatewatchChecksFollowItsPods(t *testing.T) {
+	s, err := spec.Load("../../examples/gatewatch.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	run := func(objs ...runtime.Object) map[string]Result {
+		out := map[string]Result{}
+		for _, r := range Run(context.Background(), &Env{Spec: s, Kube: fake.NewClientset(objs...)}, Checks(), nil) {
+			out[r.ID] = r
+		}
+		return out
+	}
+	rs := run()
+	for _, id := range gatewatchChecks {
+		require.NotContains(t, rs, id)
+	}
+	require.Contains(t, strings.Join(rs["network/scrape"].Evidence, "\n"), "Prometheus → public-ingress")
+	require.NotContains(t, strings.Join(rs["network/scrape"].Evidence, "\n"), "gatewatch →")
+
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "gatewatch-0", Namespace: "monitoring",
+		Labels: map[string]string{"app.kubernetes.io/name": "gatewatch"}}}
+	rs = run(pod)
+	for _, id := range gatewatchChecks {
+		require.Contains(t, rs, id)
+		require.NotEqual(t, Fail, rs[id].Status, "%s: %s", id, rs[id].Summary)
+	}
+	require.Contains(t, strings.Join(rs["network/scrape"].Evidence, "\n"), "gatewatch → public-ingress")
+
+	broken := fake.NewClientset()
+	broken.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("forbidden")
+	})
+	rs = map[string]Result{}
+	for _, r := range Run(context.Background(), &Env{Spec: s, Kube: broken}, Checks(), nil) {
+		rs[r.ID] = r
+	}
+	require.Equal(t, Skip, rs["network/gossip"].Status)
+	require.Contains(t, rs["network/gossip"].Summary, "list gatewatch pods in monitoring: forbidden")
 }

@@ -77,6 +77,7 @@ type Backend interface {
 	Querier
 	Silencer
 	Alertmanager
+	Catalog
 }
 
 // Options configure the handler.
@@ -159,6 +160,7 @@ func Handler(b Backend, o Options) http.Handler {
 	mux.HandleFunc("GET /api/v1/query_range", s.limited(s.apiQueryRange))
 	mux.HandleFunc("POST /api/v1/query_range", s.limited(s.apiQueryRange))
 	mux.HandleFunc("GET /api/v1/status/buildinfo", s.apiBuildInfo)
+	registerPromAPI(mux, b)
 	mux.HandleFunc("GET /graph", s.graph)
 	mux.HandleFunc("POST /silences", s.addSilence)
 	mux.HandleFunc("POST /silences/{id}/expire", s.expireSilence)

@@ -41,7 +41,8 @@ var (
 	events   = flag.Int("events", 20, "injected first-ever 421s per configuration")
 	gwBin    = flag.String("gatewatch", "bin/gatewatch", "gatewatch binary for the RSS measurement")
 	quick    = flag.Bool("quick", false, "shorter RSS settle time (for trying the harness)")
-	only     = flag.String("only", "", "run one section: latency, scrape or rss (for trying the harness)")
+	only     = flag.String("only", "", "run one section: latency, scrape, rss or failover (for trying the harness)")
+	failRuns = flag.Int("failover-runs", 10, "SIGKILL failovers measured")
 )
 
 func main() {
@@ -78,6 +79,11 @@ func run() error {
 	fmt.Fprintf(&report, "# Benchmarks\n\nWritten by `make bench` on %s, commit %s. The end-to-end figures below come from that run; the Go micro-benchmarks section names its own run (`scripts/bench.sh --micro-only` re-runs only it).\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), commit)
 	fmt.Fprintf(&report, "Machine: %s, %d cores (%s), %s, %s.\n\n", host, runtime.NumCPU(), cpuModel(), memTotal(), runtime.Version())
 
+	if *only == "failover" {
+		lat, dup, err := failover(*failRuns)
+		fmt.Fprintf(os.Stderr, "failover: %v, duplicates %d, err %v\n", lat, dup, err)
+		return err
+	}
 	if *only == "rss" {
 		g, p, err := steadyRSS(1)
 		fmt.Fprintf(os.Stderr, "rss: gatewatch %d, stack %d, err %v\n", g, p, err)
@@ -137,6 +143,15 @@ func run() error {
 		}
 		fmt.Fprintf(&report, "| %d | %.0f MiB | %.0f MiB |\n", n, float64(g)/(1<<20), float64(p)/(1<<20))
 	}
+
+	// e. failover of a clustered run.
+	fo, dup, err := failover(*failRuns)
+	if err != nil {
+		return fmt.Errorf("failover: %w", err)
+	}
+	report.WriteString("\n## Failover: the sending replica killed\n\n")
+	fmt.Fprintf(&report, "Three `gatewatch run` processes on Alertmanager's gossip (`--cluster.peer-timeout=%s`). The replica at position 0 cannot reach Mattermost and is killed with SIGKILL as it makes its first attempt; the figure is the time from the SIGKILL to the post accepted from the next replica. %d runs.\n\n", failoverPeerTimeout, len(fo))
+	fmt.Fprintf(&report, "| runs | median | max | runs with a duplicate post |\n|---|---|---|---|\n| %d | %s | %s | %d |\n", len(fo), fo[len(fo)/2].Round(10*time.Millisecond), fo[len(fo)-1].Round(10*time.Millisecond), dup)
 	return os.WriteFile(*out, []byte(report.String()), 0o644)
 }
 

@@ -100,7 +100,9 @@ func failoverOnce() (time.Duration, int, error) {
 	}
 	time.Sleep(3 * time.Second) // scraped a few times without a 421
 	gws[0].Misdirect(1)
-	if err := waitFor(30*time.Second, func() bool { return metricSum("http://"+web["a"]+"/metrics", "gatewatch_mattermost_requests_total{") >= 1 }); err != nil {
+	if err := waitFor(30*time.Second, func() bool {
+		return metricSum("http://"+web["a"]+"/metrics", "gatewatch_mattermost_requests_total{") >= 1
+	}); err != nil {
 		return 0, 0, fmt.Errorf("replica a never tried to send: %w%s", err, p.tail())
 	}
 	_ = syscall.Kill(-p.cmds[0].Process.Pid, syscall.SIGKILL)

@@ -31,11 +31,12 @@ const (
 // is free (or ctx ends); release frees the slot.
 func (e *Engine) apiQuerier(ctx context.Context) (db storage.Queryable, qe *promql.Engine, release func(), err error) {
 	e.mu.RLock()
-	db, qe, slots := e.db, e.apiEngine, e.apiSlots
+	tdb, qe, slots := e.db, e.apiEngine, e.apiSlots
 	e.mu.RUnlock()
-	if db == nil {
+	if tdb == nil { // before the interface conversion: a nil *tsdb.DB in a Queryable is not nil
 		return nil, nil, nil, errNotStarted
 	}
+	db = tdb
 	select {
 	case slots <- struct{}{}:
 		return db, qe, func() { <-slots }, nil

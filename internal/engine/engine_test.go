@@ -217,3 +217,17 @@ func TestReloadChecksBeforeApplying(t *testing.T) {
 	require.NoError(t, e.Reload(context.Background(), shorter))
 	require.Same(t, shorter, e.Spec())
 }
+
+// TestQueryBeforeStart: the query API answers "not started" at once before
+// Start and after Close, instead of waiting for a query slot that does not
+// exist.
+func TestQueryBeforeStart(t *testing.T) {
+	e, err := engine.New(testSpec(t, "http://127.0.0.1:1/hooks/x", "127.0.0.1:1"), engine.Options{})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = e.Query(ctx, "up", time.Now())
+	require.ErrorContains(t, err, "engine not started")
+	_, err = e.QueryRange(ctx, "up", time.Now().Add(-time.Minute), time.Now(), time.Second)
+	require.ErrorContains(t, err, "engine not started")
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatewatch/gatewatch/internal/demo"
+	"github.com/gatewatch/gatewatch/internal/doctor"
 	"github.com/gatewatch/gatewatch/internal/engine"
 	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
 	"github.com/gatewatch/gatewatch/internal/rules"
@@ -181,4 +182,44 @@ mattermost:
 	require.Eventually(t, func() bool { return c2.metric(t, "alertmanager_nflog_queries_total", "") >= start+2 }, 30*time.Second, 50*time.Millisecond,
 		"the restarted replica deduplicated the firing group")
 	require.Len(t, mm.Posts(), 1, "no duplicate from the restarted replica")
+}
+
+// TestDoctorGatewatchCluster: doctor --gatewatch-url checks that the
+// replicas form one settled cluster of the spec's replica count.
+func TestDoctorGatewatchCluster(t *testing.T) {
+	base := `gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    workload: istio-ingressgateway
+    static_targets: ["127.0.0.1:1"]
+mattermost:
+  webhook_url: http://127.0.0.1:1/hooks/x
+cluster:
+  standalone: {replicas: %d}
+`
+	parse := func(replicas int) *spec.Spec {
+		s, err := spec.Parse([]byte(fmt.Sprintf(base, replicas)), "gatewatch.yaml", rules.SpecKinds())
+		require.NoError(t, err)
+		return s
+	}
+	a := startReplica(t, parse(2), "a", nil)
+	b := startReplica(t, parse(2), "b", []string{a.address(t)})
+	require.Eventually(t, func() bool { return len(b.e.ClusterStatus().Members) == 2 }, 20*time.Second, 50*time.Millisecond)
+	check := func(s *spec.Spec) doctor.Result {
+		var only []doctor.Check
+		for _, c := range doctor.Checks() {
+			if c.ID() == "gatewatch/cluster" {
+				only = append(only, c)
+			}
+		}
+		rs := doctor.Run(context.Background(), &doctor.Env{Spec: s, GatewatchURL: a.url}, only, func(doctor.Result) {})
+		require.Len(t, rs, 1)
+		return rs[0]
+	}
+	r := check(parse(2))
+	require.Equal(t, doctor.Pass, r.Status, "%+v", r)
+	require.Equal(t, "2 replicas, settled", r.Summary)
+	r = check(parse(3))
+	require.Equal(t, doctor.Fail, r.Status, "%+v", r)
+	require.Equal(t, "2 of 3 replicas in the cluster", r.Summary)
 }

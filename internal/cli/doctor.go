@@ -51,6 +51,7 @@ selectors, the rule expression, the route, NetworkPolicy reachability.`,
 	kubeFlags(cmd, &o.kube, "the live checks")
 	cmd.Flags().StringVar(&o.env.PrometheusURL, "prometheus-url", "", "Prometheus base URL (e.g. a port-forward: http://127.0.0.1:9090)")
 	cmd.Flags().StringVar(&o.env.AlertmanagerURL, "alertmanager-url", "", "Alertmanager base URL (e.g. http://127.0.0.1:9093)")
+	cmd.Flags().StringVar(&o.env.GatewatchURL, "gatewatch-url", "", "a gatewatch run's base URL (e.g. a port-forward: http://127.0.0.1:9421): checks its replicas' cluster (gatewatch/cluster)")
 	cmd.Flags().StringVar(&o.env.StatsURL, "stats-url", "", "Envoy stats URL, e.g. http://127.0.0.1:15090/stats/prometheus instead of a port-forward to the first running gateway pod (falls back to the pod IP)")
 	cmd.Flags().BoolVar(&o.env.SendTest, "send-test", false, "also post a test message to the webhook (mattermost/webhook)")
 	cmd.Flags().DurationVar(&o.env.NotificationsInterval, "notifications-interval", 2*time.Second, "how long alertmanager/notifications watches the failure counter")

@@ -68,6 +68,9 @@ type Env struct {
 	RestConfig      *rest.Config
 	PrometheusURL   string
 	AlertmanagerURL string
+	// GatewatchURL is a gatewatch run's web address: gatewatch/cluster
+	// reads its Alertmanager API v2 status.
+	GatewatchURL string
 	// StatsURL overrides where gateway/stats reads Envoy's page (e.g. a
 	// `kubectl port-forward` on localhost).
 	StatsURL string
@@ -115,6 +118,7 @@ func Checks() []Check {
 		alertmanagerConfig{}, alertmanagerRoute{}, alertmanagerNotifications{},
 		networkScrape{}, networkEgress{}, networkKubeAPI{}, networkGossip{}, networkWeb{},
 		dnsWebhook{}, mattermostWebhook{},
+		gatewatchCluster{},
 		renderStale{},
 	}
 }

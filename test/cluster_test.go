@@ -3,6 +3,8 @@ package test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -29,7 +31,13 @@ type replica struct {
 
 func startReplica(t *testing.T, s *spec.Spec, name string, peers []string) *replica {
 	t.Helper()
-	e, err := engine.New(s, engine.Options{DataDir: t.TempDir(), Registry: prometheus.NewRegistry(), Cluster: engine.ClusterOptions{
+	return startReplicaIn(t, t.TempDir(), s, name, peers)
+}
+
+// startReplicaIn starts a replica on the data dir given (a restart keeps it).
+func startReplicaIn(t *testing.T, dataDir string, s *spec.Spec, name string, peers []string) *replica {
+	t.Helper()
+	e, err := engine.New(s, engine.Options{DataDir: dataDir, Registry: prometheus.NewRegistry(), Cluster: engine.ClusterOptions{
 		ListenAddress: "127.0.0.1:0", PeerName: name, Peers: peers,
 		PeerTimeout: time.Second, GossipInterval: 20 * time.Millisecond, PushPullInterval: time.Second,
 		ProbeInterval: 200 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond, ReconnectInterval: 500 * time.Millisecond, TCPTimeout: time.Second,
@@ -72,8 +80,11 @@ func (r *replica) metric(t *testing.T, name, label string) float64 {
 				}
 				return m.GetGauge().GetValue()
 			}
-			if label == "" && m.GetCounter() != nil {
-				return m.GetCounter().GetValue()
+			if label == "" {
+				if m.GetCounter() != nil {
+					return m.GetCounter().GetValue()
+				}
+				return m.GetGauge().GetValue()
 			}
 		}
 	}
@@ -222,4 +233,95 @@ cluster:
 	r = check(parse(3))
 	require.Equal(t, doctor.Fail, r.Status, "%+v", r)
 	require.Equal(t, "2 of 3 replicas in the cluster", r.Summary)
+}
+
+// TestClusterRollingRestartKeepsSilences: a silence added through one
+// replica's API v2 survives a rolling restart of all three replicas (each
+// on its own data dir).
+func TestClusterRollingRestartKeepsSilences(t *testing.T) {
+	amtool := tool(t, "amtool")
+	s, err := spec.Parse([]byte(`gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    workload: istio-ingressgateway
+    static_targets: ["127.0.0.1:1"]
+mattermost:
+  webhook_url: http://127.0.0.1:1/hooks/x
+`), "gatewatch.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	dirs := map[string]string{"a": t.TempDir(), "b": t.TempDir(), "c": t.TempDir()}
+	reps := map[string]*replica{}
+	reps["a"] = startReplicaIn(t, dirs["a"], s, "a", nil)
+	reps["b"] = startReplicaIn(t, dirs["b"], s, "b", []string{reps["a"].address(t)})
+	reps["c"] = startReplicaIn(t, dirs["c"], s, "c", []string{reps["a"].address(t)})
+	out, code := run(t, amtool, "--alertmanager.url="+reps["a"].url, "silence", "add", "gateway=public-ingress",
+		"--comment=rolling restart", "--author=ops", "--duration=2h")
+	require.Equal(t, 0, code, out)
+	id := strings.TrimSpace(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])
+	hasSilence := func(r *replica) func() bool {
+		return func() bool {
+			o, code := run(t, amtool, "--alertmanager.url="+r.url, "silence", "query", "-q")
+			return code == 0 && strings.Contains(o, id)
+		}
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		require.Eventually(t, hasSilence(reps[name]), 10*time.Second, 100*time.Millisecond, "the silence reached %s", name)
+	}
+	// One at a time, as a StatefulSet rolls: each comes back on its own
+	// data dir, joining a replica that is up.
+	for _, name := range []string{"c", "b", "a"} {
+		reps[name].e.Close()
+		peer := "a"
+		if name == "a" {
+			peer = "b"
+		}
+		reps[name] = startReplicaIn(t, dirs[name], s, name, []string{reps[peer].address(t)})
+		require.Eventually(t, hasSilence(reps[name]), 10*time.Second, 100*time.Millisecond, "%s restarted with the silence", name)
+	}
+}
+
+// TestClusterSplitIsVisibleAndLosesNothing: a replica given a wrong peer
+// list stays alone; its status and /metrics say so, and a 421 is still
+// posted (at least once: the lone replica and the pair may both post).
+func TestClusterSplitIsVisibleAndLosesNothing(t *testing.T) {
+	mm, err := inbox.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	defer mm.Close()
+	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "p", nil, nil)
+	require.NoError(t, gw.Start("127.0.0.1:0"))
+	defer gw.Close()
+	s, err := spec.Parse([]byte(fmt.Sprintf(`gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    workload: istio-ingressgateway
+    static_targets: ["%s"]
+    stats: {interval: 1s, timeout: 900ms}
+alerts:
+  - window: 10m
+routing: {group_wait: 0s, group_interval: 1s, repeat_interval: 4h}
+mattermost:
+  webhook_url: %s
+`, gw.Addr(), mm.AddHook("splithook", "alerts", false))), "gatewatch.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	a := startReplica(t, s, "a", nil)
+	b := startReplica(t, s, "b", []string{a.address(t)})
+	lone := startReplica(t, s, "c", []string{"127.0.0.1:1"}) // nobody there
+	require.Eventually(t, func() bool { return len(b.e.ClusterStatus().Members) == 2 }, 20*time.Second, 50*time.Millisecond)
+	require.Len(t, lone.e.ClusterStatus().Members, 1, "the split is visible")
+	require.Equal(t, 1.0, lone.metric(t, "alertmanager_cluster_members", ""))
+	_, page := getBody(t, lone.url+"/")
+	require.Contains(t, page, `<h2 id="cluster">Cluster</h2>`)
+
+	gw.Misdirect(1)
+	require.Eventually(t, func() bool { return len(mm.Posts()) >= 1 }, 30*time.Second, 50*time.Millisecond, "the 421 is not lost")
+}
+
+func getBody(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
 }

@@ -27,7 +27,7 @@ const failoverPeerTimeout = 5 * time.Second
 func failover(n int) (lat []time.Duration, duplicates int, err error) {
 	for i := range n {
 		fmt.Fprintf(os.Stderr, "bench: failover run %d/%d\n", i+1, n)
-		d, posts, err := failoverOnce()
+		d, posts, err := failoverOnce(nil)
 		if err != nil {
 			return lat, duplicates, err
 		}
@@ -40,7 +40,15 @@ func failover(n int) (lat []time.Duration, duplicates int, err error) {
 	return lat, duplicates, nil
 }
 
-func failoverOnce() (time.Duration, int, error) {
+// replicaCost is what one replica costs, measured before the 421.
+type replicaCost struct {
+	RSS uint64
+	CPU time.Duration // user+system over the measured window
+	// API is the median latency of each status-page and API request.
+	API map[string]time.Duration
+}
+
+func failoverOnce(cost *replicaCost) (time.Duration, int, error) {
 	mm, err := inbox.Start("127.0.0.1:0")
 	if err != nil {
 		return 0, 0, err
@@ -96,6 +104,11 @@ func failoverOnce() (time.Duration, int, error) {
 	for _, name := range []string{"a", "b", "c"} {
 		if err := waitFor(30*time.Second, func() bool { return members("http://"+web[name]) == 3 }); err != nil {
 			return 0, 0, fmt.Errorf("replica %s does not see three members: %w%s", name, err, p.tail())
+		}
+	}
+	if cost != nil {
+		if err := measureReplica(cost, p.cmds[1].Process.Pid, "http://"+web["b"]); err != nil {
+			return 0, 0, err
 		}
 	}
 	time.Sleep(3 * time.Second) // scraped a few times without a 421
@@ -166,4 +179,107 @@ func metricSum(url, prefix string) float64 {
 		}
 	}
 	return total
+}
+
+// costWindow is how long a replica's CPU is measured.
+const costWindow = 30 * time.Second
+
+// apiRequests are the requests the status page, amtool and Grafana make.
+var apiRequests = []string{"/api/gatewatch/status", "/api/v1/query?query=up", "/api/v1/targets", "/api/v2/alerts", "/api/v2/silences", "/api/v2/status"}
+
+// measureReplica reads a running replica's RSS, its CPU over costWindow,
+// and the median latency of 20 of each API request.
+func measureReplica(c *replicaCost, pid int, base string) error {
+	cpu0, err := cpuOf(pid)
+	if err != nil {
+		return err
+	}
+	time.Sleep(costWindow)
+	cpu1, err := cpuOf(pid)
+	if err != nil {
+		return err
+	}
+	c.CPU = cpu1 - cpu0
+	if c.RSS, err = rss(pid); err != nil {
+		return err
+	}
+	c.API = map[string]time.Duration{}
+	for _, path := range apiRequests {
+		var ds []time.Duration
+		for range 20 {
+			start := time.Now()
+			resp, err := http.Get(base + path)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("GET %s: HTTP %d", path, resp.StatusCode)
+			}
+			ds = append(ds, time.Since(start))
+		}
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		c.API[path] = ds[len(ds)/2]
+	}
+	return nil
+}
+
+// cpuOf is a process's user+system time (/proc/PID/stat, clock ticks of
+// 1/100 s).
+func cpuOf(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// singleCost measures one unclustered `gatewatch run` on the same kind of
+// target, for the comparison with a clustered replica.
+func singleCost() (replicaCost, error) {
+	var c replicaCost
+	mm, err := inbox.Start("127.0.0.1:0")
+	if err != nil {
+		return c, err
+	}
+	defer mm.Close()
+	gws, stop, err := pods(1)
+	if err != nil {
+		return c, err
+	}
+	defer stop()
+	dir, err := os.MkdirTemp("", "gatewatch-single-")
+	if err != nil {
+		return c, err
+	}
+	defer os.RemoveAll(dir)
+	specFile, err := writeFailoverSpec(dir, "spec.yaml", gws[0], mm.AddHook("single", "alerts", false))
+	if err != nil {
+		return c, err
+	}
+	addr, err := freePort()
+	if err != nil {
+		return c, err
+	}
+	var p procs
+	defer p.stop()
+	cmd, err := p.start(*gwBin, "run", "--listen", addr, "--data-dir", filepath.Join(dir, "data"), "-c", specFile)
+	if err != nil {
+		return c, err
+	}
+	if err := waitHTTP("http://"+addr+"/-/ready", time.Minute); err != nil {
+		return c, fmt.Errorf("%w%s", err, p.tail())
+	}
+	return c, measureReplica(&c, cmd.Process.Pid, "http://"+addr)
+}
+
+// clusterCost measures replica b of a three-replica cluster.
+func clusterCost() (replicaCost, error) {
+	var c replicaCost
+	_, _, err := failoverOnce(&c)
+	return c, err
 }

@@ -82,7 +82,15 @@ func run() error {
 	if *only == "failover" {
 		lat, dup, err := failover(*failRuns)
 		fmt.Fprintf(os.Stderr, "failover: %v, duplicates %d, err %v\n", lat, dup, err)
-		return err
+		if err != nil {
+			return err
+		}
+		var costs strings.Builder
+		if err := writeReplicaCosts(&costs); err != nil {
+			return err
+		}
+		fmt.Fprint(os.Stderr, costs.String())
+		return nil
 	}
 	if *only == "rss" {
 		g, p, err := steadyRSS(1)
@@ -152,6 +160,9 @@ func run() error {
 	report.WriteString("\n## Failover: the sending replica killed\n\n")
 	fmt.Fprintf(&report, "Three `gatewatch run` processes on Alertmanager's gossip (`--cluster.peer-timeout=%s`). The replica at position 0 cannot reach Mattermost and is killed with SIGKILL as it makes its first attempt; the figure is the time from the SIGKILL to the post accepted from the next replica. %d runs.\n\n", failoverPeerTimeout, len(fo))
 	fmt.Fprintf(&report, "| runs | median | max | runs with a duplicate post |\n|---|---|---|---|\n| %d | %s | %s | %d |\n", len(fo), fo[len(fo)/2].Round(10*time.Millisecond), fo[len(fo)-1].Round(10*time.Millisecond), dup)
+	if err := writeReplicaCosts(&report); err != nil {
+		return err
+	}
 	return os.WriteFile(*out, []byte(report.String()), 0o644)
 }
 
@@ -687,4 +698,34 @@ func steadyRSS(n int) (gatewatch, stack uint64, err error) {
 		stack += r
 	}
 	return gatewatch, stack, nil
+}
+
+// writeReplicaCosts measures a single run and a clustered replica side by
+// side and writes the table.
+func writeReplicaCosts(report *strings.Builder) error {
+	single, err := singleCost()
+	if err != nil {
+		return fmt.Errorf("single run: %w", err)
+	}
+	replica, err := clusterCost()
+	if err != nil {
+		return fmt.Errorf("clustered replica: %w", err)
+	}
+	fmt.Fprintf(report, "\n## A replica's cost, with and without clustering\n\nOne gateway target scraped every second; RSS after, and CPU (user+system) over, %s of steady running; API latency is the median of 20 requests to the replica, one at a time.\n\n", costWindow)
+	report.WriteString("| | RSS | CPU per minute |")
+	for _, path := range apiRequests {
+		fmt.Fprintf(report, " `%s` |", path)
+	}
+	report.WriteString("\n|---|---|---|" + strings.Repeat("---|", len(apiRequests)) + "\n")
+	for _, row := range []struct {
+		name string
+		c    replicaCost
+	}{{"`gatewatch run`, no clustering", single}, {"one of three clustered replicas", replica}} {
+		fmt.Fprintf(report, "| %s | %.0f MiB | %s |", row.name, float64(row.c.RSS)/(1<<20), (row.c.CPU * time.Duration(time.Minute/costWindow)).Round(10*time.Millisecond))
+		for _, path := range apiRequests {
+			fmt.Fprintf(report, " %s |", row.c.API[path].Round(100*time.Microsecond))
+		}
+		report.WriteString("\n")
+	}
+	return nil
 }

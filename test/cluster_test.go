@@ -1,11 +1,15 @@
 package test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatewatch/gatewatch/internal/cli"
 	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/doctor"
 	"github.com/gatewatch/gatewatch/internal/engine"
@@ -330,4 +335,43 @@ func getBody(t *testing.T, url string) (int, string) {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, string(b)
+}
+
+// TestDoctorAgainstGatewatch: `doctor --gatewatch-url` checks a running
+// gatewatch through its own Prometheus and Alertmanager APIs: the target
+// up, the rules loaded, routing and notifications, and the cluster.
+func TestDoctorAgainstGatewatch(t *testing.T) {
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
+	mm, err := inbox.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	defer mm.Close()
+	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "p", nil, nil)
+	require.NoError(t, gw.Start("127.0.0.1:0"))
+	defer gw.Close()
+	y := fmt.Sprintf(`gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    workload: istio-ingressgateway
+    static_targets: ["%s"]
+    stats: {interval: 1s, timeout: 900ms}
+mattermost:
+  webhook_url: %s
+cluster:
+  standalone: {replicas: 1}
+`, gw.Addr(), mm.AddHook("doctorhook", "alerts", false))
+	s, err := spec.Parse([]byte(y), "gatewatch.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	a := startReplica(t, s, "a", nil)
+	require.Eventually(t, func() bool {
+		ts := a.e.Targets()
+		return len(ts) == 1 && ts[0].Health == "up"
+	}, 20*time.Second, 50*time.Millisecond)
+	specFile := filepath.Join(t.TempDir(), "gatewatch.yaml")
+	require.NoError(t, os.WriteFile(specFile, []byte(y), 0o600))
+	var out, errOut bytes.Buffer
+	code := cli.Main(context.Background(), []string{"doctor", "-c", specFile, "--gatewatch-url", a.url, "--notifications-interval", "1s"}, &out, &errOut)
+	require.Equal(t, 0, code, "%s\n%s", out.String(), errOut.String())
+	for _, id := range []string{"prometheus/target", "prometheus/rule", "prometheus/query", "alertmanager/config", "alertmanager/route", "alertmanager/notifications", "gatewatch/cluster"} {
+		require.Regexp(t, `(?m)^PASS\s+`+regexp.QuoteMeta(id)+`\s`, out.String())
+	}
 }

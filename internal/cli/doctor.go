@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -51,7 +52,7 @@ selectors, the rule expression, the route, NetworkPolicy reachability.`,
 	kubeFlags(cmd, &o.kube, "the live checks")
 	cmd.Flags().StringVar(&o.env.PrometheusURL, "prometheus-url", "", "Prometheus base URL (e.g. a port-forward: http://127.0.0.1:9090)")
 	cmd.Flags().StringVar(&o.env.AlertmanagerURL, "alertmanager-url", "", "Alertmanager base URL (e.g. http://127.0.0.1:9093)")
-	cmd.Flags().StringVar(&o.env.GatewatchURL, "gatewatch-url", "", "a gatewatch run's base URL (e.g. a port-forward: http://127.0.0.1:9421): checks its replicas' cluster (gatewatch/cluster)")
+	cmd.Flags().StringVar(&o.env.GatewatchURL, "gatewatch-url", "", "a gatewatch run's base URL (e.g. a port-forward: http://127.0.0.1:9421): checks its targets, rules, routing and notifications through its Prometheus and Alertmanager APIs (the default for --prometheus-url and --alertmanager-url) and its replicas' cluster (gatewatch/cluster)")
 	cmd.Flags().StringVar(&o.env.StatsURL, "stats-url", "", "Envoy stats URL, e.g. http://127.0.0.1:15090/stats/prometheus instead of a port-forward to the first running gateway pod (falls back to the pod IP)")
 	cmd.Flags().BoolVar(&o.env.SendTest, "send-test", false, "also post a test message to the webhook (mattermost/webhook)")
 	cmd.Flags().DurationVar(&o.env.NotificationsInterval, "notifications-interval", 2*time.Second, "how long alertmanager/notifications watches the failure counter")
@@ -73,6 +74,12 @@ func (o doctorOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 	}
 	env := o.env
 	env.Spec = s
+	// gatewatch serves the Prometheus and Alertmanager APIs itself: its
+	// targets, rules, routing and notification failures are checked there.
+	if env.GatewatchURL != "" {
+		env.PrometheusURL = cmp.Or(env.PrometheusURL, env.GatewatchURL)
+		env.AlertmanagerURL = cmp.Or(env.AlertmanagerURL, env.GatewatchURL)
+	}
 	if o.offline {
 		err = o.readManifests(&env, stderr)
 	} else {

@@ -169,39 +169,43 @@ func union(matcherSets [][]*labels.Matcher, limit int, read func([]*labels.Match
 	return out, warnings, nil
 }
 
+// scrapeManager is the running scrape manager, nil before Start.
+func (e *Engine) scrapeManager() *scrape.Manager {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.scrape == nil {
+		return nil
+	}
+	return e.scrape.manager
+}
+
 // TargetsActive returns the scrape manager's active targets by scrape
 // pool (job), as Prometheus's TargetRetriever does; nil before Start.
 func (e *Engine) TargetsActive() map[string][]*scrape.Target {
-	e.mu.RLock()
-	p := e.scrape
-	e.mu.RUnlock()
-	if p == nil {
+	m := e.scrapeManager()
+	if m == nil {
 		return nil
 	}
-	return p.manager.TargetsActive()
+	return m.TargetsActive()
 }
 
 // TargetsDropped returns the targets the relabeling dropped (pods of the
 // gateway namespace that are not the gateway, other ports) by scrape pool.
 func (e *Engine) TargetsDropped() map[string][]*scrape.Target {
-	e.mu.RLock()
-	p := e.scrape
-	e.mu.RUnlock()
-	if p == nil {
+	m := e.scrapeManager()
+	if m == nil {
 		return nil
 	}
-	return p.manager.TargetsDropped()
+	return m.TargetsDropped()
 }
 
 // TargetsDroppedCounts returns how many targets each pool dropped.
 func (e *Engine) TargetsDroppedCounts() map[string]int {
-	e.mu.RLock()
-	p := e.scrape
-	e.mu.RUnlock()
-	if p == nil {
+	m := e.scrapeManager()
+	if m == nil {
 		return nil
 	}
-	return p.manager.TargetsDroppedCounts()
+	return m.TargetsDroppedCounts()
 }
 
 // RuleGroups returns the rule manager's groups (one per gateway), as

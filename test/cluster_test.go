@@ -27,6 +27,34 @@ import (
 	"github.com/gatewatch/gatewatch/internal/web"
 )
 
+// clusterFixture is what the cluster tests share: a Mattermost inbox, one
+// simulated gateway and a spec alerting on it at once (extra: more spec
+// YAML).
+func clusterFixture(t *testing.T, extra string) (*inbox.Server, *demo.Gateway, *spec.Spec, string) {
+	t.Helper()
+	mm, err := inbox.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { mm.Close() })
+	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "p", nil, nil)
+	require.NoError(t, gw.Start("127.0.0.1:0"))
+	t.Cleanup(func() { gw.Close() })
+	y := fmt.Sprintf(`gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    workload: istio-ingressgateway
+    static_targets: ["%s"]
+    stats: {interval: 1s, timeout: 900ms}
+alerts:
+  - window: 10m
+routing: {group_wait: 0s, group_interval: 1s, repeat_interval: 4h}
+mattermost:
+  webhook_url: %s
+%s`, gw.Addr(), mm.AddHook("clusterhook", "alerts", false), extra)
+	s, err := spec.Parse([]byte(y), "gatewatch.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	return mm, gw, s, y
+}
+
 // replica is one clustered engine with its web handler (status page, API
 // v2) on loopback.
 type replica struct {
@@ -110,25 +138,7 @@ func (r *replica) metric(t *testing.T, name, label string) float64 {
 // again.
 func TestClusterSendsOnceAndSharesSilences(t *testing.T) {
 	amtool := tool(t, "amtool")
-	mm, err := inbox.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	defer mm.Close()
-	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "p", nil, nil)
-	require.NoError(t, gw.Start("127.0.0.1:0"))
-	defer gw.Close()
-	s, err := spec.Parse([]byte(fmt.Sprintf(`gateways:
-  - name: public-ingress
-    namespace: istio-ingress
-    workload: istio-ingressgateway
-    static_targets: ["%s"]
-    stats: {interval: 1s, timeout: 900ms}
-alerts:
-  - window: 10m
-routing: {group_wait: 0s, group_interval: 1s, repeat_interval: 4h}
-mattermost:
-  webhook_url: %s
-`, gw.Addr(), mm.AddHook("clusterhook", "alerts", false))), "gatewatch.yaml", rules.SpecKinds())
-	require.NoError(t, err)
+	mm, gw, s, _ := clusterFixture(t, "")
 
 	a := startReplica(t, s, "a", nil)
 	b := startReplica(t, s, "b", []string{a.address(t)})
@@ -295,25 +305,7 @@ mattermost:
 // list stays alone; its status and /metrics say so, and a 421 is still
 // posted (at least once: the lone replica and the pair may both post).
 func TestClusterSplitIsVisibleAndLosesNothing(t *testing.T) {
-	mm, err := inbox.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	defer mm.Close()
-	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "p", nil, nil)
-	require.NoError(t, gw.Start("127.0.0.1:0"))
-	defer gw.Close()
-	s, err := spec.Parse([]byte(fmt.Sprintf(`gateways:
-  - name: public-ingress
-    namespace: istio-ingress
-    workload: istio-ingressgateway
-    static_targets: ["%s"]
-    stats: {interval: 1s, timeout: 900ms}
-alerts:
-  - window: 10m
-routing: {group_wait: 0s, group_interval: 1s, repeat_interval: 4h}
-mattermost:
-  webhook_url: %s
-`, gw.Addr(), mm.AddHook("splithook", "alerts", false))), "gatewatch.yaml", rules.SpecKinds())
-	require.NoError(t, err)
+	mm, gw, s, _ := clusterFixture(t, "")
 	a := startReplica(t, s, "a", nil)
 	b := startReplica(t, s, "b", []string{a.address(t)})
 	lone := startReplica(t, s, "c", []string{"127.0.0.1:1"}) // nobody there
@@ -342,25 +334,7 @@ func getBody(t *testing.T, url string) (int, string) {
 // up, the rules loaded, routing and notifications, and the cluster.
 func TestDoctorAgainstGatewatch(t *testing.T) {
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
-	mm, err := inbox.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	defer mm.Close()
-	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "p", nil, nil)
-	require.NoError(t, gw.Start("127.0.0.1:0"))
-	defer gw.Close()
-	y := fmt.Sprintf(`gateways:
-  - name: public-ingress
-    namespace: istio-ingress
-    workload: istio-ingressgateway
-    static_targets: ["%s"]
-    stats: {interval: 1s, timeout: 900ms}
-mattermost:
-  webhook_url: %s
-cluster:
-  standalone: {replicas: 1}
-`, gw.Addr(), mm.AddHook("doctorhook", "alerts", false))
-	s, err := spec.Parse([]byte(y), "gatewatch.yaml", rules.SpecKinds())
-	require.NoError(t, err)
+	_, _, s, y := clusterFixture(t, "cluster:\n  standalone: {replicas: 1}\n")
 	a := startReplica(t, s, "a", nil)
 	require.Eventually(t, func() bool {
 		ts := a.e.Targets()

@@ -48,6 +48,20 @@ var (
 // kubeAPI starts one real kube-apiserver + etcd (envtest with the binaries
 // scripts/k8s-tools.sh builds from the pinned versions) with the
 // prometheus-operator CRDs installed, shared by the tests of this package.
+// kubeClients are the shared test API server's configuration and its
+// typed, dynamic and discovery clients.
+func kubeClients(t *testing.T) (*rest.Config, *kubernetes.Clientset, *dynamic.DynamicClient, *discovery.DiscoveryClient) {
+	t.Helper()
+	cfg := kubeAPI(t)
+	client, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	dyn, err := dynamic.NewForConfig(cfg)
+	require.NoError(t, err)
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	require.NoError(t, err)
+	return cfg, client, dyn, dc
+}
+
 func kubeAPI(t *testing.T) *rest.Config {
 	t.Helper()
 	tool(t, "kube-apiserver")
@@ -222,13 +236,7 @@ func fieldValue(p inbox.Post, title string) string {
 // `kubectl apply --server-side --dry-run=server` does: schema errors that
 // golden files cannot catch fail here.
 func TestServerSideDryRun(t *testing.T) {
-	cfg := kubeAPI(t)
-	client, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
-	dyn, err := dynamic.NewForConfig(cfg)
-	require.NoError(t, err)
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	require.NoError(t, err)
+	_, client, dyn, dc := kubeClients(t)
 	var objects int
 	for name, path := range specs {
 		for _, target := range []string{render.TargetOperator, render.TargetStandalone, render.TargetHelm, render.TargetPrometheus} {

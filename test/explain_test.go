@@ -17,9 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 
 	"github.com/gatewatch/gatewatch/internal/cli"
@@ -33,13 +30,7 @@ import (
 // API (the Istio CRDs from istio.io/api installed), and comes to the same
 // verdict as on files; the Secret's private key goes nowhere.
 func TestExplainKube(t *testing.T) {
-	cfg := kubeAPI(t)
-	client, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
-	dyn, err := dynamic.NewForConfig(cfg)
-	require.NoError(t, err)
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	require.NoError(t, err)
+	cfg, client, dyn, dc := kubeClients(t)
 	ctx := context.Background()
 	const ns = "gw-explain"
 	for _, n := range []string{ns, "istio-system"} {

@@ -11,9 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 
 	"github.com/gatewatch/gatewatch/internal/render"
@@ -28,13 +25,7 @@ import (
 // validation, and reads back what the API server made of the parts a
 // schema or defaulting could change.
 func TestStandaloneServerSideDryRun(t *testing.T) {
-	cfg := kubeAPI(t)
-	client, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
-	dyn, err := dynamic.NewForConfig(cfg)
-	require.NoError(t, err)
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	require.NoError(t, err)
+	_, client, dyn, dc := kubeClients(t)
 	groups, err := restmapper.GetAPIGroupResources(dc)
 	require.NoError(t, err)
 	mapper := restmapper.NewDiscoveryRESTMapper(groups)

@@ -82,15 +82,20 @@ func (e *Engine) newAlerting(s *spec.Spec) (*alertingPart, error) {
 	if p.cluster, err = newCluster(e.opts.Cluster, reg, logger); err != nil {
 		return nil, err
 	}
+	// From here on a failure also leaves the cluster and stops what started.
+	fail := func(err error) (*alertingPart, error) {
+		p.stop()
+		return nil, err
+	}
 	nflogFile := filepath.Join(e.dataDir, "nflog")
 	log, err := nflog.New(nflog.Options{SnapshotFile: nflogFile, Retention: retentionAM, Logger: logger.With("part", "nflog"), Metrics: reg})
 	if err != nil {
-		return nil, fmt.Errorf("notification log: %w", err)
+		return fail(fmt.Errorf("notification log: %w", err))
 	}
 	silFile := filepath.Join(e.dataDir, "silences")
 	p.silences, err = silence.New(silence.Options{SnapshotFile: silFile, Retention: retentionAM, Logger: logger.With("part", "silences"), Metrics: reg, EventRecorder: p.recorder})
 	if err != nil {
-		return nil, fmt.Errorf("silences: %w", err)
+		return fail(fmt.Errorf("silences: %w", err))
 	}
 	sm := newStateMetrics(reg)
 	p.nflog = durableLog{log: log, file: newStateFile(nflogFile, "nflog", log, sm)}
@@ -103,7 +108,7 @@ func (e *Engine) newAlerting(s *spec.Spec) (*alertingPart, error) {
 		p.cluster.join(e.opts.Cluster, logger)
 	}
 	if p.outbox, err = newOutbox(filepath.Join(e.dataDir, "outbox.json"), e.opts.MaxPendingAge, sm, reg, logger.With("part", "outbox")); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	p.retryEvery = e.opts.PendingRetryInterval
 	// Maintenance still garbage-collects both every 15 minutes (and
@@ -115,16 +120,15 @@ func (e *Engine) newAlerting(s *spec.Spec) (*alertingPart, error) {
 	p.silencer = silence.NewSilencer(p.silences, logger, p.recorder)
 	p.alerts, err = mem.NewAlerts(context.Background(), 30*time.Minute, 0, p.silencer, logger, p.recorder, reg, ff)
 	if err != nil {
-		return nil, fmt.Errorf("alert store: %w", err)
+		return fail(fmt.Errorf("alert store: %w", err))
 	}
 	if p.api, err = p.newAPI(reg, logger); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	p.builder = notify.NewPipelineBuilder(reg, ff, p.recorder)
 	p.dmetrics = dispatch.NewDispatcherMetrics(false, reg, ff)
 	if err := p.apply(s); err != nil {
-		p.stop()
-		return nil, err
+		return fail(err)
 	}
 	return p, nil
 }

@@ -34,9 +34,8 @@ import (
 // the real Prometheus binary's answers for the same data.
 //
 // Prometheus's own handler (v1.NewAPI + Register) is not embedded: its
-// package needs modules gatewatch does not build (the OpenAPI generator
-// github.com/pb33f/libopenapi and julienschmidt/httprouter through
-// common/route); its constructor takes some forty dependencies (remote
+// package needs a module gatewatch does not build (the OpenAPI generator
+// github.com/pb33f/libopenapi); its constructor takes some forty dependencies (remote
 // read and write, OTLP, the TSDB admin API, notifications, flags, config)
 // that gatewatch would fake; Register mounts all of its routes at once
 // (remote write, OTLP and the TSDB admin API among them, each off by a

@@ -92,8 +92,8 @@ func deliverer(logs logFlags, path string, stderr io.Writer) (*slog.Logger, *spe
 	if err != nil {
 		return nil, nil, err
 	}
-	if s.Mattermost.WebhookURL == "" && s.Mattermost.WebhookURLFile == "" {
-		return nil, nil, fail(exitFailure, fmt.Errorf("%s: mattermost.webhook_url or webhook_url_file is required to deliver alerts", path))
+	if !s.Mattermost.Delivers() {
+		return nil, nil, fail(exitFailure, fmt.Errorf("%s: mattermost.webhook_url or webhook_url_file (or bot mode's bot_token_file) is required to deliver alerts", path))
 	}
 	return logger, s, nil
 }

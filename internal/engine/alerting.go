@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -52,6 +53,12 @@ type alertingPart struct {
 
 	outbox     *outbox
 	retryEvery time.Duration
+	// Bot mode (chat.go): acknowledgements and signing keys, the buttons'
+	// signer, and the bot's counters (registered once, kept on reload).
+	chat          *chatState
+	signer        *mattermost.Signer
+	botMetrics    *mattermost.BotMetrics
+	actionMetrics *mattermost.ActionMetrics
 	cluster    *clusterPart // nil without clustering
 	api        *api.API     // Alertmanager's API v2
 	apiHandler http.Handler
@@ -100,11 +107,17 @@ func (e *Engine) newAlerting(s *spec.Spec) (*alertingPart, error) {
 	sm := newStateMetrics(reg)
 	p.nflog = durableLog{log: log, file: newStateFile(nflogFile, "nflog", log, sm)}
 	p.silFile = newStateFile(silFile, "silences", p.silences, sm)
+	if p.chat, err = newChatState(filepath.Join(e.dataDir, "chat.json"), sm); err != nil {
+		return fail(err)
+	}
+	p.signer = mattermost.NewSigner(p.chat.keys)
+	p.botMetrics, p.actionMetrics = mattermost.NewBotMetrics(reg), mattermost.NewActionMetrics(reg)
 	if p.cluster != nil {
 		// Added before joining: the first push-pull merges only the
 		// states the peer knows.
 		log.SetBroadcast(p.gossip("nfl", log, p.nflog.file).Broadcast)
 		p.silences.SetBroadcast(p.gossip("sil", p.silences, p.silFile).Broadcast)
+		p.chat.broadcast = p.gossip("chat", p.chat, p.chat.file).Broadcast
 		p.cluster.join(e.opts.Cluster, logger)
 	}
 	if p.outbox, err = newOutbox(filepath.Join(e.dataDir, "outbox.json"), e.opts.MaxPendingAge, sm, reg, logger.With("part", "outbox")); err != nil {
@@ -150,13 +163,7 @@ func (p *alertingPart) apply(s *spec.Spec) error {
 	}
 	tmpl.ExternalURL = p.e.opts.ExternalURL
 
-	client, err := mattermost.NewClient(s.Mattermost,
-		mattermost.WithLogger(p.e.logger.With("component", "mattermost")),
-		mattermost.WithMetrics(p.e.metrics.notifications))
-	if err != nil {
-		return err
-	}
-	n, err := mattermost.NewNotifier(client, mattermost.OptionsFor(s.Mattermost, "Sent by gatewatch"), tmpl, p.e.logger.With("component", "mattermost"))
+	n, err := p.newNotifier(s, tmpl)
 	if err != nil {
 		return err
 	}
@@ -202,6 +209,46 @@ func (p *alertingPart) apply(s *spec.Spec) error {
 		p.silencer.Mutes(ctx, ls)
 	})
 	return nil
+}
+
+// newNotifier is the Mattermost notifier the spec asks for: a webhook, or a
+// bot (whose token is checked now: a refused token is an error; an
+// unreachable server only a warning, the outbox holds what cannot go out).
+func (p *alertingPart) newNotifier(s *spec.Spec, tmpl *template.Template) (*mattermost.Notifier, error) {
+	logger := p.e.logger.With("component", "mattermost")
+	opts := mattermost.OptionsFor(s.Mattermost, "Sent by gatewatch")
+	if !s.Mattermost.BotMode() {
+		client, err := mattermost.NewClient(s.Mattermost, mattermost.WithLogger(logger), mattermost.WithMetrics(p.e.metrics.notifications))
+		if err != nil {
+			return nil, err
+		}
+		return mattermost.NewNotifier(client, opts, tmpl, logger)
+	}
+	api, err := mattermost.NewAPI(s.Mattermost, nil)
+	if err != nil {
+		return nil, err
+	}
+	bot := mattermost.NewBot(api, s.Mattermost.Team, s.Mattermost.Channel, s.Mattermost.ChannelID, logger, p.botMetrics)
+	p.chat.keyFile = s.Mattermost.ActionsSecretFile
+	bot.Signer, bot.ActionURL, bot.Backend = p.signer, p.e.actionURL(), chatActions{e: p.e, p: p}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	u, err := bot.Check(ctx)
+	var se *mattermost.SendError
+	switch {
+	case errors.As(err, &se) && se.Cause == mattermost.CauseAuth:
+		return nil, err
+	case err != nil:
+		logger.Warn("Mattermost not reachable to check the bot token; alerts are held until it is", "err", err)
+	case !u.IsBot:
+		logger.Warn("the token is not a bot account's: posts appear as that person", "user", u.Username)
+	default:
+		if _, err := bot.Channel(ctx); err != nil {
+			logger.Warn("bot channel not found yet", "err", err)
+		}
+		logger.Info("posting to Mattermost as a bot", "bot", u.Username, "channel", s.Mattermost.Channel, "team", s.Mattermost.Team, "actions", bot.ActionURL)
+	}
+	return mattermost.NewBotNotifier(bot, opts, tmpl, logger)
 }
 
 // deliverPending runs the outbox (outbox.go) until stop: every retryEvery

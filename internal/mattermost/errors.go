@@ -27,6 +27,7 @@ const (
 	CauseConfig    = "configuration"
 	CauseNetwork   = "network error"
 	CauseRateLimit = "rate limited"
+	CauseAuth      = "unauthorized"
 )
 
 // SendError is a failed delivery attempt. It never holds the webhook URL.
@@ -43,6 +44,12 @@ type SendError struct {
 	RetryAfter time.Duration
 	// Err is the underlying error, with the URL removed.
 	Err error
+	// Op is the REST API call (bot mode), e.g. "POST /api/v4/posts"; empty
+	// for the webhook.
+	Op string
+	// Hint, if set, replaces the status's usual meaning with what to do,
+	// e.g. the command that adds the bot to the channel.
+	Hint string
 	// fromMattermost is set when the body was Mattermost's JSON error, so
 	// the status hint applies (a proxy's 404 is not "channel not found").
 	fromMattermost bool
@@ -50,10 +57,20 @@ type SendError struct {
 
 func (e *SendError) Error() string {
 	var b strings.Builder
-	b.WriteString("mattermost webhook: ")
+	if e.Op != "" {
+		fmt.Fprintf(&b, "mattermost API %s: ", e.Op)
+	} else {
+		b.WriteString("mattermost webhook: ")
+	}
 	if e.Status != 0 {
 		fmt.Fprintf(&b, "HTTP %d", e.Status)
-		if hint := statusHint(e.Status); hint != "" && (e.fromMattermost || e.Status == 429 || e.Status >= 500) {
+		hint := e.Hint
+		if hint == "" && e.Op != "" {
+			hint = apiStatusHint(e.Status)
+		} else if hint == "" {
+			hint = statusHint(e.Status)
+		}
+		if hint != "" && (e.Hint != "" || e.fromMattermost || e.Status == 429 || e.Status >= 500) {
 			fmt.Fprintf(&b, " (%s)", hint)
 		}
 		if e.Message != "" {
@@ -85,6 +102,30 @@ func statusHint(code int) string {
 		return "rate limited"
 	case 501:
 		return "incoming webhooks are disabled on this server"
+	}
+	if code >= 500 {
+		return "server error"
+	}
+	return ""
+}
+
+// apiStatusHint says what a REST API status usually means for a bot.
+func apiStatusHint(code int) string {
+	switch code {
+	case 400:
+		return "request refused"
+	case 401:
+		return "bad, expired or revoked bot token"
+	case 403:
+		return "no permission: is the bot a member of the channel?"
+	case 404:
+		return "not found"
+	case 413:
+		return "payload too large"
+	case 429:
+		return "rate limited"
+	case 501:
+		return "not implemented by this server"
 	}
 	if code >= 500 {
 		return "server error"

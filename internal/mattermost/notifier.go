@@ -18,6 +18,7 @@ import (
 // in Alertmanager.
 type Notifier struct {
 	client *Client
+	bot    *Bot // bot mode: posts through the REST API instead
 	opts   Options
 	tmpl   *template.Template
 	logger *slog.Logger
@@ -95,6 +96,20 @@ func NewNotifier(c *Client, o Options, tmpl *template.Template, logger *slog.Log
 	return &Notifier{client: c, opts: o, tmpl: tmpl, logger: logger}, nil
 }
 
+// NewBotNotifier is NewNotifier in bot mode: the group's post lives (see
+// Bot) instead of a new webhook message each time.
+func NewBotNotifier(b *Bot, o Options, tmpl *template.Template, logger *slog.Logger) (*Notifier, error) {
+	n, err := NewNotifier(nil, o, tmpl, logger)
+	if err != nil {
+		return nil, err
+	}
+	n.bot = b
+	return n, nil
+}
+
+// Bot is the notifier's bot (nil for a webhook).
+func (n *Notifier) Bot() *Bot { return n.bot }
+
 // Notify posts the group once and tells Alertmanager whether to retry.
 func (n *Notifier) Notify(ctx context.Context, alerts ...*alert.Alert) notify.NotifyVerdict {
 	err := n.post(ctx, Extras{}, alerts)
@@ -136,7 +151,12 @@ func (n *Notifier) post(ctx context.Context, extras Extras, alerts []*alert.Aler
 	data := notify.GetTemplateData(ctx, n.tmpl, alerts, n.logger)
 	extras.Enrichment = EnrichWithin(ctx, n.Enrich, data, n.EnrichTimeout, n.logger)
 	p := BuildWith(data, n.opts, extras)
-	err := n.client.PostOnce(ctx, p)
+	var err error
+	if n.bot != nil {
+		err = n.bot.deliver(ctx, data, p)
+	} else {
+		err = n.client.PostOnce(ctx, p)
+	}
 	if n.Observe != nil {
 		d := Delivery{At: time.Now(), Title: p.Attachments[0].Title, Alerts: len(alerts), Answer: "200 ok", OK: err == nil}
 		if err != nil {

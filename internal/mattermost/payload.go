@@ -34,6 +34,9 @@ type Attachment struct {
 	ThumbURL   string  `json:"thumb_url,omitempty"`
 	Footer     string  `json:"footer,omitempty"`
 	FooterIcon string  `json:"footer_icon,omitempty"`
+	// Actions are buttons (bot mode only: a webhook's buttons would have
+	// no signed context).
+	Actions []Action `json:"actions,omitempty"`
 }
 
 // Field is one attachment field.

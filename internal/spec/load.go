@@ -277,7 +277,9 @@ func (s *Spec) resolvePaths(dir string) {
 			*f = filepath.Join(dir, *f)
 		}
 	}
-	if f := s.Mattermost.WebhookURLFile; f != "" && !filepath.IsAbs(f) {
-		s.Mattermost.WebhookURLFile = filepath.Join(dir, f)
+	for _, f := range []*string{&s.Mattermost.WebhookURLFile, &s.Mattermost.BotTokenFile, &s.Mattermost.ActionsSecretFile} {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(dir, *f)
+		}
 	}
 }

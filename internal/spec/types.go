@@ -113,7 +113,8 @@ type Alert struct {
 // IsEnabled reports whether the alert is on.
 func (a Alert) IsEnabled() bool { return a.Enabled == nil || *a.Enabled }
 
-// Mattermost is the incoming webhook alerts are posted to.
+// Mattermost is where alerts are posted: an incoming webhook, or a bot
+// account through the REST API (bot mode).
 type Mattermost struct {
 	// WebhookURL is the incoming webhook URL. A secret: it prints as <secret>.
 	WebhookURL Secret `yaml:"webhook_url,omitempty"`
@@ -132,6 +133,34 @@ type Mattermost struct {
 	MentionCritical string `yaml:"mention_critical,omitempty"`
 	// SendResolved also posts when an alert clears. Default true.
 	SendResolved *bool `yaml:"send_resolved,omitempty"`
+
+	// Bot mode (docs/mattermost.md): with a bot token, gatewatch posts
+	// through Mattermost's REST API v4 instead of a webhook — one post per
+	// alert group, edited on resolve, follow-ups in its thread, buttons to
+	// silence and acknowledge.
+
+	// URL is the Mattermost server's base URL, e.g. https://mattermost.example.com.
+	URL string `yaml:"url,omitempty"`
+	// BotToken is the bot account's access token. A secret: it prints as <secret>.
+	BotToken Secret `yaml:"bot_token,omitempty"`
+	// BotTokenFile is a file holding the token, re-read on every use.
+	BotTokenFile string `yaml:"bot_token_file,omitempty"`
+	// Team is the team name of Channel (bot mode: Channel is a channel name).
+	Team string `yaml:"team,omitempty"`
+	// ChannelID names the channel by id instead of team and channel.
+	ChannelID string `yaml:"channel_id,omitempty"`
+	// ActionsSecretFile holds the key that signs the buttons' actions.
+	// Default: a key generated once in the data directory (shared with the
+	// replicas through the cluster).
+	ActionsSecretFile string `yaml:"actions_secret_file,omitempty"`
+}
+
+// BotMode reports whether alerts are posted as a bot (REST API v4).
+func (m Mattermost) BotMode() bool { return m.BotToken != "" || m.BotTokenFile != "" }
+
+// Delivers reports whether the spec says where to deliver: a webhook or a bot.
+func (m Mattermost) Delivers() bool {
+	return m.WebhookURL != "" || m.WebhookURLFile != "" || m.BotMode()
 }
 
 // ShouldSendResolved reports whether resolved notifications are sent.

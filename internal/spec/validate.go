@@ -204,6 +204,7 @@ func (m Mattermost) validate(v *validator) {
 			v.errorf("mattermost.webhook_url", "webhook_url must be an http(s) URL such as https://mattermost.example.com/hooks/<id> (value not shown: it is a secret)")
 		}
 	}
+	m.validateBot(v)
 	if m.IconURL != "" {
 		if u, err := url.Parse(m.IconURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 			v.errorf("mattermost.icon_url", "icon_url must be an http(s) URL")
@@ -211,6 +212,47 @@ func (m Mattermost) validate(v *validator) {
 	}
 	if m.MentionCritical != "" && !strings.HasPrefix(m.MentionCritical, "@") {
 		v.errorf("mattermost.mention_critical", "mention %q must start with @ (e.g. @here, @channel, @oncall)", m.MentionCritical)
+	}
+}
+
+// validateBot checks bot mode: a token (inline or file, not both) needs
+// the server URL and a channel (team and name, or id), and excludes a
+// webhook.
+func (m Mattermost) validateBot(v *validator) {
+	if m.BotToken != "" && m.BotTokenFile != "" {
+		v.errorf("mattermost.bot_token_file", "give bot_token or bot_token_file, not both")
+	}
+	if !m.BotMode() {
+		for path, val := range map[string]string{"mattermost.url": m.URL, "mattermost.team": m.Team, "mattermost.channel_id": m.ChannelID, "mattermost.actions_secret_file": m.ActionsSecretFile} {
+			if val != "" {
+				v.errorf(path, "%s is for bot mode: set bot_token_file too (or remove it)", path[len("mattermost."):])
+			}
+		}
+		return
+	}
+	if m.WebhookURL != "" {
+		v.errorf("mattermost.webhook_url", "give a webhook or a bot token, not both: bot mode posts through the REST API")
+	}
+	if m.WebhookURLFile != "" {
+		v.errorf("mattermost.webhook_url_file", "give a webhook or a bot token, not both: bot mode posts through the REST API")
+	}
+	path := "mattermost.bot_token"
+	if m.BotTokenFile != "" {
+		path = "mattermost.bot_token_file"
+	}
+	if m.URL == "" {
+		v.errorf(path, "a bot token needs mattermost.url, the server's base URL (e.g. https://mattermost.example.com)")
+	} else if _, err := ParseServerURL(m.URL); err != nil {
+		v.errorf("mattermost.url", "%v", err)
+	}
+	switch {
+	case m.ChannelID != "" && (m.Channel != "" || m.Team != ""):
+		v.errorf("mattermost.channel_id", "give channel_id, or team and channel, not both")
+	case m.ChannelID == "" && (m.Team == "" || m.Channel == ""):
+		v.errorf(path, "a bot token needs the channel to post in: mattermost.team and mattermost.channel (names), or mattermost.channel_id")
+	}
+	if m.Channel != "" && strings.HasPrefix(m.Channel, "@") {
+		v.errorf("mattermost.channel", "bot mode posts to a channel (its name, e.g. alerts), not to %q", m.Channel)
 	}
 }
 

@@ -52,3 +52,40 @@ func ResolveWebhookURL(inline, file string) (string, error) {
 	}
 	return raw, nil
 }
+
+// ParseServerURL checks a Mattermost server base URL (bot mode): http(s),
+// a host, no query. It is not a secret.
+func ParseServerURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return nil, fmt.Errorf("url %q must be the Mattermost server's base URL, e.g. https://mattermost.example.com", raw)
+	}
+	return u, nil
+}
+
+// ErrNoBotToken is returned when neither the token nor the token file is given.
+var ErrNoBotToken = errors.New("no bot_token or bot_token_file in the spec")
+
+// ResolveBotToken returns the bot token: inline when given, else the
+// trimmed content of file, read now (so a rotated token is used at once).
+// Errors name the file, never the value.
+func ResolveBotToken(inline, file string) (string, error) {
+	if inline != "" {
+		return inline, nil
+	}
+	if file == "" {
+		return "", ErrNoBotToken
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("read bot_token_file %q: %w", file, err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("bot_token_file %q is empty", file)
+	}
+	if strings.ContainsAny(tok, " \t\r\n") {
+		return "", fmt.Errorf("bot_token_file %q holds more than one word (value not shown: it is a secret)", file)
+	}
+	return tok, nil
+}

@@ -155,9 +155,15 @@ button{font:inherit;padding:.3rem .8rem} .muted{color:#777}
 {{ range .Deliveries }}<tr><td>{{ fmtTime .At }}</td><td>{{ .Title }}</td><td>{{ .Alerts }}</td><td class="{{ if .OK }}up{{ else }}down{{ end }}">{{ .Answer }}</td></tr>
 {{ else }}<tr><td colspan="4" class="muted">nothing sent yet</td></tr>{{ end }}</table>
 
-{{ if .Demo }}<h2>Demo inbox</h2>
-{{ range .Inbox }}<div class="msg {{ .Color }}"><b>{{ .Title }}</b> <span class="muted">{{ fmtTime .At }}</span>
-{{ .Text }}</div>
+{{ if .Acks }}<h2 id="acknowledged">Acknowledged in Mattermost</h2>
+<table><tr><th>Group</th><th>Post</th><th>By</th><th>At</th></tr>
+{{ range .Acks }}<tr><td><code>{{ .GroupKey }}</code></td><td><code>{{ .PostID }}</code></td><td>@{{ .By }}</td><td>{{ fmtTime .At }}</td></tr>
+{{ end }}</table>{{ end }}
+
+{{ if .Demo }}<h2 id="inbox">Demo inbox</h2>
+{{ range .Inbox }}<div class="msg {{ .Color }}">{{ if .Status }}<span class="muted">{{ .Status }}</span><br>{{ end }}<b>{{ .Title }}</b> <span class="muted">{{ fmtTime .At }}{{ if .Edited }} (edited){{ end }}</span>
+{{ .Text }}{{ if .Buttons }}<form method="post" action="/demo/click"><input type="hidden" name="post" value="{{ .ID }}">{{ range .Buttons }}<button name="action" value="{{ .ID }}">{{ .Name }}</button> {{ end }}</form>{{ end }}
+{{ range .Thread }}<div class="muted">↳ {{ . }}</div>{{ end }}</div>
 {{ else }}<p class="muted">no messages received yet</p>{{ end }}{{ end }}
 <p class="muted"><a href="/metrics">/metrics</a> · <a href="/api/gatewatch/status">status JSON</a> · <a href="/api/v1/query?query=up">/api/v1/query</a></p>
 <script>` + pageScript + `</script>

@@ -41,6 +41,8 @@ type Status interface {
 	Pending() []engine.PendingNotification
 	// ClusterStatus is this replica's view of the gossip cluster.
 	ClusterStatus() engine.ClusterStatus
+	// Acks are the acknowledgements clicked in Mattermost (bot mode).
+	Acks() []engine.Ack
 }
 
 // Health is what /-/ready and /metrics serve.
@@ -69,6 +71,12 @@ type Alertmanager interface {
 	AlertmanagerAPI() http.Handler
 }
 
+// Chat serves the Mattermost buttons' clicks (bot mode): authenticated by
+// the HMAC each button's context carries, not by the origin.
+type Chat interface {
+	MattermostActions() http.Handler
+}
+
 // Backend is everything the handler serves, each part used by the handlers
 // that need it; *engine.Engine is one.
 type Backend interface {
@@ -77,6 +85,7 @@ type Backend interface {
 	Querier
 	Silencer
 	Alertmanager
+	Chat
 	Catalog
 }
 
@@ -125,6 +134,9 @@ type Demo interface {
 	Inject()
 	// Inbox lists the messages the local inbox received, newest first.
 	Inbox() []InboxPost
+	// Click clicks a button of a bot post as the demo's user (POST
+	// /demo/click), as Mattermost's client would.
+	Click(postID, actionID string) error
 }
 
 // InboxPost is a message the demo inbox accepted.
@@ -133,7 +145,16 @@ type InboxPost struct {
 	Title string
 	Color string
 	Text  string
+	// Bot mode: the post's id, its status line, buttons and thread.
+	ID      string
+	Status  string
+	Edited  bool
+	Buttons []InboxButton
+	Thread  []string
 }
+
+// InboxButton is a button on a demo inbox post.
+type InboxButton struct{ ID, Name string }
 
 type server struct {
 	state   Status
@@ -165,6 +186,8 @@ func Handler(b Backend, o Options) http.Handler {
 	mux.HandleFunc("POST /silences", s.addSilence)
 	mux.HandleFunc("POST /silences/{id}/expire", s.expireSilence)
 	mux.HandleFunc("POST /demo/inject", s.inject)
+	mux.HandleFunc("POST /demo/click", s.demoClick)
+	mux.Handle("POST "+mattermost.ActionPath, b.MattermostActions())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(b.Registry(), promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
@@ -236,6 +259,27 @@ func (s *server) inject(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "served one misdirected request (421)")
 }
 
+// demoClick clicks a demo inbox post's button as the demo's user.
+func (s *server) demoClick(w http.ResponseWriter, r *http.Request) {
+	if s.o.Demo == nil {
+		http.Error(w, "the demo inbox is only available in gatewatch demo", http.StatusNotFound)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := s.o.Demo.Click(r.Form.Get("post"), r.Form.Get("action")); err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		http.Redirect(w, r, "/#inbox", http.StatusSeeOther)
+		return
+	}
+	fmt.Fprintln(w, "clicked")
+}
+
 func (s *server) addSilence(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -278,6 +322,7 @@ type statusData struct {
 	Pending    []engine.PendingNotification `json:"pending_notifications"`
 	Cluster    engine.ClusterStatus         `json:"cluster"`
 	Inbox      []InboxPost                  `json:"inbox,omitempty"`
+	Acks       []engine.Ack                 `json:"acknowledged,omitempty"`
 	Demo       bool                         `json:"demo"`
 	Channel    string                       `json:"channel,omitempty"`
 	Now        time.Time                    `json:"now"`
@@ -317,7 +362,7 @@ func targetsOf(g spec.Gateway, ts []engine.Target, discoveryErr string) (int, st
 func (s *server) collect(ctx context.Context) statusData {
 	d := statusData{
 		Targets: s.state.Targets(), Alerts: s.state.ActiveAlerts(), Deliveries: s.state.Deliveries(),
-		Pending: s.state.Pending(),
+		Pending: s.state.Pending(), Acks: s.state.Acks(),
 		Cluster: s.state.ClusterStatus(),
 		Demo:    s.o.Demo != nil, Now: s.o.Now(),
 	}

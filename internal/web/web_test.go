@@ -232,8 +232,9 @@ routing: {group_wait: 1s, group_interval: 2s}
 // fakeDemo is a web.Demo whose inbox is empty.
 type fakeDemo struct{ inject func() }
 
-func (d fakeDemo) Inject()              { d.inject() }
-func (fakeDemo) Inbox() []web.InboxPost { return nil }
+func (d fakeDemo) Inject()               { d.inject() }
+func (fakeDemo) Inbox() []web.InboxPost  { return nil }
+func (fakeDemo) Click(_, _ string) error { return nil }
 
 // TestGatewayWithoutTargets: outside a cluster with no kubeconfig, a gateway
 // with a selector has no targets; the page and the JSON status say so and

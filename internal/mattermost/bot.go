@@ -145,37 +145,41 @@ func (b *Bot) channelName() string {
 	return fmt.Sprintf("~%s in team %s", b.channel, b.team)
 }
 
-// ref is a group's post as the notification log keeps it.
-type ref struct {
-	postID, channelID string
-	firing            []string
-	since             time.Time
+// PostRef is a group's post as the notification log keeps it (the bridge,
+// which has no notification log, keeps it in its own file).
+type PostRef struct {
+	PostID    string    `json:"post_id"`
+	ChannelID string    `json:"channel_id"`
+	Firing    []string  `json:"firing"`
+	Since     time.Time `json:"since"`
 }
 
-func readRef(store *nflog.Store) ref {
+// ReadPostRef reads the group's post from a notification-log store.
+func ReadPostRef(store *nflog.Store) PostRef {
 	if store == nil {
-		return ref{}
+		return PostRef{}
 	}
-	var r ref
-	r.postID, _ = store.GetStr(dataPostID)
-	r.channelID, _ = store.GetStr(dataChannelID)
+	var r PostRef
+	r.PostID, _ = store.GetStr(dataPostID)
+	r.ChannelID, _ = store.GetStr(dataChannelID)
 	if f, ok := store.GetStr(dataFiring); ok && f != "" {
-		r.firing = strings.Split(f, ",")
+		r.Firing = strings.Split(f, ",")
 	}
 	if s, ok := store.GetInt(dataSince); ok {
-		r.since = time.Unix(s, 0)
+		r.Since = time.Unix(s, 0)
 	}
 	return r
 }
 
-func (r ref) write(store *nflog.Store) {
-	if store == nil {
+// Write puts the ref into a notification-log store.
+func (r PostRef) Write(store *nflog.Store) {
+	if store == nil || r.PostID == "" {
 		return
 	}
-	store.SetStr(dataPostID, r.postID)
-	store.SetStr(dataChannelID, r.channelID)
-	store.SetStr(dataFiring, strings.Join(r.firing, ","))
-	store.SetInt(dataSince, r.since.Unix())
+	store.SetStr(dataPostID, r.PostID)
+	store.SetStr(dataChannelID, r.ChannelID)
+	store.SetStr(dataFiring, strings.Join(r.Firing, ","))
+	store.SetInt(dataSince, r.Since.Unix())
 }
 
 // firingKeys names the group's firing alerts (by fingerprint), sorted.
@@ -188,12 +192,13 @@ func firingKeys(d *template.Data) []string {
 	return out
 }
 
-// deliver posts the group: create, edit and reply as the module comment
-// says. p is the message Build made. A failure of the root post is the
+// Deliver posts the group: create, edit and reply as the file's comment
+// says; the group's post is read from and written to the notification-log
+// store in ctx (notify.NflogStore), the group key from notify.GroupKey. p is the message Build made. A failure of the root post is the
 // notification's failure (Alertmanager retries it); a failed thread reply
 // after a successful edit is logged and counted, not retried (the post
 // itself is right).
-func (b *Bot) deliver(ctx context.Context, d *template.Data, p Payload) error {
+func (b *Bot) Deliver(ctx context.Context, d *template.Data, p Payload) error {
 	store, _ := notify.NflogStore(ctx)
 	ch, err := b.Channel(ctx)
 	if err != nil {
@@ -204,28 +209,28 @@ func (b *Bot) deliver(ctx context.Context, d *template.Data, p Payload) error {
 	for k, v := range d.GroupLabels {
 		matchers[k] = v
 	}
-	prev := readRef(store)
-	cur := ref{postID: prev.postID, channelID: ch.ID, firing: firingKeys(d), since: prev.since}
-	if prev.postID == "" || prev.channelID != ch.ID {
+	prev := ReadPostRef(store)
+	cur := PostRef{PostID: prev.PostID, ChannelID: ch.ID, Firing: firingKeys(d), Since: prev.Since}
+	if prev.PostID == "" || prev.ChannelID != ch.ID {
 		return b.create(ctx, store, ch, d, p, gkey, matchers, cur)
 	}
-	st := b.state(ctx, prev.postID, matchers)
-	root := b.rootPost(ch.ID, d, p, gkey, matchers, st, prev.since)
+	st := b.state(ctx, prev.PostID, matchers)
+	root := b.rootPost(ch.ID, d, p, gkey, matchers, st, prev.Since)
 	var reply string
 	switch {
 	case d.Status == "resolved":
-		reply = resolvedReply(d, prev.since)
-	case slicesEqual(prev.firing, cur.firing):
-		reply = repeatReply(d, prev.since)
+		reply = resolvedReply(d, prev.Since)
+	case slicesEqual(prev.Firing, cur.Firing):
+		reply = repeatReply(d, prev.Since)
 	default:
-		reply = changeReply(d, prev.firing)
+		reply = changeReply(d, prev.Firing)
 	}
-	if d.Status == "firing" && slicesEqual(prev.firing, cur.firing) {
+	if d.Status == "firing" && slicesEqual(prev.Firing, cur.Firing) {
 		// A repeat: nothing on the post changed.
-		return b.reply(ctx, ch.ID, prev.postID, reply)
+		return b.reply(ctx, ch.ID, prev.PostID, reply)
 	}
 	msg := root.Message
-	if _, err := b.api.PatchPost(ctx, prev.postID, PostPatch{Message: &msg, Props: root.Props}); err != nil {
+	if _, err := b.api.PatchPost(ctx, prev.PostID, PostPatch{Message: &msg, Props: root.Props}); err != nil {
 		var se *SendError
 		if errors.As(err, &se) && se.Retryable {
 			return b.failed("edit", err)
@@ -237,32 +242,32 @@ func (b *Bot) deliver(ctx context.Context, d *template.Data, p Payload) error {
 			reason = "post deleted"
 		}
 		b.metrics.Fallbacks.WithLabelValues(reason).Inc()
-		b.logger.Warn("bot post could not be edited; posting a new one", "post", prev.postID, "reason", reason, "err", err)
-		cur.since = time.Time{}
+		b.logger.Warn("bot post could not be edited; posting a new one", "post", prev.PostID, "reason", reason, "err", err)
+		cur.Since = time.Time{}
 		return b.create(ctx, store, ch, d, p, gkey, matchers, cur)
 	}
 	b.metrics.Edits.Inc()
-	cur.write(store)
-	_ = b.reply(ctx, ch.ID, prev.postID, reply)
+	cur.Write(store)
+	_ = b.reply(ctx, ch.ID, prev.PostID, reply)
 	return nil
 }
 
 // create makes a new root post and records it.
-func (b *Bot) create(ctx context.Context, store *nflog.Store, ch Channel, d *template.Data, p Payload, gkey string, matchers map[string]string, cur ref) error {
-	root := b.rootPost(ch.ID, d, p, gkey, matchers, PostState{}, cur.since)
+func (b *Bot) create(ctx context.Context, store *nflog.Store, ch Channel, d *template.Data, p Payload, gkey string, matchers map[string]string, cur PostRef) error {
+	root := b.rootPost(ch.ID, d, p, gkey, matchers, PostState{}, cur.Since)
 	created, err := b.api.CreatePost(ctx, root)
 	if err != nil {
 		return b.failed("post", err)
 	}
 	b.metrics.Posts.Inc()
-	cur.postID = created.ID
-	if cur.since.IsZero() {
-		cur.since = time.Now()
+	cur.PostID = created.ID
+	if cur.Since.IsZero() {
+		cur.Since = time.Now()
 		if len(d.Alerts) > 0 && !d.Alerts[0].StartsAt.IsZero() {
-			cur.since = earliestStart(d)
+			cur.Since = earliestStart(d)
 		}
 	}
-	cur.write(store)
+	cur.Write(store)
 	return nil
 }
 

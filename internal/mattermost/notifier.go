@@ -153,7 +153,7 @@ func (n *Notifier) post(ctx context.Context, extras Extras, alerts []*alert.Aler
 	p := BuildWith(data, n.opts, extras)
 	var err error
 	if n.bot != nil {
-		err = n.bot.deliver(ctx, data, p)
+		err = n.bot.Deliver(ctx, data, p)
 	} else {
 		err = n.client.PostOnce(ctx, p)
 	}

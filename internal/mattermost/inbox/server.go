@@ -1,12 +1,23 @@
-// Package inbox is a strict Mattermost-compatible incoming-webhook server:
-// `gatewatch inbox`, the demo's inbox, and the Mattermost of the tests. It
-// enforces the wire rules in DESIGN.md (text or attachments, colours,
-// title_link needs title, fields as an array, type empty or custom_*, the
-// priority shape, the 16383-rune split, the body limit, locked channels,
-// unknown hooks) and answers as Mattermost does:
-// 200 text/plain "ok", or a JSON error {id, message, detailed_error,
-// request_id, status_code}. Faults can be switched on: 5xx, 429 with
-// Retry-After, slow answers, connection resets, webhooks disabled.
+// Package inbox is a strict Mattermost stand-in: `gatewatch inbox`, the
+// demo's inbox, and the Mattermost of the tests. It serves incoming webhooks
+// and the REST API v4 subset a bot uses (rest.go), and answers as Mattermost
+// does.
+//
+// Webhooks (POST /hooks/<id>) follow the wire rules in DESIGN.md (text or
+// attachments, colours, title_link needs title, fields as an array, type
+// empty or custom_*, the priority shape, the 16383-rune split, the body
+// limit, locked channels, unknown hooks): 200 text/plain "ok".
+//
+// The REST API (/api/v4/, a bearer token of a user or bot) covers users/me,
+// channels by name, channel members, creating, reading, patching and deleting
+// posts with threads, priority and interactive buttons, and the click on a
+// button, which the server dispatches to the button's integration URL and
+// whose answer (update, ephemeral_text) it applies. See "Bot mode" in
+// DESIGN.md.
+//
+// Every refusal is a JSON error {id, message, detailed_error, request_id,
+// status_code}. Faults can be switched on for every request: 5xx, 429 with
+// Retry-After, slow answers, connection resets; and webhooks disabled.
 package inbox
 
 import (
@@ -69,7 +80,10 @@ type Priority struct {
 
 // Rejection is a request the server refused, with its answer.
 type Rejection struct {
-	HookID  string
+	// HookID is the webhook's id, for requests outside /api/v4/.
+	HookID string
+	// Path is the request path, for REST requests (/api/v4/...).
+	Path    string
 	Status  int
 	ID      string
 	Message string
@@ -89,7 +103,7 @@ type fault struct {
 	reset      bool
 }
 
-// Server is the strict webhook server.
+// Server is the strict Mattermost stand-in (webhooks and REST API v4).
 type Server struct {
 	// URL is the base URL, e.g. http://127.0.0.1:41234.
 	URL string
@@ -109,6 +123,7 @@ type Server struct {
 	maxBody  int
 	onPost   func(Post)
 	reqSeq   int
+	api      restState
 }
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves until Close.
@@ -124,6 +139,7 @@ func Start(addr string) (*Server, error) {
 		channels: map[string]bool{"town-square": true, "off-topic": true},
 		maxBody:  DefaultMaxBody,
 	}
+	s.initREST()
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
@@ -209,7 +225,7 @@ func (s *Server) Requests() int {
 	return s.requests
 }
 
-// ServeHTTP handles /hooks/<id>.
+// ServeHTTP handles /hooks/<id> and, in rest.go, /api/v4/.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
@@ -231,6 +247,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	hookID := strings.TrimPrefix(r.URL.Path, "/hooks/")
+	isAPI := strings.HasPrefix(r.URL.Path, "/api/v4/")
+	base := Rejection{HookID: hookID}
+	if isAPI {
+		base = Rejection{Path: r.URL.Path}
+	}
 	if f != nil {
 		switch {
 		case f.reset:
@@ -247,12 +268,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if f.retryAfter != "" {
 				w.Header().Set("Retry-After", f.retryAfter)
 			}
-			s.fail(w, hookID, reqID, f.status, "api.context.rate_limit.app_error", "limit exceeded", "")
+			s.reject(w, base, reqID, f.status, "api.context.rate_limit.app_error", "limit exceeded", "")
 			return
 		default:
-			s.fail(w, hookID, reqID, f.status, "app.post.save.app_error", "Unable to save the post.", "injected fault")
+			s.reject(w, base, reqID, f.status, "app.post.save.app_error", "Unable to save the post.", "injected fault")
 			return
 		}
+	}
+	if isAPI {
+		s.serveAPI(w, r, reqID, maxBody)
+		return
 	}
 
 	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/hooks/") || hookID == "" || strings.Contains(hookID, "/") {
@@ -346,8 +371,14 @@ func splitRunes(s string, n int) []string {
 }
 
 func (s *Server) fail(w http.ResponseWriter, hookID, reqID string, status int, id, msg, detail string) {
+	s.reject(w, Rejection{HookID: hookID}, reqID, status, id, msg, detail)
+}
+
+// reject records base completed with the answer and writes Mattermost's JSON error.
+func (s *Server) reject(w http.ResponseWriter, base Rejection, reqID string, status int, id, msg, detail string) {
+	base.Status, base.ID, base.Message = status, id, msg
 	s.mu.Lock()
-	s.rejected = append(s.rejected, Rejection{HookID: hookID, Status: status, ID: id, Message: msg})
+	s.rejected = append(s.rejected, base)
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -239,8 +239,9 @@ func TestRESTCreatePost(t *testing.T) {
 
 func TestRESTPostFields(t *testing.T) {
 	f := newFixture(t)
+	var mu sync.Mutex
 	var events []Event
-	f.s.OnEvent(func(e Event) { events = append(events, e) })
+	f.s.OnEvent(func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() })
 	body := `{"channel_id":"` + f.alerts + `","message":"**firing**","props":{"card":"c","attachments":[{"title":"T","color":"#FF0000","text":"x",` +
 		`"fields":[{"title":"route","value":"a","short":true}],"actions":[` +
 		`{"id":"silence1h","name":"Silence 1h","style":"primary","integration":{"url":"http://127.0.0.1:1/act","context":{"fp":"abc","n":2}}}]}]},` +
@@ -290,6 +291,8 @@ func TestRESTPostFields(t *testing.T) {
 	require.Equal(t, float64(1), api(t, "GET", f.s.URL+"/api/v4/posts/"+id, f.bot, "").body["reply_count"])
 	require.Len(t, f.s.APIPosts(), 2)
 
+	mu.Lock()
+	defer mu.Unlock()
 	require.Len(t, events, 2, "each event is delivered before the answer")
 	require.Equal(t, "post", events[0].Kind)
 	require.Equal(t, "reply", events[1].Kind)

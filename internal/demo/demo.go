@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	neturl "net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +40,9 @@ type Options struct {
 	// request), "burst" (five at once) or "restart" (the gateway restarts,
 	// resetting its counters, then serves one).
 	Scenario string
+	// Webhook posts through an incoming webhook instead of as a bot (the
+	// default: one post per incident, edited, with a thread and buttons).
+	Webhook bool
 	// AccessLog receives the gateway's Istio access log (nil: discarded).
 	AccessLog io.Writer
 	Logger    *slog.Logger
@@ -65,9 +71,12 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		return err
 	}
 	defer mm.Close()
-	hook := mm.AddHook("demo", "gateway-alerts", true)
-	pg := &page{out: out}
-	mm.OnPost(pg.post)
+	pg := &page{out: out, mm: mm}
+	mattermostYAML, cleanup, err := pg.setupMattermost(o.Webhook)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 
 	// The gateways' access log also feeds explain, which, with the demo
 	// gateway's configuration (two Gateways sharing a wildcard certificate,
@@ -111,13 +120,11 @@ alerts:
     window: %s
     runbook_url: https://github.com/gatewatch/gatewatch/blob/main/docs/mattermost.md
 mattermost:
-  webhook_url: %s
-  username: gatewatch
-  channel: gateway-alerts
+%s
 routing:
   group_wait: 5s
   group_interval: 30s
-`, strings.Join(targets, ", "), spec.Duration(o.ScrapeInterval), spec.Duration(o.ScrapeInterval*9/10), spec.Duration(o.Window), hook)), "demo", rules.SpecKinds())
+`, strings.Join(targets, ", "), spec.Duration(o.ScrapeInterval), spec.Duration(o.ScrapeInterval*9/10), spec.Duration(o.Window), mattermostYAML)), "demo", rules.SpecKinds())
 	if err != nil {
 		return fmt.Errorf("demo spec: %w", err)
 	}
@@ -171,7 +178,7 @@ routing:
 	}()
 
 	pg.mu.Lock()
-	fmt.Fprintf(out, "gatewatch demo\n  status page:        %s\n  simulated gateway:  %d pod(s), stats at http://%s/stats/prometheus (scraped every %s)\n  Mattermost inbox:   strict local server, channel ~gateway-alerts\n  first misdirected request (421) in %s", url, len(pods), pods[0].Addr(), o.ScrapeInterval, o.FirstAfter)
+	fmt.Fprintf(out, "gatewatch demo\n  status page:        %s\n  simulated gateway:  %d pod(s), stats at http://%s/stats/prometheus (scraped every %s)\n  Mattermost inbox:   strict local server, channel ~gateway-alerts, %s\n  first misdirected request (421) in %s", url, len(pods), pods[0].Addr(), o.ScrapeInterval, pg.mode(), o.FirstAfter)
 	if o.Every > 0 {
 		fmt.Fprintf(out, ", then every %s", o.Every)
 	}
@@ -211,13 +218,52 @@ routing:
 // and the messages the inbox received, which it also prints to out.
 type page struct {
 	inject func()
+	mm     *inbox.Server
+	bot    bool
 
 	mu       sync.Mutex // serialises out too
 	out      io.Writer
 	received []web.InboxPost
 }
 
-// post prints a post the inbox accepted and lists it, newest first.
+// demoUser clicks the buttons on the status page.
+const demoUser = "alice"
+
+// setupMattermost prepares the inbox: a bot in team demo, channel
+// gateway-alerts, with alice as a member to click (bot mode), or a locked
+// webhook. It returns the spec's mattermost section.
+func (p *page) setupMattermost(webhook bool) (string, func(), error) {
+	if webhook {
+		hook := p.mm.AddHook("demo", "gateway-alerts", true)
+		p.mm.OnPost(p.post)
+		return fmt.Sprintf("  webhook_url: %s\n  username: gatewatch\n  channel: gateway-alerts", hook), func() {}, nil
+	}
+	p.bot = true
+	chID := p.mm.AddTeamChannel("demo", "gateway-alerts")
+	token := p.mm.SetupBot("demo", "gateway-alerts", "gatewatch")
+	alice, _ := p.mm.AddUser(demoUser, false)
+	p.mm.AddMember(chID, alice)
+	dir, err := os.MkdirTemp("", "gatewatch-demo-")
+	if err != nil {
+		return "", nil, err
+	}
+	tokenFile := filepath.Join(dir, "bot-token")
+	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	p.mm.OnEvent(p.event)
+	return fmt.Sprintf("  url: %s\n  bot_token_file: %s\n  team: demo\n  channel: gateway-alerts", p.mm.URL, tokenFile), func() { os.RemoveAll(dir) }, nil
+}
+
+func (p *page) mode() string {
+	if p.bot {
+		return "gatewatch posts as a bot (one post per incident, edited, with a thread and buttons)"
+	}
+	return "incoming webhook"
+}
+
+// post prints a webhook post the inbox accepted and lists it, newest first.
 func (p *page) post(ip inbox.Post) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -227,12 +273,57 @@ func (p *page) post(ip inbox.Post) {
 	}
 }
 
+// event prints what happened to a bot post.
+func (p *page) event(e inbox.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	inbox.PrintEvent(p.out, e)
+}
+
 // Inject serves misdirected requests as the scenario says.
 func (p *page) Inject() { p.inject() }
 
-// Inbox lists the messages received, newest first.
+// Inbox lists the messages received, newest first: in bot mode each root
+// post as it is now, with its status line, buttons and thread.
 func (p *page) Inbox() []web.InboxPost {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]web.InboxPost(nil), p.received...)
+	if !p.bot {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return append([]web.InboxPost(nil), p.received...)
+	}
+	var out []web.InboxPost
+	for _, ap := range p.mm.APIPosts() {
+		if ap.RootID != "" || ap.DeleteAt != 0 {
+			continue
+		}
+		ip := web.InboxPost{ID: ap.ID, At: time.UnixMilli(ap.CreateAt), Edited: ap.EditAt != 0, Text: ap.Message}
+		if len(ap.Attachments) > 0 {
+			a := ap.Attachments[0]
+			ip.Title, ip.Color, ip.Text, ip.Status = a.Title, a.Color, a.Text, a.Pretext
+		}
+		for _, act := range ap.Actions {
+			ip.Buttons = append(ip.Buttons, web.InboxButton{ID: act.ID, Name: act.Name})
+		}
+		for _, r := range p.mm.Thread(ap.ID) {
+			ip.Thread = append(ip.Thread, r.Message)
+		}
+		out = append([]web.InboxPost{ip}, out...)
+	}
+	return out
+}
+
+// Click clicks a button as the demo user, as Mattermost's client would:
+// the inbox sends the click to gatewatch's action endpoint.
+func (p *page) Click(postID, actionID string) error {
+	if !p.bot {
+		return fmt.Errorf("the demo posts through a webhook (--webhook): there are no buttons")
+	}
+	res, err := p.mm.Click(demoUser, postID, actionID)
+	if err != nil {
+		return err
+	}
+	if res.Status != http.StatusOK {
+		return fmt.Errorf("gatewatch answered the click with %d: %s", res.Status, res.Err)
+	}
+	return nil
 }

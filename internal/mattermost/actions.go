@@ -20,7 +20,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -370,4 +372,44 @@ func matchersText(m map[string]string) string {
 		ls[model.LabelName(k)] = model.LabelValue(v)
 	}
 	return ls.String()
+}
+
+// PrivateActionURL says whether Mattermost reaches the action URL at a
+// private address (loopback, RFC 1918/4193, link-local, or a cluster-local
+// name): Mattermost then refuses to send the click unless the host is in
+// its ServiceSettings.AllowedUntrustedInternalConnections. It returns the
+// reason ("" when public or unknown).
+func PrivateActionURL(ctx context.Context, raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" {
+		return ""
+	}
+	host := u.Hostname()
+	if host == "localhost" || strings.HasSuffix(host, ".svc") || strings.HasSuffix(host, ".cluster.local") || strings.HasSuffix(host, ".local") || !strings.Contains(host, ".") && net.ParseIP(host) == nil {
+		return fmt.Sprintf("%s is a cluster-local or private name", host)
+	}
+	ips := []net.IP{net.ParseIP(host)}
+	if ips[0] == nil {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+		if err != nil {
+			return ""
+		}
+		ips = ips[:0]
+		for _, a := range addrs {
+			ips = append(ips, a.IP)
+		}
+	}
+	for _, ip := range ips {
+		if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() {
+			return fmt.Sprintf("%s is a private address (%s)", host, ip)
+		}
+	}
+	return ""
+}
+
+// UntrustedHint is what to do about a private action URL.
+func UntrustedHint(reason, host string) string {
+	return fmt.Sprintf("%s: Mattermost sends clicks there only if it is listed in the server's ServiceSettings.AllowedUntrustedInternalConnections (System Console → Environment → Developer → Allow untrusted internal connections to: %s)", reason, host)
 }

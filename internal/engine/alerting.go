@@ -59,9 +59,9 @@ type alertingPart struct {
 	signer        *mattermost.Signer
 	botMetrics    *mattermost.BotMetrics
 	actionMetrics *mattermost.ActionMetrics
-	cluster    *clusterPart // nil without clustering
-	api        *api.API     // Alertmanager's API v2
-	apiHandler http.Handler
+	cluster       *clusterPart // nil without clustering
+	api           *api.API     // Alertmanager's API v2
+	apiHandler    http.Handler
 
 	mu         sync.Mutex
 	notifier   *mattermost.Notifier

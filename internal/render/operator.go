@@ -164,7 +164,31 @@ func secretExample(s *spec.Spec, ns string) (File, error) {
 #   kubectl -n %s create secret generic %s --from-file=%s=./webhook-url
 # (or with your secrets tooling: External Secrets, Sealed Secrets, SOPS). Its shape:
 `, ns, s.Cluster.Alertmanager.SecretName, spec.SecretKey)
+	if s.Mattermost.BotMode() {
+		from := fmt.Sprintf("--from-file=%s=./bot-token", spec.BotTokenKey)
+		if s.Mattermost.ActionsSecretFile != "" {
+			from += fmt.Sprintf(" --from-file=%s=./actions-secret", spec.ActionsSecretKey)
+		}
+		header = fmt.Sprintf(`# The Secret the manifests reference. gatewatch never writes the bot token:
+# create the Secret yourself, e.g.
+#   kubectl -n %s create secret generic %s %s
+# (or with your secrets tooling: External Secrets, Sealed Secrets, SOPS). Its shape:
+`, ns, s.Cluster.Alertmanager.SecretName, from)
+	}
 	return File{Name: fmt.Sprintf("secret-%s-%s.yaml.example", ns, sec.Name), Header: header, Content: []byte(commented.String())}, nil
+}
+
+// secretKeys are the Secret's keys: the webhook URL, or in bot mode the
+// token (and the signing key when the spec names a file for it).
+func secretKeys(s *spec.Spec) map[string]string {
+	if !s.Mattermost.BotMode() {
+		return map[string]string{spec.SecretKey: SecretPlaceholder}
+	}
+	keys := map[string]string{spec.BotTokenKey: SecretPlaceholder}
+	if s.Mattermost.ActionsSecretFile != "" {
+		keys[spec.ActionsSecretKey] = SecretPlaceholder
+	}
+	return keys
 }
 
 func placeholderSecret(s *spec.Spec, ns string) *corev1.Secret {
@@ -172,7 +196,7 @@ func placeholderSecret(s *spec.Spec, ns string) *corev1.Secret {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{Name: s.Cluster.Alertmanager.SecretName, Namespace: ns, Labels: managedLabels(s, false)},
 		Type:       corev1.SecretTypeOpaque,
-		StringData: map[string]string{spec.SecretKey: SecretPlaceholder},
+		StringData: secretKeys(s),
 	}
 }
 

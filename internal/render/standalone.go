@@ -42,13 +42,31 @@ const (
 // webhook URL replaced by the mounted Secret's file, never inline.
 func DeploymentSpec(s *spec.Spec) ([]byte, error) {
 	c := *s
-	c.Mattermost.WebhookURL = ""
-	c.Mattermost.WebhookURLFile = path.Join(secretMountDir, spec.SecretKey)
+	from := "the webhook URL comes from the Secret"
+	if c.Mattermost.BotMode() {
+		from = "the bot token comes from the Secret"
+		c.Mattermost.BotToken = ""
+		c.Mattermost.BotTokenFile = path.Join(secretMountDir, spec.BotTokenKey)
+		if c.Mattermost.ActionsSecretFile != "" {
+			c.Mattermost.ActionsSecretFile = path.Join(secretMountDir, spec.ActionsSecretKey)
+		}
+	} else {
+		c.Mattermost.WebhookURL = ""
+		c.Mattermost.WebhookURLFile = path.Join(secretMountDir, spec.SecretKey)
+	}
 	b, err := marshalSpec(&c)
 	if err != nil {
 		return nil, fmt.Errorf("render the deployed spec: %w", err)
 	}
-	return append([]byte("# Rendered by gatewatch render --target standalone; the webhook URL comes from the Secret.\n"), b...), nil
+	return append([]byte("# Rendered by gatewatch render --target standalone; "+from+".\n"), b...), nil
+}
+
+// StandaloneExternalURL is the deployed gatewatch's --web.external-url.
+func StandaloneExternalURL(s *spec.Spec) string {
+	if u := s.Cluster.Standalone.ExternalURL; u != "" {
+		return u
+	}
+	return fmt.Sprintf("http://%s.%s.svc:%d", standaloneName, s.Cluster.MonitoringNamespace, StandalonePort)
 }
 
 // marshalSpec writes the spec as YAML that reads back to the same values.
@@ -344,6 +362,7 @@ func statefulSet(s *spec.Spec, ns string, meta metav1.ObjectMeta, labels map[str
 						Image: s.Cluster.Image,
 						Args: []string{"run", "-c", path.Join(specMountDir, "gatewatch.yaml"),
 							fmt.Sprintf("--listen=0.0.0.0:%d", StandalonePort), "--data-dir=" + dataDir, "--log.format=json",
+							"--web.external-url=" + StandaloneExternalURL(s),
 							"--cluster.listen-address=0.0.0.0" + gossip,
 							"--cluster.advertise-address=$(POD_IP)" + gossip,
 							"--cluster.peer=" + ClusterServiceName + "." + ns + ".svc" + gossip,

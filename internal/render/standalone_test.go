@@ -64,7 +64,7 @@ func TestStandaloneStatefulSet(t *testing.T) {
 	pod := sts.Spec.Template.Spec
 	c := pod.Containers[0]
 	require.Equal(t, []string{"run", "-c", "/etc/gatewatch/gatewatch.yaml", "--listen=0.0.0.0:9421", "--data-dir=/var/lib/gatewatch", "--log.format=json",
-		"--cluster.listen-address=0.0.0.0:9094", "--cluster.advertise-address=$(POD_IP):9094",
+		"--web.external-url=http://gatewatch.monitoring.svc:9421", "--cluster.listen-address=0.0.0.0:9094", "--cluster.advertise-address=$(POD_IP):9094",
 		"--cluster.peer=gatewatch-cluster.monitoring.svc:9094", "--cluster.peer-name=$(POD_NAME)"}, c.Args)
 	env := map[string]string{}
 	for _, e := range c.Env {
@@ -193,4 +193,51 @@ func TestStandalonePolicyNames(t *testing.T) {
 	api := decode[networkingv1.NetworkPolicy](t, got, "networkpolicy-monitoring-gatewatch-egress-kube-api.yaml")
 	require.Equal(t, "192.0.2.1/32", api.Spec.Egress[0].To[0].IPBlock.CIDR)
 	require.Equal(t, 6443, api.Spec.Egress[0].Ports[0].Port.IntValue())
+}
+
+// TestStandaloneBotMode: in bot mode the deployed spec reads the token
+// from the mounted Secret (never inline, never in any rendered file), the
+// Secret example names the bot-token key, the external URL Mattermost sends
+// clicks to is the flag; the Alertmanager targets refuse bot mode.
+func TestStandaloneBotMode(t *testing.T) {
+	const token = "xoxbottokenneverrendered1234"
+	y := `gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    selector: app=istio-ingressgateway
+mattermost:
+  url: https://mattermost.example.com
+  bot_token: ` + token + `
+  team: ops
+  channel: gateway-alerts
+cluster:
+  default_deny: [ingress, egress]
+  standalone:
+    external_url: https://gatewatch.example.com
+    web_from: [{cidrs: [203.0.113.20/32]}]
+`
+	s, err := spec.Parse([]byte(y), "g.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	files, err := Render(s, TargetStandalone)
+	require.NoError(t, err)
+	objs := map[string][]byte{}
+	for _, f := range files {
+		require.NotContains(t, string(f.Content)+f.Header, token, f.Name)
+		objs[f.Name] = append([]byte(f.Header), f.Content...)
+	}
+	cm := decode[corev1.ConfigMap](t, objs, "configmap-monitoring-gatewatch.yaml")
+	deployed, err := spec.Parse([]byte(cm.Data["gatewatch.yaml"]), "deployed.yaml", rules.SpecKinds())
+	require.NoError(t, err, "the deployed spec is valid")
+	require.True(t, deployed.Mattermost.BotMode())
+	require.Equal(t, "/etc/gatewatch/secrets/bot-token", deployed.Mattermost.BotTokenFile)
+	require.Empty(t, deployed.Mattermost.WebhookURLFile)
+	require.Contains(t, string(objs["secret-monitoring-gatewatch-mattermost.yaml.example"]), "--from-file=bot-token=./bot-token")
+	sts := decode[appsv1.StatefulSet](t, objs, "statefulset-monitoring-gatewatch.yaml")
+	require.Contains(t, sts.Spec.Template.Spec.Containers[0].Args, "--web.external-url=https://gatewatch.example.com")
+
+	for _, target := range []string{TargetOperator, TargetPrometheus, TargetHelm} {
+		_, err := Render(s, target)
+		require.ErrorContains(t, err, "bot mode", target)
+		require.NotContains(t, err.Error(), token)
+	}
 }

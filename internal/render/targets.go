@@ -77,7 +77,14 @@ type Target struct {
 }
 
 // Render compiles the spec for this target.
-func (t Target) Render(s *spec.Spec) ([]File, error) { return t.render(s) }
+func (t Target) Render(s *spec.Spec) ([]File, error) {
+	if s.Mattermost.BotMode() && t.Name != TargetStandalone {
+		// Alertmanager cannot post as a bot (its mattermost_configs is a
+		// webhook, and it keeps no post to edit).
+		return nil, fmt.Errorf("mattermost bot mode (bot_token_file) needs gatewatch itself to post: render --target standalone, or keep a webhook for --target %s (or run gatewatch bridge in bot mode behind your Alertmanager's webhook_configs; see docs/bridge.md)", t.Name)
+	}
+	return t.render(s)
+}
 
 // Output returns the declared output the file name is, if any.
 func (t Target) Output(name string) (Output, bool) {

@@ -242,6 +242,11 @@ type Standalone struct {
 	// /metrics, the APIs) under default-deny ingress. Default: the
 	// Prometheus pods of cluster.prometheus (for /metrics).
 	WebFrom []Peer `yaml:"web_from,omitempty"`
+	// ExternalURL is the URL gatewatch is reached at (its --web.external-url):
+	// the links in messages and, in Mattermost bot mode, where Mattermost
+	// sends button clicks. Default: the in-cluster Service,
+	// http://gatewatch.<monitoring namespace>.svc:9421.
+	ExternalURL string `yaml:"external_url,omitempty"`
 }
 
 // Storage is a replica's data volume.
@@ -337,6 +342,11 @@ const (
 	DefaultStorageSize     = "1Gi"
 	// SecretKey is the key in the Secret that holds the webhook URL.
 	SecretKey = "webhook-url"
+	// BotTokenKey is the key in the Secret that holds the bot token (bot mode).
+	BotTokenKey = "bot-token"
+	// ActionsSecretKey is the key that holds the buttons' signing key, when
+	// mattermost.actions_secret_file is set.
+	ActionsSecretKey = "actions-secret"
 )
 
 // Default durations.

@@ -409,6 +409,11 @@ func (st Standalone) validate(v *validator) {
 	for i, p := range st.WebFrom {
 		p.validate(v, fmt.Sprintf("cluster.standalone.web_from[%d]", i))
 	}
+	if st.ExternalURL != "" {
+		if u, err := url.Parse(st.ExternalURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.errorf("cluster.standalone.external_url", "external_url %q must be an http(s) URL such as https://gatewatch.example.com", st.ExternalURL)
+		}
+	}
 }
 
 func (p Peer) validate(v *validator, path string) {

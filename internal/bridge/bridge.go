@@ -1,7 +1,9 @@
 // Package bridge lets users of their own Alertmanager get gatewatch's
 // Mattermost message: it receives Alertmanager's webhook notifications
 // (payload version 4), adds `gatewatch explain`'s analysis, and posts
-// through gatewatch's Mattermost client.
+// through gatewatch's Mattermost client — a webhook message per
+// notification, or in bot mode (bot.go) one living post per alert group
+// with buttons that act on the user's Alertmanager.
 package bridge
 
 import (
@@ -28,6 +30,7 @@ const MaxPayload = 32 << 20
 // Server is the bridge's HTTP handler.
 type Server struct {
 	client        *mattermost.Client
+	bot           *Bot
 	opts          mattermost.Options
 	enrich        mattermost.EnrichFunc
 	enrichTimeout time.Duration
@@ -38,6 +41,9 @@ type Server struct {
 // Options of a bridge.
 type Options struct {
 	Message mattermost.Options
+	// Bot, if set, posts in bot mode (one living post per group) instead
+	// of through the webhook client.
+	Bot *Bot
 	// Enrich adds explain's analysis; nil sends messages as they are.
 	Enrich        mattermost.EnrichFunc
 	EnrichTimeout time.Duration
@@ -45,12 +51,12 @@ type Options struct {
 	Registry      prometheus.Registerer
 }
 
-// New returns a bridge posting through c.
+// New returns a bridge posting through c, or through o.Bot (c nil).
 func New(c *mattermost.Client, o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{client: c, opts: o.Message, enrich: o.Enrich, enrichTimeout: o.EnrichTimeout, logger: o.Logger,
+	s := &Server{client: c, bot: o.Bot, opts: o.Message, enrich: o.Enrich, enrichTimeout: o.EnrichTimeout, logger: o.Logger,
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatewatch_bridge_notifications_total",
 			Help: "Alertmanager webhook notifications received, by outcome (sent, retry, failed, bad_request).",
@@ -88,7 +94,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.Note = fmt.Sprintf("- … and %d more alerts Alertmanager did not send (webhook max_alerts)", msg.TruncatedAlerts)
 	}
 	p := mattermost.BuildWith(data, s.opts, x)
-	err = s.client.PostOnce(r.Context(), p)
+	if s.bot != nil {
+		err = s.bot.Deliver(r.Context(), msg, p)
+	} else {
+		err = s.client.PostOnce(r.Context(), p)
+	}
 	if err == nil {
 		s.received.WithLabelValues("sent").Inc()
 		s.logger.Info("notification sent", "group", msg.GroupKey, "status", data.Status, "alerts", len(data.Alerts), "enriched", enriched)
@@ -140,11 +150,15 @@ func decode(w http.ResponseWriter, r *http.Request) (*webhook.Message, int, erro
 }
 
 // Handler serves the bridge at /alerts (and /), with /metrics from reg and
-// the /-/healthy and /-/ready probes.
+// the /-/healthy and /-/ready probes; in bot mode the buttons' clicks at
+// mattermost.ActionPath too.
 func Handler(b *Server, reg prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/alerts", b)
 	mux.Handle("/{$}", b)
+	if b.bot != nil {
+		mux.Handle(mattermost.ActionPath, b.bot.Actions())
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
 	mux.HandleFunc("GET /-/healthy", ok)

@@ -18,8 +18,16 @@ func (dnsWebhook) ID() string    { return "dns/webhook" }
 func (dnsWebhook) Title() string { return "The Mattermost host resolves" }
 func (dnsWebhook) Offline() bool { return false }
 
-// webhookHost reads the host of the webhook URL (never printing the URL).
+// webhookHost reads the host of the webhook URL (never printing the URL),
+// or in bot mode of the server URL.
 func webhookHost(m spec.Mattermost) (string, error) {
+	if m.BotMode() {
+		u, err := spec.ParseServerURL(m.URL)
+		if err != nil {
+			return "", err
+		}
+		return u.Hostname(), nil
+	}
 	raw, err := spec.ResolveWebhookURL(m.WebhookURL.Reveal(), m.WebhookURLFile)
 	if err != nil {
 		return "", err

@@ -71,6 +71,9 @@ type Env struct {
 	// GatewatchURL is a gatewatch run's web address: gatewatch/cluster
 	// reads its Alertmanager API v2 status.
 	GatewatchURL string
+	// ExternalURL is gatewatch's --web.external-url (mattermost/bot checks
+	// the action URL under it; default GatewatchURL).
+	ExternalURL string
 	// StatsURL overrides where gateway/stats reads Envoy's page (e.g. a
 	// `kubectl port-forward` on localhost).
 	StatsURL string
@@ -117,7 +120,7 @@ func Checks() []Check {
 		prometheusTarget{}, prometheusRule{}, prometheusQuery{},
 		alertmanagerConfig{}, alertmanagerRoute{}, alertmanagerNotifications{},
 		networkScrape{}, networkEgress{}, networkKubeAPI{}, networkGossip{}, networkWeb{},
-		dnsWebhook{}, mattermostWebhook{},
+		dnsWebhook{}, mattermostWebhook{}, mattermostBot{},
 		gatewatchCluster{},
 		renderStale{},
 	}

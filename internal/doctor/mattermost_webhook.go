@@ -18,10 +18,13 @@ func (mattermostWebhook) Title() string { return "Mattermost accepts a test mess
 func (mattermostWebhook) Offline() bool { return false }
 
 func (mattermostWebhook) Run(ctx context.Context, env *Env) Result {
+	m := env.Spec.Mattermost
+	if m.BotMode() {
+		return skip("bot mode: mattermost/bot checks the bot")
+	}
 	if !env.SendTest {
 		return skip("not sending a test message (use --send-test)")
 	}
-	m := env.Spec.Mattermost
 	c, err := mattermost.NewClient(m, mattermost.WithRetry(mattermost.RetryPolicy{Initial: 500 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: 10 * time.Second}))
 	if err != nil {
 		return failed("no webhook configured", "set mattermost.webhook_url_file", err.Error())

@@ -29,6 +29,9 @@ func PrintPost(w io.Writer, p Post) {
 // maxLines lines when maxLines > 0), fields and footer, each line after indent.
 func printAttachments(w io.Writer, indent string, atts []Attachment, maxLines int) {
 	for _, a := range atts {
+		if a.Pretext != "" {
+			fmt.Fprintf(w, "%s%s\n", indent, a.Pretext)
+		}
 		fmt.Fprintf(w, "%s| %s [%s]\n", indent, a.Title, a.Color)
 		lines := strings.Split(strings.TrimRight(a.Text, "\n"), "\n")
 		if maxLines > 0 && len(lines) > maxLines {

@@ -292,4 +292,7 @@ receivers:
 	require.Empty(t, final.Actions)
 	require.Len(t, bridgeBotRootPosts(mm), 1, "one post for the incident, across the restart")
 	require.NotContains(t, out.String(), token, "the bot token stays out of the output")
+	key, err := os.ReadFile(filepath.Join(dataDir, "actions.key"))
+	require.NoError(t, err)
+	require.NotContains(t, out.String(), strings.TrimSpace(string(key)), "the signing key stays out of the output")
 }

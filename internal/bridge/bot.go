@@ -189,17 +189,25 @@ func (b *Bot) Start(ctx context.Context) error {
 
 // Deliver posts the notification's group as its living post: the group's
 // saved post goes into an nflog store for mattermost.Bot, which creates,
-// edits and replies, and what it leaves there is saved. A resolved group's
-// post is forgotten once delivered (the next firing is a new incident, as
-// with Alertmanager's notification log). Notifications of one group are
-// delivered one at a time (two Alertmanager replicas may both send).
+// edits and replies, and what it leaves there is saved. Once a group's
+// resolve is delivered its post is dropped: the next firing is a new
+// incident and a new post, as with Alertmanager's notification log, and
+// another resolve before that (Alertmanager retrying an answer it did not
+// get, or a second replica sending too) is a duplicate, not posted again.
+// Notifications of one group are delivered one at a time.
 func (b *Bot) Deliver(ctx context.Context, msg *webhook.Message, p mattermost.Payload) error {
 	key := groupKey(msg)
 	unlock := b.locks.lock(key)
 	defer unlock()
 	store := nflog.NewStore(nil)
 	if gp, ok := b.state.Post(key); ok {
-		gp.PostRef.Write(store)
+		switch {
+		case gp.Resolved.IsZero():
+			gp.PostRef.Write(store)
+		case msg.Status == "resolved":
+			b.logger.Info("resolve already delivered; not posted again", "group", key, "post", gp.PostID)
+			return nil
+		}
 	}
 	ls := model.LabelSet{}
 	for k, v := range msg.GroupLabels {
@@ -214,7 +222,7 @@ func (b *Bot) Deliver(ctx context.Context, msg *webhook.Message, p mattermost.Pa
 	}
 	var err error
 	if msg.Status == "resolved" {
-		err = b.state.DropPost(key)
+		err = b.state.ResolvePost(key, mattermost.ReadPostRef(store))
 	} else {
 		err = b.state.SetPost(key, mattermost.ReadPostRef(store))
 	}

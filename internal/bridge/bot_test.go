@@ -174,10 +174,21 @@ func TestBridgeBotPostLives(t *testing.T) {
 	thread = threadMessages(f.mm, root.ID)
 	require.Len(t, thread, 2)
 	require.True(t, strings.HasPrefix(thread[1], "Resolved at "), thread[1])
-	require.NotContains(t, savedPosts(t, f.dir), testGroupKey, "a resolved group's post is forgotten")
+	gp := savedPosts(t, f.dir)[testGroupKey]
+	require.False(t, gp.Resolved.IsZero(), "a resolved group's post is dropped")
+
+	// Alertmanager sends the resolve again (a retry, another replica).
+	require.NoError(t, f.send(t, 0, resolved(alert421("gw-1")), resolved(alert421("gw-2"))).Err())
+	require.Len(t, f.mm.APIPosts(), 3, "a duplicate resolve posts nothing")
 
 	require.NoError(t, f.send(t, 0, alert421("gw-1")).Err())
-	require.Len(t, rootsOf(f.mm), 2, "the next firing is a new incident, a new post")
+	roots = rootsOf(f.mm)
+	require.Len(t, roots, 2, "the next firing is a new incident, a new post")
+	require.Equal(t, "[FIRING:1] GatewayMisdirectedRequest421 — public-ingress (istio-ingress)", roots[1].Attachments[0].Title)
+	require.Empty(t, threadMessages(f.mm, roots[1].ID))
+	gp = savedPosts(t, f.dir)[testGroupKey]
+	require.Equal(t, roots[1].ID, gp.PostID)
+	require.True(t, gp.Resolved.IsZero())
 	require.NotContains(t, f.logs.String(), f.token)
 }
 
@@ -290,7 +301,7 @@ func TestBridgeBotAnswersForAlertmanagersRetrier(t *testing.T) {
 		require.Contains(t, v.Err().Error(), "/invite @")
 		require.NotContains(t, v.Err().Error(), f.token)
 		require.Empty(t, f.mm.APIPosts())
-		require.NotContains(t, savedPosts(t, f.dir), testGroupKey)
+		require.NotContains(t, savedPosts(t, f.dir), testGroupKey, "nothing saved for a post not made")
 	})
 	t.Run("500 is retried", func(t *testing.T) {
 		f := startBot(t, botSetup{member: true})

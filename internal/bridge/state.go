@@ -43,6 +43,10 @@ type GroupPost struct {
 	mattermost.PostRef
 	// Updated is when the post was last delivered to.
 	Updated time.Time `json:"updated"`
+	// Resolved, when set, is when the group's resolve was delivered: the
+	// incident is over, the next firing is a new post, and another resolve
+	// (a retry, or a second Alertmanager replica) is a duplicate.
+	Resolved time.Time `json:"resolved,omitzero"`
 }
 
 // Ack is an acknowledgement clicked on a post.
@@ -134,12 +138,13 @@ func (s *State) SetPost(groupKey string, ref mattermost.PostRef) error {
 	return s.save()
 }
 
-// DropPost forgets the group's post (its incident resolved: the next
-// firing is a new post) and saves.
-func (s *State) DropPost(groupKey string) error {
+// ResolvePost marks the group's post resolved, which drops it as the
+// group's post (the next firing is a new post), and saves.
+func (s *State) ResolvePost(groupKey string, ref mattermost.PostRef) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.data.Posts, groupKey)
+	now := s.now()
+	s.data.Posts[groupKey] = GroupPost{PostRef: ref, Updated: now, Resolved: now}
 	return s.save()
 }
 

@@ -296,3 +296,48 @@ receivers:
 	require.NoError(t, err)
 	require.NotContains(t, out.String(), strings.TrimSpace(string(key)), "the signing key stays out of the output")
 }
+
+// TestBridgeBotModeStartErrors: `gatewatch bridge` in bot mode stops at
+// start (exit 1) on a token Mattermost refuses, saying how to make a new
+// one and without the token; a --web.external-url or --alertmanager-url
+// that is not an http(s) URL is a usage error (exit 2).
+func TestBridgeBotModeStartErrors(t *testing.T) {
+	dir := t.TempDir()
+	mm, err := inbox.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	defer mm.Close()
+	token := mm.SetupBot("ops", "gateway-alerts", "gatewatch")
+	tokenFile := filepath.Join(dir, "bot-token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(token+"\n"), 0o600))
+	raw, err := os.ReadFile("../examples/gatewatch.yaml")
+	require.NoError(t, err)
+	bot := fmt.Sprintf("url: %s\n  bot_token_file: %s\n  team: ops\n  channel: gateway-alerts", mm.URL, tokenFile)
+	specFile := filepath.Join(dir, "gatewatch.yaml")
+	require.NoError(t, os.WriteFile(specFile, []byte(strings.Replace(string(raw), "webhook_url_file: mattermost-webhook-url", bot, 1)), 0o644))
+
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		revoke bool
+		code   int
+		want   string
+	}{
+		{"bad external URL", []string{"--web.external-url", "bridge:9095"}, false, 2, "--web.external-url \"bridge:9095\": want the http(s) URL Mattermost reaches the bridge at"},
+		{"bad Alertmanager URL", []string{"--alertmanager-url", "alertmanager:9093"}, false, 2, "--alertmanager-url \"alertmanager:9093\": want your Alertmanager's http(s) URL"},
+		{"refused token", nil, true, 1, "Create New Token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.revoke {
+				mm.RevokeToken(token)
+			}
+			var out syncbuf.Buffer
+			args := append([]string{"bridge", "-c", specFile, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, tc.args...)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			code := cli.Main(ctx, args, &out, &out)
+			require.Equal(t, tc.code, code, out.String())
+			require.Contains(t, out.String(), tc.want)
+			require.NotContains(t, out.String(), token)
+		})
+	}
+}

@@ -108,3 +108,114 @@ mattermost:
 	}, 30*time.Second, 50*time.Millisecond, "both survivors deduplicated the group twice more")
 	require.Len(t, mm.Posts(), 1, "sent once")
 }
+
+// TestBotFailoverEditsTheSamePost: two `gatewatch run` processes in bot
+// mode on Alertmanager's gossip. The first replica posts the 421 and is
+// killed with SIGKILL; when the alert resolves, the survivor edits that
+// same post (its id came in the gossiped notification log) and replies in
+// its thread: one root post for the incident.
+func TestBotFailoverEditsTheSamePost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two gatewatch run processes")
+	}
+	mm, err := inbox.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	defer mm.Close()
+	token := mm.SetupBot("ops", "alerts", "gatewatch")
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(token), 0o600))
+	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "p", nil, nil)
+	require.NoError(t, gw.Start("127.0.0.1:0"))
+	defer gw.Close()
+	gw.Serve(10)
+	specFile := filepath.Join(t.TempDir(), "gatewatch.yaml")
+	require.NoError(t, os.WriteFile(specFile, []byte(fmt.Sprintf(`gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    workload: istio-ingressgateway
+    static_targets: ["%s"]
+    stats: {interval: 1s, timeout: 900ms}
+alerts:
+  - window: 8s
+routing: {group_wait: 0s, group_interval: 1s, repeat_interval: 4h}
+mattermost:
+  url: %s
+  bot_token_file: %s
+  team: ops
+  channel: alerts
+`, gw.Addr(), mm.URL, tokenFile)), 0o600))
+	gossip := map[string]string{"a": freeLoopbackAddr(t), "b": freeLoopbackAddr(t)}
+	args := func(name string) []string {
+		a := []string{"run", "-c", specFile, "--data-dir", t.TempDir(),
+			"--cluster.listen-address=" + gossip[name], "--cluster.peer-name=" + name,
+			"--cluster.peer-timeout=3s", "--cluster.gossip-interval=50ms", "--cluster.pushpull-interval=1s", "--cluster.settle-timeout=0s"}
+		if name != "a" {
+			a = append(a, "--cluster.peer="+gossip["a"])
+		}
+		return a
+	}
+	a := startChild(t, args("a")...)
+	b := startChild(t, args("b")...)
+	require.Eventually(t, func() bool { return a.members() == 2 && b.members() == 2 }, 20*time.Second, 50*time.Millisecond, "two members:\n%s", &a.out)
+	// Both replicas have seen the page without a 421 series (a replica
+	// whose first scrape already holds it cannot tell a first 421).
+	scraped := func(c *child) bool {
+		_, body := c.get("/api/v1/query?query=count_over_time(up%5B1m%5D)%20%3E%3D%202")
+		return strings.Contains(body, `"result":[{`)
+	}
+	require.Eventually(t, func() bool { return scraped(a) && scraped(b) }, 20*time.Second, 100*time.Millisecond, "two scrapes on each replica")
+
+	gw.Misdirect(1)
+	var root inbox.APIPost
+	require.Eventually(t, func() bool {
+		ps := mm.APIPosts()
+		if len(ps) == 1 {
+			root = ps[0]
+			return true
+		}
+		return false
+	}, 30*time.Second, 20*time.Millisecond, "the first replica posted:\n%s", &a.out)
+	// The post's notification-log entry reaches b by gossip before a dies
+	// (the only gossip update in this test). A sender killed before its
+	// entry is gossiped leaves the others nothing to edit: they post anew,
+	// as Alertmanager's cluster would send again (docs/ha.md).
+	require.Eventually(t, func() bool {
+		return b.sum(`alertmanager_cluster_messages_received_total{msg_type="update"}`) >= 1
+	}, 10*time.Second, 50*time.Millisecond, "b received the notification-log entry:\n%s", &b.out)
+	a.kill()
+	require.Eventually(t, func() bool {
+		for _, r := range mm.Thread(root.ID) {
+			if strings.HasPrefix(r.Message, "Resolved at ") {
+				return true
+			}
+		}
+		return false
+	}, 60*time.Second, 100*time.Millisecond, "the survivor resolved the same post:\n%s\n%v", &b.out, lazy(func() string { return fmt.Sprintf("A:\n%s\n%+v\n%s", a.out.String(), len(mm.APIPosts()), metricsOf(b)) }))
+	final, _ := mm.APIPost(root.ID)
+	require.True(t, strings.HasPrefix(final.Attachments[0].Title, "[RESOLVED]"), final.Attachments[0].Title)
+	roots := 0
+	for _, p := range mm.APIPosts() {
+		if p.RootID == "" {
+			roots++
+		}
+	}
+	require.Equal(t, 1, roots, "one root post for the incident, across the failover")
+	require.NotContains(t, a.out.String()+b.out.String(), token)
+}
+
+func metricsOf(c *child) string {
+	_, body := c.get("/metrics")
+	var keep []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "alertmanager_notif") || strings.HasPrefix(l, "gatewatch_mattermost") || strings.HasPrefix(l, "alertmanager_nflog") || strings.HasPrefix(l, "alertmanager_alerts") || strings.HasPrefix(l, "gatewatch_state") || strings.HasPrefix(l, "alertmanager_cluster_messages") || strings.HasPrefix(l, "alertmanager_oversize") {
+			keep = append(keep, l)
+		}
+	}
+	_, alerts := c.get("/api/v2/alerts")
+	return strings.Join(keep, "\n") + "\n" + alerts
+}
+
+// lazy is a failure message computed when it is printed.
+type lazy func() string
+
+func (l lazy) String() string { return l() }

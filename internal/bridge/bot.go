@@ -104,7 +104,8 @@ func NewBot(m spec.Mattermost, o BotOptions) (*Bot, error) {
 			return nil, err
 		}
 	} else {
-		mmHTTP.Transport = noSilenceTransport{base: http.DefaultTransport}
+		// Nothing to silence in: Acknowledge only.
+		signer = signer.AckOnly()
 	}
 	api, err := mattermost.NewAPI(m, mmHTTP)
 	if err != nil {
@@ -115,12 +116,8 @@ func NewBot(m spec.Mattermost, o BotOptions) (*Bot, error) {
 	if actionURL != "" {
 		b.bot.Signer, b.bot.ActionURL = signer, actionURL
 	}
-	var h http.Handler = &mattermost.ActionHandler{Signer: signer, Backend: backend, API: api, ActionURL: actionURL,
+	b.actions = &mattermost.ActionHandler{Signer: signer, Backend: backend, API: api, ActionURL: actionURL,
 		Logger: o.Logger.With("part", "actions"), Metrics: mattermost.NewActionMetrics(o.Registry)}
-	if backend.am == nil {
-		h = noSilenceAnswers{next: h}
-	}
-	b.actions = h
 	b.target = "channel id " + m.ChannelID
 	if m.ChannelID == "" {
 		b.target = fmt.Sprintf("~%s in team %s", m.Channel, m.Team)

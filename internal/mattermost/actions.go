@@ -48,11 +48,23 @@ const ActionPath = "/api/gatewatch/v1/mattermost/actions"
 // before that still works).
 type Signer struct {
 	keys func() [][]byte
+	// ackOnly: no silence buttons (a bridge without an Alertmanager to
+	// silence in), and silence clicks are refused.
+	ackOnly bool
 }
 
 // NewSigner signs with keys()[0]; keys is called on every use (the key set
 // may grow as replicas gossip theirs).
 func NewSigner(keys func() [][]byte) *Signer { return &Signer{keys: keys} }
+
+// AckOnly is the signer for posts that offer Acknowledge only: nothing can
+// silence their alerts.
+func (s *Signer) AckOnly() *Signer { return &Signer{keys: s.keys, ackOnly: true} }
+
+// allows says whether a click on this action may be carried out.
+func (s *Signer) allows(action string) bool {
+	return !s.ackOnly || action == ActAck
+}
 
 // ActionContext is what a button asks for: an action on an alert group.
 type ActionContext struct {
@@ -151,11 +163,13 @@ func (s *Signer) Buttons(actionURL, groupKey string, matchers map[string]string,
 		out = append(out, Action{ID: id, Name: name, Style: style, Type: "button", Integration: ActionIntegration{URL: actionURL, Context: ctx}})
 	}
 	base := ActionContext{GroupKey: groupKey, Matchers: matchers}
-	if st.SilenceID != "" {
+	switch {
+	case s.ackOnly:
+	case st.SilenceID != "":
 		c := base
 		c.Action, c.SilenceID = ActUnsilence, st.SilenceID
 		add(ActUnsilence, "Unsilence", "default", c)
-	} else {
+	default:
 		for _, b := range []struct{ id, name string }{{ActSilence1h, "Silence 1h"}, {ActSilence24h, "Silence 24h"}} {
 			c := base
 			c.Action = b.id
@@ -281,7 +295,7 @@ func (h *ActionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
 	}
-	if !slices.Contains([]string{ActSilence1h, ActSilence24h, ActAck, ActUnsilence}, c.Action) {
+	if !slices.Contains([]string{ActSilence1h, ActSilence24h, ActAck, ActUnsilence}, c.Action) || !h.Signer.allows(c.Action) {
 		h.count("unknown", "refused")
 		http.Error(w, "unknown action", http.StatusBadRequest)
 		return

@@ -111,7 +111,7 @@ func roots(srv *inbox.Server) []inbox.APIPost {
 // without buttons, and replies. A second incident is a new post.
 func TestBotPostLives(t *testing.T) {
 	f := newBotFixture(t, true)
-	start := time.Now().Add(-time.Minute)
+	start := time.Now().Add(-2 * time.Minute).Truncate(time.Second)
 	store := nflog.NewStore(nil)
 
 	f.notify(t, store, pod421("pod-a", start, time.Time{}))
@@ -144,13 +144,13 @@ func TestBotPostLives(t *testing.T) {
 	require.Contains(t, thread[1].Message, "421s in the last 5m")
 
 	// Resolved: green, RESOLVED, how long, no buttons, and a reply.
-	end := time.Now().Add(-time.Second)
+	end := start.Add(90 * time.Second)
 	f.notify(t, store, pod421("pod-a", start, end), pod421("pod-b", start, end))
 	require.Len(t, roots(f.srv), 1)
 	done, _ := f.srv.APIPost(root.ID)
 	require.Equal(t, "good", done.Attachments[0].Color)
 	require.True(t, strings.HasPrefix(done.Attachments[0].Title, "[RESOLVED]"), done.Attachments[0].Title)
-	require.Contains(t, done.Attachments[0].Pretext, "RESOLVED after 1m")
+	require.Contains(t, done.Attachments[0].Pretext, "RESOLVED after 1m30s")
 	require.Empty(t, done.Actions)
 	thread = f.srv.Thread(root.ID)
 	require.Len(t, thread, 3)
@@ -468,4 +468,26 @@ func roundTrip(t *testing.T, m map[string]any) map[string]any {
 	var out map[string]any
 	require.NoError(t, json.Unmarshal(b, &out))
 	return out
+}
+
+// TestAckOnlySigner: a signer that cannot silence offers Acknowledge only,
+// and its handler refuses a (validly signed) silence click.
+func TestAckOnlySigner(t *testing.T) {
+	keys := func() [][]byte { return [][]byte{[]byte("0123456789abcdef0123456789abcdef")} }
+	full, ackOnly := NewSigner(keys), NewSigner(keys).AckOnly()
+	m := map[string]string{"alertname": "A"}
+	require.Len(t, full.Buttons("http://x", "g", m, PostState{}), 3)
+	bs := ackOnly.Buttons("http://x", "g", m, PostState{})
+	require.Len(t, bs, 1)
+	require.Equal(t, ActAck, bs[0].ID)
+
+	backend := &fakeBackend{silences: map[string]map[string]string{}, by: map[string]string{}, acks: map[string]string{}}
+	h := &ActionHandler{Signer: ackOnly, Backend: backend, Logger: slog.New(slog.DiscardHandler)}
+	ctx, err := full.Context(ActionContext{Action: ActSilence1h, GroupKey: "g", Matchers: m})
+	require.NoError(t, err)
+	body, _ := json.Marshal(ClickRequest{UserName: "alice", PostID: "p", Context: roundTrip(t, ctx)})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, ActionPath, strings.NewReader(string(body))))
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	require.Empty(t, backend.silences)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -23,6 +24,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 	"github.com/gatewatch/gatewatch/internal/syncbuf"
+	"github.com/gatewatch/gatewatch/internal/web"
 )
 
 // botSpec posts as a bot whose token is in a file.
@@ -64,13 +66,15 @@ func startActionServer(t *testing.T) *actionServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	a := &actionServer{url: &url.URL{Scheme: "http", Host: ln.Addr().String()}}
+	hosts := web.HostsFor(ln.Addr(), "")
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := a.engine.Load()
 		if e == nil {
 			http.Error(w, "no engine", http.StatusServiceUnavailable)
 			return
 		}
-		e.MattermostActions().ServeHTTP(w, r)
+		// gatewatch's whole web handler, as run serves it.
+		web.Handler(e, web.Options{Hosts: hosts}).ServeHTTP(w, r)
 	}), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
@@ -238,6 +242,17 @@ func TestBotModeEndToEnd(t *testing.T) {
 	require.Empty(t, final.Actions, "no buttons on a resolved post")
 	require.Len(t, rootPosts(mm), 1, "one root post for the whole incident, across the restart")
 	require.NotContains(t, logs.String(), token)
+	for _, path := range []string{"/", "/api/gatewatch/status", "/metrics"} {
+		resp, err := http.Get(actions.url.String() + path)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		require.NotContains(t, string(b), token, path)
+		if path == "/" {
+			require.Contains(t, string(b), "Acknowledged in Mattermost")
+		}
+	}
 	for _, r := range mm.Rejected() {
 		t.Errorf("the stand-in refused a request: %+v", r)
 	}

@@ -23,11 +23,13 @@ func (mattermostBot) ID() string    { return "mattermost/bot" }
 func (mattermostBot) Title() string { return "The Mattermost bot can post, edit and take clicks" }
 func (mattermostBot) Offline() bool { return false }
 
+// applies: bot mode only (left out of a webhook setup's report).
+func (mattermostBot) applies(_ context.Context, env *Env) (bool, error) {
+	return env.Spec.Mattermost.BotMode(), nil
+}
+
 func (mattermostBot) Run(ctx context.Context, env *Env) Result {
 	m := env.Spec.Mattermost
-	if !m.BotMode() {
-		return skip("webhook mode (no mattermost.bot_token_file)")
-	}
 	api, err := mattermost.NewAPI(m, env.HTTP)
 	if err != nil {
 		return failed("no bot configured", "set mattermost.url and mattermost.bot_token_file", err.Error())

@@ -17,11 +17,13 @@ func (mattermostWebhook) ID() string    { return "mattermost/webhook" }
 func (mattermostWebhook) Title() string { return "Mattermost accepts a test message" }
 func (mattermostWebhook) Offline() bool { return false }
 
+// applies: webhook mode only (bot mode has mattermost/bot).
+func (mattermostWebhook) applies(_ context.Context, env *Env) (bool, error) {
+	return !env.Spec.Mattermost.BotMode(), nil
+}
+
 func (mattermostWebhook) Run(ctx context.Context, env *Env) Result {
 	m := env.Spec.Mattermost
-	if m.BotMode() {
-		return skip("bot mode: mattermost/bot checks the bot")
-	}
 	if !env.SendTest {
 		return skip("not sending a test message (use --send-test)")
 	}

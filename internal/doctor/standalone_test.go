@@ -52,8 +52,9 @@ func TestOfflineStandaloneHealthy(t *testing.T) {
 	require.Len(t, ids, len(Checks())-len(stackChecks)-len(liveGatewatchChecks))
 }
 
-// liveGatewatchChecks run only with --gatewatch-url.
-var liveGatewatchChecks = []string{"gatewatch/cluster"}
+// liveGatewatchChecks run only with --gatewatch-url; the bot check only in
+// bot mode (the example spec posts to a webhook).
+var liveGatewatchChecks = []string{"gatewatch/cluster", "mattermost/bot"}
 
 // TestOfflineStackLeavesOutGatewatchChecks: a stack target's render is not
 // gatewatch's own deployment; its network checks follow Prometheus and

@@ -14,12 +14,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gatewatch/gatewatch/internal/atomicfile"
 	"github.com/gatewatch/gatewatch/internal/mattermost"
 )
 
@@ -191,40 +193,12 @@ func (s *State) save() error {
 	return nil
 }
 
-// writeFileAtomic replaces path with b: a temporary file in the same
-// directory, fsynced, renamed over path, and the directory fsynced, so a
-// crash leaves the old file or the new one, never a part.
+// writeFileAtomic replaces path with b (atomicfile.Write).
 func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".*.tmp")
-	if err != nil {
+	return atomicfile.Write(path, perm, func(w io.Writer) error {
+		_, err := w.Write(b)
 		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	})
 }
 
 // signingKeys returns the buttons' signing keys: the content of

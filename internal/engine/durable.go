@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -11,6 +10,8 @@ import (
 	"github.com/prometheus/alertmanager/nflog"
 	"github.com/prometheus/alertmanager/nflog/nflogpb"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatewatch/gatewatch/internal/atomicfile"
 )
 
 // Alertmanager writes its notification log and silences to disk every 15
@@ -59,37 +60,10 @@ func (f *stateFile) save() error {
 }
 
 func (f *stateFile) write() error {
-	dir := filepath.Dir(f.path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(f.path)+".*.tmp")
-	if err != nil {
+	return atomicfile.Write(f.path, 0o600, func(w io.Writer) error {
+		_, err := f.state.Snapshot(w)
 		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := f.state.Snapshot(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	})
 }
 
 // stateMetrics count the saves of each state file.

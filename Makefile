@@ -9,7 +9,7 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build bin/gatewatch
-	$(GO) build -o bin/gatewatch ./cmd/gatewatch
+	$(GO) build -trimpath -ldflags='-s -w' -o bin/gatewatch ./cmd/gatewatch
 
 tools: ## Build the pinned promtool and amtool into .cache/bin (once)
 	./scripts/tools.sh

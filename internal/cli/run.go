@@ -16,6 +16,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/engine"
 	"github.com/gatewatch/gatewatch/internal/explain/enrich"
 	"github.com/gatewatch/gatewatch/internal/kube"
+	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
 	"github.com/gatewatch/gatewatch/internal/web"
@@ -29,6 +30,7 @@ type runOptions struct {
 	queryTimeout, maxPendingAge        time.Duration
 	queryMaxSamples, queryConcurrency  int
 	cluster                            engine.ClusterOptions
+	memRatio                           float64
 }
 
 func newRunCmd() *cobra.Command {
@@ -60,6 +62,7 @@ rejected and the running one keeps going.`,
 	cmd.Flags().IntVar(&o.queryMaxSamples, "query.max-samples", engine.DefaultQueryMaxSamples, "most samples one query API request may hold in memory (16 bytes each)")
 	cmd.Flags().IntVar(&o.queryConcurrency, "query.max-concurrency", engine.DefaultQueryMaxConcurrency, "query API requests evaluated at once (each client: one at a time)")
 	cmd.Flags().DurationVar(&o.maxPendingAge, "notification.max-pending-age", engine.DefaultMaxPendingAge, "how long a group that fired and resolved while Mattermost was unreachable is kept to post late")
+	cmd.Flags().Float64Var(&o.memRatio, "auto-gomemlimit.ratio", 0.8, "set the Go runtime's soft memory limit to this fraction of the container's memory limit ($"+render.MemoryLimitEnv+" from the downward API, else the cgroup's); 0: off; an explicit GOMEMLIMIT wins")
 	clusterFlags(cmd, &o.cluster)
 	kubeFlags(cmd, &o.kube, "pod discovery")
 	o.logs.add(cmd, "info")
@@ -85,6 +88,9 @@ func (o runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	logger, s, err := deliverer(o.logs, o.path, stderr)
 	if err != nil {
 		return err
+	}
+	if err := setMemoryLimit(o.memRatio, logger); err != nil {
+		return fail(exitUsage, err)
 	}
 	// Take SIGHUP before the (possibly long) start, so a reloader
 	// sidecar's signal never kills the process.

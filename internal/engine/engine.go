@@ -193,7 +193,8 @@ func (e *Engine) start(ctx context.Context) error {
 	s := e.spec
 	opts := tsdb.DefaultOptions()
 	opts.RetentionDuration = retention(s).Milliseconds()
-	db, err := tsdb.Open(filepath.Join(e.dataDir, "tsdb"), e.logger.With("component", "tsdb"), nil, opts, nil)
+	// The registry gets the TSDB's metrics, prometheus_tsdb_head_series among them.
+	db, err := tsdb.Open(filepath.Join(e.dataDir, "tsdb"), e.logger.With("component", "tsdb"), e.opts.Registry, opts, nil)
 	if err != nil {
 		return fmt.Errorf("open TSDB in %s: %w", e.dataDir, err)
 	}

@@ -178,6 +178,11 @@ func TestTwoPodsLabelledSeparately(t *testing.T) {
 		counts[al.Labels["instance"]] = al.Annotations["count"]
 	}
 	require.Equal(t, map[string]string{a.Addr(): "2", b.Addr(): "1"}, counts)
+	// /metrics carries the head's series count (the TSDB's own metrics):
+	// two pods' kept families, a handful of series, not the whole page.
+	head := gathered(t, e, "prometheus_tsdb_head_series")
+	require.Greater(t, head, 0.0)
+	require.Less(t, head, 100.0)
 	require.Eventually(t, func() bool {
 		for _, p := range inbox.Posts() {
 			if strings.Contains(p.Attachments[0].Title, "[FIRING:2]") {

@@ -24,12 +24,16 @@ func labelLimits() (limit, nameLength, valueLength *int64) {
 // `run` steadies at 60–70 MiB for 1 to 20 gateway pods with realistic
 // (3 MB) pages; a 100 MB page costs a peak of about 164 MB, because the
 // stats-page filter streams it and passes on only the kept lines (at most
-// 32 MiB a page). GOMEMLIMIT, at 80 % of the limit, makes the Go runtime
-// collect harder before the kernel's OOM kill would (BENCHMARKS.md, issue
-// 15: 702 → 471 MiB peak for +5 % CPU).
+// 32 MiB a page). The container's own memory limit reaches `run` through
+// the downward API (MemoryLimitEnv), and `run` sets the Go runtime's soft
+// limit to --auto-gomemlimit.ratio (80 %) of it, so the runtime collects
+// harder before the kernel's OOM kill would (BENCHMARKS.md, issue 15: 702 →
+// 471 MiB peak for +5 % CPU), and a changed limit needs no second edit.
 const (
 	StandaloneCPURequest    = "50m"
 	StandaloneMemoryRequest = "128Mi"
 	StandaloneMemoryLimit   = "512Mi"
-	StandaloneGoMemLimit    = "410MiB"
+	// MemoryLimitEnv carries the container's memory limit in bytes
+	// (resourceFieldRef limits.memory) to `run`.
+	MemoryLimitEnv = "GATEWATCH_MEMORY_LIMIT"
 )

@@ -373,7 +373,7 @@ func statefulSet(s *spec.Spec, ns string, meta metav1.ObjectMeta, labels map[str
 							{Name: "mesh-udp", ContainerPort: GossipPort, Protocol: corev1.ProtocolUDP},
 						},
 						Env: []corev1.EnvVar{
-							{Name: "GOMEMLIMIT", Value: StandaloneGoMemLimit},
+							{Name: MemoryLimitEnv, ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: standaloneName, Resource: "limits.memory"}}},
 							{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
 							{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
 						},

@@ -68,13 +68,17 @@ func TestStandaloneStatefulSet(t *testing.T) {
 		"--cluster.peer=gatewatch-cluster.monitoring.svc:9094", "--cluster.peer-name=$(POD_NAME)"}, c.Args)
 	env := map[string]string{}
 	for _, e := range c.Env {
-		if e.ValueFrom != nil {
+		switch {
+		case e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil:
+			env[e.Name] = e.ValueFrom.ResourceFieldRef.ContainerName + "/" + e.ValueFrom.ResourceFieldRef.Resource
+		case e.ValueFrom != nil:
 			env[e.Name] = e.ValueFrom.FieldRef.FieldPath
-		} else {
+		default:
 			env[e.Name] = e.Value
 		}
 	}
-	require.Equal(t, map[string]string{"GOMEMLIMIT": StandaloneGoMemLimit, "POD_NAME": "metadata.name", "POD_IP": "status.podIP"}, env)
+	require.Equal(t, map[string]string{MemoryLimitEnv: "gatewatch/limits.memory", "POD_NAME": "metadata.name", "POD_IP": "status.podIP"}, env)
+	require.Equal(t, "gatewatch", c.Name, "the resourceFieldRef names this container")
 	require.Equal(t, resource.MustParse(StandaloneMemoryLimit), c.Resources.Limits[corev1.ResourceMemory])
 	require.Equal(t, resource.MustParse(StandaloneMemoryRequest), c.Resources.Requests[corev1.ResourceMemory])
 	require.Equal(t, resource.MustParse(StandaloneCPURequest), c.Resources.Requests[corev1.ResourceCPU])

@@ -10,9 +10,11 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 	"sigs.k8s.io/yaml"
@@ -255,4 +257,53 @@ func (f File) Validate() error {
 	}
 	_, errs := rulefmt.Parse(b, false, model.UTF8Validation, parser.NewParser(parser.Options{}), promslog.NewNopLogger())
 	return errors.Join(errs...)
+}
+
+// Families are the metric names the file's rules select from scraped data
+// (every vector selector's __name__, sorted): what a scrape filter must
+// keep for these rules to see what they need. Series Prometheus makes
+// itself (up, scrape_*) and ALERTS are left out. A selector that names no
+// metric (a regex on __name__) is an error: no filter could honour it.
+func Families(f File) ([]string, error) {
+	seen := map[string]bool{}
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			expr, err := parser.NewParser(parser.Options{}).ParseExpr(r.Expr)
+			if err != nil {
+				return nil, fmt.Errorf("rule %s: %w", r.Alert, err)
+			}
+			var bad error
+			parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+				vs, ok := n.(*parser.VectorSelector)
+				if !ok {
+					return nil
+				}
+				name := vs.Name
+				if name == "" {
+					for _, m := range vs.LabelMatchers {
+						if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
+							name = m.Value
+						}
+					}
+				}
+				switch {
+				case name == "":
+					bad = fmt.Errorf("rule %s selects %s, which names no metric", r.Alert, vs.String())
+				case name == "up" || name == "ALERTS" || name == "ALERTS_FOR_STATE" || strings.HasPrefix(name, "scrape_"):
+				default:
+					seen[name] = true
+				}
+				return nil
+			})
+			if bad != nil {
+				return nil, bad
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -163,3 +163,13 @@ func TestNotation(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+// TestFamiliesRefusesANamelessSelector: a rule whose selector names no
+// metric cannot be honoured by a keep filter; Families says so.
+func TestFamiliesRefusesANamelessSelector(t *testing.T) {
+	fams, err := Families(File{Groups: []Group{{Rules: []Rule{{Alert: "A", Expr: `increase(istio_requests_total[5m]) > 0 and on() up == 1 unless envoy_server_uptime < 60`}}}}})
+	require.NoError(t, err)
+	require.Equal(t, []string{"envoy_server_uptime", "istio_requests_total"}, fams)
+	_, err = Families(File{Groups: []Group{{Rules: []Rule{{Alert: "B", Expr: `{__name__=~"istio_.*"} > 0`}}}}})
+	require.ErrorContains(t, err, "names no metric")
+}

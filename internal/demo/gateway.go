@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -168,17 +169,57 @@ func upstreamHost(l accessLine) string {
 }
 
 // serveStats writes the Prometheus text page.
-func (g *Gateway) serveStats(w http.ResponseWriter, _ *http.Request) {
+func (g *Gateway) serveStats(w http.ResponseWriter, r *http.Request) {
+	// Envoy's ?filter=<regex>: only the stats whose Envoy name the regex
+	// matches (partially), as the admin endpoint does.
+	var filter *regexp.Regexp
+	if f := r.URL.Query().Get("filter"); f != "" {
+		re, err := regexp.Compile(f)
+		if err != nil {
+			http.Error(w, "Invalid re2 regex", http.StatusBadRequest)
+			return
+		}
+		filter = re
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	var b strings.Builder
+	var page strings.Builder
+	g.writeStats(&page)
+	if filter == nil {
+		_, _ = io.WriteString(w, page.String())
+		return
+	}
+	// Each "# TYPE" line starts a family; its Envoy name decides.
+	keep := true
+	for _, line := range strings.SplitAfter(page.String(), "\n") {
+		if strings.HasPrefix(line, "# TYPE ") {
+			keep = filter.MatchString(envoyName(strings.Fields(line)[2]))
+		}
+		if keep {
+			_, _ = io.WriteString(w, line)
+		}
+	}
+}
+
+// envoyName is the name Envoy's stats store gives a family the page shows:
+// Istio's metrics keep theirs after the tags ("reporter=.=source;.;istio_…"),
+// Envoy's own have dots and no "envoy_" prefix ("server.uptime").
+func envoyName(family string) string {
+	if strings.HasPrefix(family, "istio_") {
+		return "reporter=.=source;.;" + family
+	}
+	return strings.ReplaceAll(strings.TrimPrefix(family, "envoy_"), "_", ".")
+}
+
+// writeStats writes the whole page.
+func (g *Gateway) writeStats(b *strings.Builder) {
 	b.WriteString("# TYPE envoy_server_uptime gauge\n")
-	fmt.Fprintf(&b, "envoy_server_uptime{} %d\n", int(g.now().Sub(g.started).Seconds()))
+	fmt.Fprintf(b, "envoy_server_uptime{} %d\n", int(g.now().Sub(g.started).Seconds()))
 	b.WriteString("# TYPE envoy_server_live gauge\nenvoy_server_live{} 1\n")
 	b.WriteString("# TYPE envoy_cluster_upstream_cx_active gauge\n")
 	for _, h := range demoHosts {
-		fmt.Fprintf(&b, "envoy_cluster_upstream_cx_active{cluster_name=\"outbound|80||%s\"} %d\n", h.dest, 2)
+		fmt.Fprintf(b, "envoy_cluster_upstream_cx_active{cluster_name=\"outbound|80||%s\"} %d\n", h.dest, 2)
 	}
 	keys := make([]requestKey, 0, len(g.counters))
 	for k := range g.counters {
@@ -187,7 +228,7 @@ func (g *Gateway) serveStats(w http.ResponseWriter, _ *http.Request) {
 	sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
 	b.WriteString("# TYPE istio_requests_total counter\n")
 	for _, k := range keys {
-		fmt.Fprintf(&b, "istio_requests_total{%s} %g\n", g.istioLabels(k), g.counters[k])
+		fmt.Fprintf(b, "istio_requests_total{%s} %g\n", g.istioLabels(k), g.counters[k])
 	}
 	b.WriteString("# TYPE istio_request_duration_milliseconds histogram\n")
 	codes := make([]string, 0, len(g.duration))
@@ -199,13 +240,12 @@ func (g *Gateway) serveStats(w http.ResponseWriter, _ *http.Request) {
 		h := g.duration[c]
 		lbl := g.istioLabels(requestKey{code: c, flags: "-", host: demoHosts[0].host, dest: demoHosts[0].dest})
 		for i, bk := range h.buckets {
-			fmt.Fprintf(&b, "istio_request_duration_milliseconds_bucket{%s,le=\"%g\"} %g\n", lbl, bk, h.counts[i])
+			fmt.Fprintf(b, "istio_request_duration_milliseconds_bucket{%s,le=\"%g\"} %g\n", lbl, bk, h.counts[i])
 		}
-		fmt.Fprintf(&b, "istio_request_duration_milliseconds_bucket{%s,le=\"+Inf\"} %g\n", lbl, h.count)
-		fmt.Fprintf(&b, "istio_request_duration_milliseconds_sum{%s} %g\n", lbl, h.sum)
-		fmt.Fprintf(&b, "istio_request_duration_milliseconds_count{%s} %g\n", lbl, h.count)
+		fmt.Fprintf(b, "istio_request_duration_milliseconds_bucket{%s,le=\"+Inf\"} %g\n", lbl, h.count)
+		fmt.Fprintf(b, "istio_request_duration_milliseconds_sum{%s} %g\n", lbl, h.sum)
+		fmt.Fprintf(b, "istio_request_duration_milliseconds_count{%s} %g\n", lbl, h.count)
 	}
-	_, _ = io.WriteString(w, b.String())
 }
 
 // istioLabels is the standard label set a gateway (reporter=source) reports.

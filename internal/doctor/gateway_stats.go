@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/internal/mattermost"
 	"github.com/gatewatch/gatewatch/internal/rules"
+	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
 // gatewayStats (gateway/stats): Envoy answers Prometheus text with
@@ -57,7 +59,11 @@ func (gatewayStats) Run(ctx context.Context, env *Env) Result {
 		if port == 0 {
 			return failed(fmt.Sprintf("pod %s has no container port named %s", pod.Name, g.Stats.Port.Name), "set gateways[].stats.port to the Envoy stats port (15090) or its name")
 		}
-		r := statsOfPod(ctx, env, pod, port, g.Stats.Path)
+		path, err := statsPath(env.Spec, g)
+		if err != nil {
+			return failed("the rules do not parse", "run gatewatch check", err.Error())
+		}
+		r := statsOfPod(ctx, env, pod, port, path)
 		if r.Status != Pass {
 			return r
 		}
@@ -159,8 +165,24 @@ func statsAt(ctx context.Context, env *Env, url string) Result {
 		return failed("the stats page is not Prometheus text", "check the port and path: 15090 /stats/prometheus is Envoy's Prometheus endpoint", err.Error())
 	}
 	fam, ok := fams[rules.Metric]
+	filtered := strings.Contains(url, "filter=")
+	if !ok && filtered {
+		return failed("no istio_requests_total on the page Envoy's filter returns", "gateways[].stats.envoy_filter drops a family the rules need on this Envoy: remove envoy_filter (the page is then filtered by gatewatch instead)", url)
+	}
 	if !ok {
 		return failed("no istio_requests_total on the page", "the Istio stats (telemetry) are disabled for this proxy, or this is not an Istio gateway", url)
+	}
+	if filtered {
+		// Every family the rules select must survive Envoy's filter.
+		need, err := rules.Families(rules.Generate(env.Spec))
+		if err != nil {
+			return failed("the rules do not parse", "run gatewatch check", err.Error())
+		}
+		for _, f := range need {
+			if _, ok := fams[f]; !ok {
+				return failed(fmt.Sprintf("Envoy's filter drops %s, which the rules read", f), "remove gateways[].stats.envoy_filter (the page is then filtered by gatewatch instead), or report the Envoy version: its stat names differ from what the filter expects", url)
+			}
+		}
 	}
 	n421 := 0
 	for _, m := range fam.GetMetric() {
@@ -171,8 +193,21 @@ func statsAt(ctx context.Context, env *Env, url string) Result {
 		}
 	}
 	ev := []string{fmt.Sprintf("%d istio_requests_total series, %d bytes", len(fam.GetMetric()), len(body))}
+	if filtered {
+		ev = append(ev, fmt.Sprintf("Envoy's filter kept %d families; every family the rules read is there", len(fams)))
+	}
 	if n421 == 0 {
 		return pass("istio_requests_total present; no 421 series yet (Envoy creates it at the first 421)", ev...)
 	}
 	return pass(fmt.Sprintf("istio_requests_total present; %d response_code=\"421\" series", n421), append(ev, strings.TrimSpace(url))...)
+}
+
+// statsPath is the stats page's path with Envoy's filter when the gateway
+// asks for it (rules.StatsParams), as gatewatch and Prometheus scrape it.
+func statsPath(s *spec.Spec, g spec.Gateway) (string, error) {
+	params, err := rules.StatsParams(s, g)
+	if err != nil || len(params) == 0 {
+		return g.Stats.Path, err
+	}
+	return g.Stats.Path + "?" + neturl.Values(params).Encode(), nil
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -305,4 +306,46 @@ func gathered(t *testing.T, e *engine.Engine, name string) float64 {
 	}
 	t.Fatalf("metric %s not found", name)
 	return 0
+}
+
+// TestEnvoyFilterAtTheSource: with stats.envoy_filter the engine asks the
+// gateway for only the families the rules read; the pages it reads are a
+// fraction of the whole page, and the first 421 still fires.
+func TestEnvoyFilterAtTheSource(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	mm, err := inbox.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	defer mm.Close()
+	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "p", nil, nil)
+	require.NoError(t, gw.Start("127.0.0.1:0"))
+	defer gw.Close()
+	gw.Serve(200)
+	s := testSpec(t, mm.AddHook("h", "alerts", false), gw.Addr())
+	s.Gateways[0].Stats.EnvoyFilter = true
+	var logs syncbuf.Buffer
+	e := startEngine(t, s, t.TempDir(), &logs)
+	defer e.Close()
+	require.Eventually(t, targetUp(e, gw.Addr()), 15*time.Second, 50*time.Millisecond)
+	time.Sleep(2 * time.Second)
+	gw.Misdirect(1)
+	require.Eventually(t, func() bool {
+		for _, a := range e.ActiveAlerts() {
+			if a.Name == "GatewayMisdirectedRequest421" && a.State == "firing" {
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 50*time.Millisecond, "the first 421 fires through the filtered page")
+
+	resp, err := http.Get("http://" + gw.Addr() + "/stats/prometheus")
+	require.NoError(t, err)
+	whole, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	pages, bytes := gathered(t, e, "gatewatch_stats_pages_total"), gathered(t, e, "gatewatch_stats_page_bytes_total")
+	require.Greater(t, pages, 0.0)
+	perPage := bytes / pages
+	t.Logf("whole page %d bytes; filtered at the source: %.0f bytes a scrape", len(whole), perPage)
+	require.Less(t, perPage, float64(len(whole))/2, "Envoy's filter shrinks the page")
 }

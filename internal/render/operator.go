@@ -79,7 +79,12 @@ func podMonitor(s *spec.Spec, g spec.Gateway) (*monitoringv1.PodMonitor, error) 
 	if err != nil {
 		return nil, err
 	}
+	params, err := rules.StatsParams(s, g)
+	if err != nil {
+		return nil, err
+	}
 	ep := monitoringv1.PodMetricsEndpoint{
+		Params: params,
 		// The rules count only this job (see rules.JobName): another monitor
 		// scraping the same pods must not double the count.
 		RelabelConfigs: []monitoringv1.RelabelConfig{{TargetLabel: "job", Replacement: ptr(rules.JobName(g))}},
@@ -118,6 +123,7 @@ func scrapeConfigCR(s *spec.Spec, g spec.Gateway) *monitoringv1alpha1.ScrapeConf
 			JobName:        ptr(rules.StaticJobName(g)),
 			StaticConfigs:  []monitoringv1alpha1.StaticConfig{{Targets: targets, Labels: map[string]string{"gateway": g.Name}}},
 			MetricsPath:    ptr(g.Stats.Path),
+			Params:         statsParams(s, g),
 			ScrapeInterval: ptr(monitoringv1.Duration(g.Stats.Interval.String())),
 			ScrapeTimeout:  ptr(monitoringv1.Duration(g.Stats.Timeout.String())),
 		},
@@ -256,4 +262,14 @@ func alertmanagerConfigCR(s *spec.Spec, ns string) *monitoringv1alpha1.Alertmana
 			Receivers: []monitoringv1alpha1.Receiver{{Name: ReceiverName, SlackConfigs: []monitoringv1alpha1.SlackConfig{slack}}},
 		},
 	}
+}
+
+// statsParams are the stats page's query parameters (rules.StatsParams);
+// the spec was validated, so its rules parse.
+func statsParams(s *spec.Spec, g spec.Gateway) map[string][]string {
+	p, err := rules.StatsParams(s, g)
+	if err != nil {
+		return nil
+	}
+	return p
 }

@@ -21,14 +21,15 @@ type promConfig struct {
 }
 
 type scrapeConfig struct {
-	JobName        string         `json:"job_name"`
-	ScrapeInterval string         `json:"scrape_interval"`
-	ScrapeTimeout  string         `json:"scrape_timeout"`
-	MetricsPath    string         `json:"metrics_path"`
-	Scheme         string         `json:"scheme"`
-	KubernetesSD   []kubernetesSD `json:"kubernetes_sd_configs,omitempty"`
-	StaticConfigs  []staticConfig `json:"static_configs,omitempty"`
-	RelabelConfigs []relabel      `json:"relabel_configs,omitempty"`
+	JobName        string              `json:"job_name"`
+	ScrapeInterval string              `json:"scrape_interval"`
+	ScrapeTimeout  string              `json:"scrape_timeout"`
+	MetricsPath    string              `json:"metrics_path"`
+	Params         map[string][]string `json:"params,omitempty"`
+	Scheme         string              `json:"scheme"`
+	KubernetesSD   []kubernetesSD      `json:"kubernetes_sd_configs,omitempty"`
+	StaticConfigs  []staticConfig      `json:"static_configs,omitempty"`
+	RelabelConfigs []relabel           `json:"relabel_configs,omitempty"`
 	// Label limits (limits.go).
 	LabelLimit            int `json:"label_limit,omitempty"`
 	LabelNameLengthLimit  int `json:"label_name_length_limit,omitempty"`
@@ -127,10 +128,15 @@ func AlertmanagerConfigYAML(s *spec.Spec) ([]byte, error) {
 func scrapeJobs(s *spec.Spec) ([]scrapeConfig, error) {
 	var jobs []scrapeConfig
 	for _, g := range s.Gateways {
+		params, err := rules.StatsParams(s, g)
+		if err != nil {
+			return nil, err
+		}
 		base := scrapeConfig{
 			ScrapeInterval: g.Stats.Interval.String(),
 			ScrapeTimeout:  g.Stats.Timeout.String(),
 			MetricsPath:    g.Stats.Path,
+			Params:         params,
 			Scheme:         "http",
 
 			LabelLimit:            LabelLimit,

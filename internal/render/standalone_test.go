@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -244,4 +246,32 @@ cluster:
 		require.ErrorContains(t, err, "bot mode", target)
 		require.NotContains(t, err.Error(), token)
 	}
+}
+
+// TestEnvoyFilterParams: stats.envoy_filter puts Envoy's filter into every
+// scrape the targets write: the PodMonitor's and the ScrapeConfig's params
+// and the scrape_configs' params (embedded engine, prometheus, helm).
+func TestEnvoyFilterParams(t *testing.T) {
+	s, err := spec.Parse([]byte(`gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    selector: app=istio-ingressgateway
+    static_targets: ["10.0.0.1:15090"]
+    stats: {envoy_filter: true}
+`), "g.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	want := map[string][]string{"filter": {`server[._]uptime|istio[._]requests[._]total`}}
+	files, err := Render(s, TargetOperator)
+	require.NoError(t, err)
+	objs := map[string][]byte{}
+	for _, f := range files {
+		objs[f.Name] = f.Content
+	}
+	pm := decode[monitoringv1.PodMonitor](t, objs, "podmonitor-istio-ingress-gatewatch-public-ingress.yaml")
+	require.Equal(t, want, pm.Spec.PodMetricsEndpoints[0].Params)
+	sc := decode[monitoringv1alpha1.ScrapeConfig](t, objs, "scrapeconfig-monitoring-gatewatch-public-ingress-static.yaml")
+	require.Equal(t, want, sc.Spec.Params)
+	y, err := ScrapeConfigYAML(s, "")
+	require.NoError(t, err)
+	require.Contains(t, string(y), "params:\n    filter:\n    - server[._]uptime|istio[._]requests[._]total")
 }

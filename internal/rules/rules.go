@@ -307,3 +307,35 @@ func Families(f File) ([]string, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// EnvoyStatsFilter is the regex for Envoy's /stats/prometheus?filter=: it
+// keeps the families the spec's rules select (Families). Envoy matches it
+// against its own stat names, partially (regex search): Istio's metrics
+// keep their name there ("…;.;istio_requests_total"), Envoy's own lose the
+// "envoy_" prefix and use dots ("server.uptime" for envoy_server_uptime),
+// so each family is written with "[._]" for its underscores and without
+// the prefix.
+func EnvoyStatsFilter(s *spec.Spec) (string, error) {
+	fams, err := Families(Generate(s))
+	if err != nil {
+		return "", err
+	}
+	alts := make([]string, 0, len(fams))
+	for _, f := range fams {
+		alts = append(alts, strings.ReplaceAll(regexp.QuoteMeta(strings.TrimPrefix(f, "envoy_")), "_", "[._]"))
+	}
+	return strings.Join(alts, "|"), nil
+}
+
+// StatsParams are the query parameters of the gateway's stats page: Envoy's
+// filter when stats.envoy_filter is set, else none.
+func StatsParams(s *spec.Spec, g spec.Gateway) (map[string][]string, error) {
+	if !g.Stats.EnvoyFilter {
+		return nil, nil
+	}
+	re, err := EnvoyStatsFilter(s)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]string{"filter": {re}}, nil
+}

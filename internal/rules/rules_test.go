@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -172,4 +173,24 @@ func TestFamiliesRefusesANamelessSelector(t *testing.T) {
 	require.Equal(t, []string{"envoy_server_uptime", "istio_requests_total"}, fams)
 	_, err = Families(File{Groups: []Group{{Rules: []Rule{{Alert: "B", Expr: `{__name__=~"istio_.*"} > 0`}}}}})
 	require.ErrorContains(t, err, "names no metric")
+}
+
+// TestEnvoyStatsFilter: the filter names every family the rules read in
+// Envoy's own stat names, and only for gateways that ask for it.
+func TestEnvoyStatsFilter(t *testing.T) {
+	s, err := spec.Parse([]byte("gateways:\n  - name: a\n    namespace: n\n    selector: app=a\n    stats: {envoy_filter: true}\n  - name: b\n    namespace: n\n    selector: app=b\n"), "g.yaml", SpecKinds())
+	require.NoError(t, err)
+	re, err := EnvoyStatsFilter(s)
+	require.NoError(t, err)
+	require.Equal(t, `server[._]uptime|istio[._]requests[._]total`, re)
+	c := regexp.MustCompile(re)
+	require.True(t, c.MatchString("server.uptime"))
+	require.True(t, c.MatchString("reporter=.=destination;.;istio_requests_total"))
+	require.False(t, c.MatchString("cluster.outbound|80||api.upstream_rq_200"))
+	p, err := StatsParams(s, s.Gateways[0])
+	require.NoError(t, err)
+	require.Equal(t, map[string][]string{"filter": {re}}, p)
+	p, err = StatsParams(s, s.Gateways[1])
+	require.NoError(t, err)
+	require.Nil(t, p)
 }

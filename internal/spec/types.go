@@ -67,6 +67,11 @@ type Stats struct {
 	Interval Duration `yaml:"interval,omitempty"`
 	// Timeout of one scrape. Default 10s; must not exceed Interval.
 	Timeout Duration `yaml:"timeout,omitempty"`
+	// EnvoyFilter asks Envoy for only the families the rules read
+	// (/stats/prometheus?filter=<regex>): a 1–100 MB page shrinks to a few
+	// KB at the source. Opt-in; doctor's gateway/stats checks that the
+	// filtered page still holds every family the rules need.
+	EnvoyFilter bool `yaml:"envoy_filter,omitempty"`
 }
 
 // Alert is one alert evaluated for every gateway. Every kind is the same

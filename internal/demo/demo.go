@@ -122,7 +122,6 @@ alerts:
 mattermost:
 %s
 routing:
-  group_wait: 5s
   group_interval: 30s
 `, strings.Join(targets, ", "), spec.Duration(o.ScrapeInterval), spec.Duration(o.ScrapeInterval*9/10), spec.Duration(o.Window), mattermostYAML)), "demo", rules.SpecKinds())
 	if err != nil {

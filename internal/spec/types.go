@@ -175,7 +175,8 @@ func (m Mattermost) ShouldSendResolved() bool { return m.SendResolved == nil || 
 type Routing struct {
 	// GroupBy labels. Default [alertname, namespace, gateway].
 	GroupBy []string `yaml:"group_by,omitempty"`
-	// GroupWait before the first notification of a group. Default 30s.
+	// GroupWait before the first notification of a group. Default 1s: a 421
+	// is a canary, not a flood to batch (docs/rules.md, "Latency").
 	GroupWait Duration `yaml:"group_wait,omitempty"`
 	// GroupInterval between notifications about new alerts in a group. Default 5m.
 	GroupInterval Duration `yaml:"group_interval,omitempty"`
@@ -359,7 +360,7 @@ var (
 	DefaultScrapeInterval = Duration(15 * time.Second)
 	DefaultScrapeTimeout  = Duration(10 * time.Second)
 	DefaultWindow         = Duration(5 * time.Minute)
-	DefaultGroupWait      = Duration(30 * time.Second)
+	DefaultGroupWait      = Duration(time.Second)
 	DefaultExplainTimeout = Duration(2 * time.Second)
 	DefaultGroupInterval  = Duration(5 * time.Minute)
 	DefaultRepeatInterval = Duration(4 * time.Hour)

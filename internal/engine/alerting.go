@@ -188,6 +188,14 @@ func (p *alertingPart) apply(s *spec.Spec) error {
 	// before its dedup stage, and the flush's deadline includes that wait
 	// (Alertmanager's app.go).
 	pipeline := p.builder.New(receivers, p.cluster.wait, inhibitor, p.silencer, intervener, p.nflog, p.cluster.notifyPeer())
+	if s.Mattermost.BotMode() && s.Mattermost.ShouldSendResolved() {
+		for _, rcv := range conf.Receivers {
+			if len(rcv.MattermostConfigs) > 0 {
+				pipeline[rcv.Name] = resolveMuted{inner: pipeline[rcv.Name], p: p, receiver: rcv.Name,
+					integrations: len(rcv.MattermostConfigs), expiry: 2 * time.Duration(s.Routing.RepeatInterval)}
+			}
+		}
+	}
 	timeout := func(d time.Duration) time.Duration { return max(d, notify.MinTimeout) + p.cluster.wait() }
 	d := dispatch.NewDispatcher(p.alerts, routes, pipeline, intervener, timeout, 30*time.Second, nil, p.logger, p.recorder, p.dmetrics, tmpl)
 

@@ -257,3 +257,57 @@ func TestBotModeEndToEnd(t *testing.T) {
 		t.Errorf("the stand-in refused a request: %+v", r)
 	}
 }
+
+// TestBotResolvedWhileSilenced: a group silenced from its post resolves
+// while the silence still runs. Alertmanager notifies nothing (the silence
+// mutes the resolve), but the post is edited to resolved, quietly (no
+// thread reply); the next 421 is a new post.
+func TestBotResolvedWhileSilenced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: runs for about 20 s")
+	}
+	mm, err := inbox.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	defer mm.Close()
+	token := mm.SetupBot("ops", "gateway-alerts", "gatewatch")
+	aliceID, _ := mm.AddUser("alice", false)
+	tokenFile := filepath.Join(t.TempDir(), "bot-token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(token), 0o600))
+	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "a", nil, nil)
+	require.NoError(t, gw.Start("127.0.0.1:0"))
+	defer gw.Close()
+	gw.Serve(20)
+	actions := startActionServer(t)
+	var logs syncbuf.Buffer
+	e := actions.start(t, botSpec(t, mm.URL, tokenFile, gw.Addr()), t.TempDir(), &logs)
+	defer e.Close()
+	require.Eventually(t, targetUp(e, gw.Addr()), 15*time.Second, 50*time.Millisecond)
+	time.Sleep(2 * time.Second)
+
+	gw.Misdirect(1)
+	require.Eventually(t, func() bool { return len(rootPosts(mm)) == 1 }, 20*time.Second, 50*time.Millisecond, "the root post")
+	root := rootPosts(mm)[0]
+	mm.AddMember(root.ChannelID, aliceID)
+	res, err := mm.Click("alice", root.ID, mattermost.ActSilence1h)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.Status, res.Err)
+
+	require.Eventually(t, func() bool {
+		p, _ := mm.APIPost(root.ID)
+		return len(p.Attachments) > 0 && p.Attachments[0].Color == "good"
+	}, 40*time.Second, 100*time.Millisecond, "the post edited to resolved while the silence runs:\n%s", &logs)
+	done, _ := mm.APIPost(root.ID)
+	require.True(t, strings.HasPrefix(done.Attachments[0].Title, "[RESOLVED]"), done.Attachments[0].Title)
+	require.Contains(t, done.Attachments[0].Pretext, "while muted by a silence")
+	require.Empty(t, done.Actions)
+	require.False(t, threadHas(mm, root.ID, "Resolved at "), "the silence asked for no notification: no thread reply")
+
+	// The silence still runs (it would mute the next 421 too): end it; the
+	// next incident is a new post.
+	sils, err := e.Silences(context.Background())
+	require.NoError(t, err)
+	require.Len(t, sils, 1)
+	require.NoError(t, e.ExpireSilence(context.Background(), sils[0].ID))
+	gw.Misdirect(1)
+	require.Eventually(t, func() bool { return len(rootPosts(mm)) == 2 }, 20*time.Second, 50*time.Millisecond, "a new root post for the next incident")
+}

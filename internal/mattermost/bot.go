@@ -252,6 +252,33 @@ func (b *Bot) Deliver(ctx context.Context, d *template.Data, p Payload) error {
 	return nil
 }
 
+// ResolveQuietly edits the group's post to resolved without a thread
+// reply: Alertmanager did not notify the resolve because a silence (or an
+// inhibition) muted it, but the post must not stay red. No post in the
+// store: nothing to do.
+func (b *Bot) ResolveQuietly(ctx context.Context, d *template.Data, p Payload) error {
+	store, _ := notify.NflogStore(ctx)
+	prev := ReadPostRef(store)
+	if prev.PostID == "" {
+		return nil
+	}
+	gkey, _ := notify.GroupKey(ctx)
+	matchers := map[string]string{}
+	for k, v := range d.GroupLabels {
+		matchers[k] = v
+	}
+	root := b.rootPost(prev.ChannelID, d, p, gkey, matchers, b.state(ctx, prev.PostID, matchers), prev.Since)
+	root.Props.Attachments[0].Pretext += " (while muted by a silence: no notification)"
+	msg := root.Message
+	if _, err := b.api.PatchPost(ctx, prev.PostID, PostPatch{Message: &msg, Props: root.Props}); err != nil {
+		return b.failed("edit", err)
+	}
+	b.metrics.Edits.Inc()
+	prev.Firing = nil
+	prev.Write(store)
+	return nil
+}
+
 // create makes a new root post and records it.
 func (b *Bot) create(ctx context.Context, store *nflog.Store, ch Channel, d *template.Data, p Payload, gkey string, matchers map[string]string, cur PostRef) error {
 	root := b.rootPost(ch.ID, d, p, gkey, matchers, PostState{}, cur.Since)

@@ -137,6 +137,16 @@ func (n *Notifier) Notify(ctx context.Context, alerts ...*alert.Alert) notify.No
 	return notify.Unrecoverable(err, reason)
 }
 
+// ResolveQuietly edits a bot post to resolved without a reply (its resolve
+// was muted); a webhook has no post to edit, so it does nothing.
+func (n *Notifier) ResolveQuietly(ctx context.Context, alerts ...*alert.Alert) error {
+	if n.bot == nil {
+		return nil
+	}
+	data := notify.GetTemplateData(ctx, n.tmpl, alerts, n.logger)
+	return n.bot.ResolveQuietly(ctx, data, BuildWith(data, n.opts, Extras{}))
+}
+
 // NotifyLate posts a group Alertmanager will not send any more (it fired
 // and resolved while Mattermost was unreachable), with note saying so. ctx
 // carries the group's key, labels and receiver as Alertmanager's pipeline

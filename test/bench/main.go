@@ -41,7 +41,7 @@ var (
 	events   = flag.Int("events", 20, "injected first-ever 421s per configuration")
 	gwBin    = flag.String("gatewatch", "bin/gatewatch", "gatewatch binary for the RSS measurement")
 	quick    = flag.Bool("quick", false, "shorter RSS settle time (for trying the harness)")
-	only     = flag.String("only", "", "run one section: latency, scrape, rss or failover (for trying the harness)")
+	only     = flag.String("only", "", "run one section and print it (BENCHMARKS.md is not written): latency, scrape, rss or failover")
 	failRuns = flag.Int("failover-runs", 10, "SIGKILL failovers measured")
 )
 
@@ -90,6 +90,31 @@ func run() error {
 			return err
 		}
 		fmt.Fprint(os.Stderr, costs.String())
+		return nil
+	}
+	if *only == "latency" {
+		for _, iv := range []time.Duration{5 * time.Second, 15 * time.Second} {
+			r, err := gatewatchLatency(iv, 5*time.Second)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "latency gatewatch %s: detected %d/%d, p50 %s, max %s\n", iv, r.Detected, r.Injected, r.pct(0.5), r.pct(1))
+		}
+		r, err := stackLatency()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "latency stack: detected %d/%d, p50 %s, max %s\n", r.Detected, r.Injected, r.pct(0.5), r.pct(1))
+		return nil
+	}
+	if *only == "scrape" {
+		for _, mb := range []int{1, 10, 50} {
+			cpu, heap, series, err := scrapeCost(mb)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "scrape %d MB: %d series, CPU %s, peak heap %.1f MiB\n", mb, series, cpu, float64(heap)/(1<<20))
+		}
 		return nil
 	}
 	if *only == "rss" {

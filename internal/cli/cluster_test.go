@@ -60,37 +60,12 @@ func TestClusterFailoverAfterSIGKILL(t *testing.T) {
 	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "p", nil, nil)
 	require.NoError(t, gw.Start("127.0.0.1:0"))
 	defer gw.Close()
-	writeSpec := func(hook string) string {
-		p := filepath.Join(t.TempDir(), "gatewatch.yaml")
-		require.NoError(t, os.WriteFile(p, []byte(fmt.Sprintf(`gateways:
-  - name: public-ingress
-    namespace: istio-ingress
-    workload: istio-ingressgateway
-    static_targets: ["%s"]
-    stats: {interval: 1s, timeout: 900ms}
-alerts:
-  - window: 10m
-routing: {group_wait: 0s, group_interval: 1s, repeat_interval: 4h}
-mattermost:
-  webhook_url: %s
-`, gw.Addr(), hook)), 0o600))
-		return p
-	}
-	broken := writeSpec("http://127.0.0.1:1/hooks/unreachable")
-	good := writeSpec(mm.AddHook("failoverhook", "alerts", false))
+	broken := clusterSpec(t, gw.Addr(), "10m", "  webhook_url: http://127.0.0.1:1/hooks/unreachable\n")
+	good := clusterSpec(t, gw.Addr(), "10m", "  webhook_url: "+mm.AddHook("failoverhook", "alerts", false)+"\n")
 	gossip := map[string]string{"a": freeLoopbackAddr(t), "b": freeLoopbackAddr(t), "c": freeLoopbackAddr(t)}
-	args := func(name, specFile string) []string {
-		a := []string{"run", "-c", specFile, "--data-dir", t.TempDir(),
-			"--cluster.listen-address=" + gossip[name], "--cluster.peer-name=" + name,
-			"--cluster.peer-timeout=5s", "--cluster.gossip-interval=50ms", "--cluster.pushpull-interval=1s", "--cluster.settle-timeout=0s"}
-		if name != "a" {
-			a = append(a, "--cluster.peer="+gossip["a"])
-		}
-		return a
-	}
-	a := startChild(t, args("a", broken)...)
-	b := startChild(t, args("b", good)...)
-	c := startChild(t, args("c", good)...)
+	a := startChild(t, replicaArgs(t, gossip, "a", broken, "5s")...)
+	b := startChild(t, replicaArgs(t, gossip, "b", good, "5s")...)
+	c := startChild(t, replicaArgs(t, gossip, "c", good, "5s")...)
 	require.Eventually(t, func() bool { return a.members() == 3 && b.members() == 3 && c.members() == 3 }, 20*time.Second, 50*time.Millisecond,
 		"three members:\n%s", &a.out)
 
@@ -128,34 +103,10 @@ func TestBotFailoverEditsTheSamePost(t *testing.T) {
 	require.NoError(t, gw.Start("127.0.0.1:0"))
 	defer gw.Close()
 	gw.Serve(10)
-	specFile := filepath.Join(t.TempDir(), "gatewatch.yaml")
-	require.NoError(t, os.WriteFile(specFile, []byte(fmt.Sprintf(`gateways:
-  - name: public-ingress
-    namespace: istio-ingress
-    workload: istio-ingressgateway
-    static_targets: ["%s"]
-    stats: {interval: 1s, timeout: 900ms}
-alerts:
-  - window: 8s
-routing: {group_wait: 0s, group_interval: 1s, repeat_interval: 4h}
-mattermost:
-  url: %s
-  bot_token_file: %s
-  team: ops
-  channel: alerts
-`, gw.Addr(), mm.URL, tokenFile)), 0o600))
+	specFile := clusterSpec(t, gw.Addr(), "8s", fmt.Sprintf("  url: %s\n  bot_token_file: %s\n  team: ops\n  channel: alerts\n", mm.URL, tokenFile))
 	gossip := map[string]string{"a": freeLoopbackAddr(t), "b": freeLoopbackAddr(t)}
-	args := func(name string) []string {
-		a := []string{"run", "-c", specFile, "--data-dir", t.TempDir(),
-			"--cluster.listen-address=" + gossip[name], "--cluster.peer-name=" + name,
-			"--cluster.peer-timeout=3s", "--cluster.gossip-interval=50ms", "--cluster.pushpull-interval=1s", "--cluster.settle-timeout=0s"}
-		if name != "a" {
-			a = append(a, "--cluster.peer="+gossip["a"])
-		}
-		return a
-	}
-	a := startChild(t, args("a")...)
-	b := startChild(t, args("b")...)
+	a := startChild(t, replicaArgs(t, gossip, "a", specFile, "3s")...)
+	b := startChild(t, replicaArgs(t, gossip, "b", specFile, "3s")...)
 	require.Eventually(t, func() bool { return a.members() == 2 && b.members() == 2 }, 20*time.Second, 50*time.Millisecond, "two members:\n%s", &a.out)
 	// Both replicas have seen the page without a 421 series (a replica
 	// whose first scrape already holds it cannot tell a first 421).
@@ -219,3 +170,36 @@ func metricsOf(c *child) string {
 type lazy func() string
 
 func (l lazy) String() string { return l() }
+
+// clusterSpec writes the cluster tests' spec: one static gateway scraped
+// every second, the 421 alert with the window given, immediate grouping,
+// and the mattermost section given (indented YAML lines).
+func clusterSpec(t *testing.T, gwAddr, window, mattermostYAML string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "gatewatch.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(fmt.Sprintf(`gateways:
+  - name: public-ingress
+    namespace: istio-ingress
+    workload: istio-ingressgateway
+    static_targets: ["%s"]
+    stats: {interval: 1s, timeout: 900ms}
+alerts:
+  - window: %s
+routing: {group_wait: 0s, group_interval: 1s, repeat_interval: 4h}
+mattermost:
+%s`, gwAddr, window, mattermostYAML)), 0o600))
+	return p
+}
+
+// replicaArgs are `gatewatch run`'s arguments for replica name of a test
+// cluster gossiping on the loopback addresses in gossip; replica "a" is
+// every other's peer.
+func replicaArgs(t *testing.T, gossip map[string]string, name, specFile, peerTimeout string) []string {
+	a := []string{"run", "-c", specFile, "--data-dir", t.TempDir(),
+		"--cluster.listen-address=" + gossip[name], "--cluster.peer-name=" + name,
+		"--cluster.peer-timeout=" + peerTimeout, "--cluster.gossip-interval=50ms", "--cluster.pushpull-interval=1s", "--cluster.settle-timeout=0s"}
+	if name != "a" {
+		a = append(a, "--cluster.peer="+gossip["a"])
+	}
+	return a
+}

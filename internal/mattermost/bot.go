@@ -214,21 +214,16 @@ func (b *Bot) Deliver(ctx context.Context, d *template.Data, p Payload) error {
 	if prev.PostID == "" || prev.ChannelID != ch.ID {
 		return b.create(ctx, store, ch, d, p, gkey, matchers, cur)
 	}
-	st := b.state(ctx, prev.PostID, matchers)
-	root := b.rootPost(ch.ID, d, p, gkey, matchers, st, prev.Since)
-	var reply string
-	switch {
-	case d.Status == "resolved":
-		reply = resolvedReply(d, prev.Since)
-	case slicesEqual(prev.Firing, cur.Firing):
-		reply = repeatReply(d, prev.Since)
-	default:
-		reply = changeReply(d, prev.Firing)
-	}
 	if d.Status == "firing" && slicesEqual(prev.Firing, cur.Firing) {
-		// A repeat: nothing on the post changed.
-		return b.reply(ctx, ch.ID, prev.PostID, reply)
+		// A repeat: nothing on the post changed; the reply is the
+		// notification (a failed one is retried).
+		return b.reply(ctx, ch.ID, prev.PostID, repeatReply(d, prev.Since))
 	}
+	reply := changeReply(d, prev.Firing)
+	if d.Status == "resolved" {
+		reply = resolvedReply(d, prev.Since)
+	}
+	root := b.rootPost(ch.ID, d, p, gkey, matchers, b.state(ctx, prev.PostID, matchers), prev.Since)
 	msg := root.Message
 	if _, err := b.api.PatchPost(ctx, prev.PostID, PostPatch{Message: &msg, Props: root.Props}); err != nil {
 		var se *SendError

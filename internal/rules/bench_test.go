@@ -77,7 +77,7 @@ func benchDB(b *testing.B, pods, routes int) (*tsdb.DB, time.Time) {
 func BenchmarkRuleEval(b *testing.B) {
 	g := spec.Gateway{Name: "public-ingress", Namespace: "istio-ingress", Workload: "istio-ingressgateway", Stats: spec.Stats{Interval: spec.DefaultScrapeInterval}}
 	a := spec.Alert{Kind: KindMisdirectedRequest, Name: "GatewayMisdirectedRequest421", Window: spec.DefaultWindow, Severity: "warning", Per: "pod"}
-	for _, size := range []struct{ pods, routes int }{{3, 20}, {30, 50}} {
+	for _, size := range []struct{ pods, routes int }{{3, 20}, {30, 50}, {300, 20}} {
 		db, at := benchDB(b, size.pods, size.routes)
 		engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 50_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
 		for _, r := range []struct{ name, expr string }{

@@ -237,7 +237,11 @@ func (p *alertingPart) newNotifier(s *spec.Spec, tmpl *template.Template) (*matt
 		return nil, err
 	}
 	bot := mattermost.NewBot(api, s.Mattermost.Team, s.Mattermost.Channel, s.Mattermost.ChannelID, logger, p.botMetrics)
-	p.chat.keyFile = s.Mattermost.ActionsSecretFile
+	if s.Mattermost.ActionsSecretFile != "" {
+		if _, err := readKeyFile(s.Mattermost.ActionsSecretFile); err != nil {
+			return nil, err
+		}
+	}
 	bot.Signer, bot.ActionURL, bot.Backend = p.signer, p.e.actionURL(), chatActions{e: p.e, p: p}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -256,7 +260,15 @@ func (p *alertingPart) newNotifier(s *spec.Spec, tmpl *template.Template) (*matt
 		}
 		logger.Info("posting to Mattermost as a bot", "bot", u.Username, "channel", s.Mattermost.Channel, "team", s.Mattermost.Team, "actions", bot.ActionURL)
 	}
-	return mattermost.NewBotNotifier(bot, opts, tmpl, logger)
+	n, err := mattermost.NewBotNotifier(bot, opts, tmpl, logger)
+	if err != nil {
+		return nil, err
+	}
+	// The signing key changes only with a spec that is applied.
+	if err := p.chat.setKeyFile(s.Mattermost.ActionsSecretFile); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 // deliverPending runs the outbox (outbox.go) until stop: every retryEvery

@@ -24,6 +24,7 @@ import (
 
 	amlabels "github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/alertmanager/silence"
+	pb "github.com/prometheus/alertmanager/silence/silencepb"
 	"github.com/prometheus/common/model"
 
 	"github.com/gatewatch/gatewatch/internal/mattermost"
@@ -143,14 +144,43 @@ func (c *chatState) merge(in chatData) {
 	}
 }
 
+// setKeyFile makes file (mattermost.actions_secret_file) the only key, or
+// "" the generated and gossiped ones. An unreadable or empty file is an
+// error: buttons signed with nothing would all be refused.
+func (c *chatState) setKeyFile(file string) error {
+	if file != "" {
+		if _, err := readKeyFile(file); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	c.keyFile = file
+	c.mu.Unlock()
+	return nil
+}
+
+func readKeyFile(file string) ([]byte, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("mattermost.actions_secret_file: %w", err)
+	}
+	if k := bytes.TrimSpace(b); len(k) > 0 {
+		return k, nil
+	}
+	return nil, fmt.Errorf("mattermost.actions_secret_file %q is empty", file)
+}
+
 // keys are the signing keys, the signing one first.
 func (c *chatState) keys() [][]byte {
-	if c.keyFile != "" {
-		b, err := os.ReadFile(c.keyFile)
-		if err != nil || len(bytes.TrimSpace(b)) == 0 {
+	c.mu.Lock()
+	file := c.keyFile
+	c.mu.Unlock()
+	if file != "" {
+		k, err := readKeyFile(file)
+		if err != nil {
 			return nil
 		}
-		return [][]byte{bytes.TrimSpace(b)}
+		return [][]byte{k}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -169,6 +199,7 @@ func (c *chatState) ack(a Ack) error {
 	if _, ok := c.data.Acks[a.PostID]; !ok {
 		c.data.Acks[a.PostID] = a
 	}
+	c.merge(chatData{}) // prunes acknowledgements past their retention
 	b, err := json.Marshal(chatData{Acks: map[string]Ack{a.PostID: c.data.Acks[a.PostID]}})
 	bc := c.broadcast
 	c.mu.Unlock()
@@ -249,6 +280,12 @@ func (c chatActions) State(ctx context.Context, postID string, matchers map[stri
 		return st
 	}
 	for _, s := range sils {
+		// Only a silence of exactly the group (as the buttons make) is
+		// the post's to show and to end: a wider one (a namespace's
+		// maintenance) is someone else's.
+		if !exactly(s.MatcherSets, matchers) {
+			continue
+		}
 		if st.SilenceID == "" || s.EndsAt.AsTime().After(st.SilencedUntil) {
 			st.SilenceID, st.SilencedUntil = s.Id, s.EndsAt.AsTime()
 			st.SilencedBy = strings.TrimPrefix(s.CreatedBy, "@")
@@ -299,4 +336,25 @@ func (e *Engine) alerting() (*alertingPart, error) {
 		return nil, errNotStarted
 	}
 	return e.alerts, nil
+}
+
+// exactly says whether one of the silence's matcher sets is the group's
+// labels as equality matchers, nothing more.
+func exactly(sets []*pb.MatcherSet, labels map[string]string) bool {
+	for _, set := range sets {
+		if len(set.Matchers) != len(labels) {
+			continue
+		}
+		ok := true
+		for _, m := range set.Matchers {
+			if v, has := labels[m.Name]; !has || m.Type != pb.Matcher_EQUAL || m.Pattern != v {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }

@@ -19,9 +19,11 @@ import (
 // resolved and the log still holds the firing notification (the resolve was
 // not delivered), it edits the post to resolved without a thread reply (the
 // silence asked for no notification) and logs the group as resolved, so the
-// next firing is a new post. With replicas, it runs after the pipeline's
-// position wait, and the first replica's log entry reaches the others by
-// gossip before their turn.
+// next firing is a new post. A muted pipeline stops before its position
+// wait, so resolveMuted waits its replica's turn itself (position × peer
+// timeout); the first replica's log entry reaches the others by gossip
+// before theirs. Alertmanager drops the group after this flush, so a failed
+// edit is tried a few times here; the group is logged resolved either way.
 type resolveMuted struct {
 	inner        notify.Stage
 	p            *alertingPart
@@ -50,21 +52,46 @@ func (s resolveMuted) Exec(ctx context.Context, l *slog.Logger, alerts ...*alert
 	if n == nil || n.Bot() == nil {
 		return ctx, out, err
 	}
+	if !sleepCtx(ctx, s.p.cluster.wait()) {
+		return ctx, out, err
+	}
 	for i := 0; i < s.integrations; i++ {
 		rcv := &nflogpb.Receiver{GroupName: s.receiver, Integration: "mattermost", Idx: uint32(i)}
 		entries, qerr := s.p.nflog.Query(nflog.QGroupKey(gkey), nflog.QReceiver(rcv))
 		if qerr != nil || len(entries) == 0 || len(entries[0].FiringAlerts) == 0 {
-			continue // delivered as usual, or never posted
+			continue // delivered as usual, by another replica, or never posted
 		}
 		store := nflog.NewStore(entries[0])
-		if rerr := n.ResolveQuietly(notify.WithNflogStore(ctx, store), alerts...); rerr != nil {
-			s.p.logger.Warn("post of a group that resolved while silenced not edited", "group", gkey, "err", rerr)
-			continue
+		var rerr error
+		for try := 0; try < 3; try++ {
+			if rerr = n.ResolveQuietly(notify.WithNflogStore(ctx, store), alerts...); rerr == nil || !sleepCtx(ctx, 2*time.Second) {
+				break
+			}
 		}
+		if rerr != nil {
+			s.p.logger.Error("the post of a group that resolved while silenced was not edited: it still shows firing", "group", gkey, "err", rerr)
+		} else {
+			s.p.logger.Info("group resolved while silenced: its post edited to resolved, no notification", "group", gkey)
+		}
+		// Resolved either way: the next firing is a new incident.
 		if lerr := s.p.nflog.Log(rcv, gkey, nil, nil, nil, store, s.expiry); lerr != nil {
-			s.p.logger.Warn("resolved-while-silenced post edited but not logged", "group", gkey, "err", lerr)
+			s.p.logger.Warn("resolved-while-silenced group not logged", "group", gkey, "err", lerr)
 		}
-		s.p.logger.Info("group resolved while silenced: its post edited to resolved, no notification", "group", gkey)
 	}
 	return ctx, out, err
+}
+
+// sleepCtx waits d, or less if ctx ends (then it returns false).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

@@ -357,13 +357,15 @@ func (h *ActionHandler) rewrite(ctx context.Context, postID string, c ActionCont
 		return nil, errors.New("the post has no card")
 	}
 	st := h.Backend.State(ctx, postID, c.Matchers)
+	if len(p.Props.Attachments[0].Actions) == 0 {
+		// A resolved post (no buttons): its status line stays.
+		return nil, errors.New("the post is resolved")
+	}
 	props := *p.Props
 	props.Attachments = slices.Clone(props.Attachments)
 	a := &props.Attachments[0]
 	a.Pretext = st.Line()
-	if len(a.Actions) > 0 { // resolved posts have no buttons
-		a.Actions = h.Signer.Buttons(h.ActionURL, c.GroupKey, c.Matchers, st)
-	}
+	a.Actions = h.Signer.Buttons(h.ActionURL, c.GroupKey, c.Matchers, st)
 	return &PostUpdate{Message: p.Message, Props: &props}, nil
 }
 

@@ -216,8 +216,17 @@ func (b *Bot) Deliver(ctx context.Context, d *template.Data, p Payload) error {
 	}
 	if d.Status == "firing" && slicesEqual(prev.Firing, cur.Firing) {
 		// A repeat: nothing on the post changed; the reply is the
-		// notification (a failed one is retried).
-		return b.reply(ctx, ch.ID, prev.PostID, repeatReply(d, prev.Since))
+		// notification (a failed one is retried). A root post a person
+		// deleted refuses replies: the repeat starts a new post.
+		err := b.reply(ctx, ch.ID, prev.PostID, repeatReply(d, prev.Since))
+		var se *SendError
+		if err == nil || !errors.As(err, &se) || se.Retryable || (se.Status != http.StatusBadRequest && se.Status != http.StatusNotFound) {
+			return err
+		}
+		b.metrics.Fallbacks.WithLabelValues("post deleted").Inc()
+		b.logger.Warn("bot post refuses thread replies (deleted?); posting a new one", "post", prev.PostID, "err", err)
+		cur.Since = time.Time{}
+		return b.create(ctx, store, ch, d, p, gkey, matchers, cur)
 	}
 	reply := changeReply(d, prev.Firing)
 	if d.Status == "resolved" {
@@ -227,7 +236,7 @@ func (b *Bot) Deliver(ctx context.Context, d *template.Data, p Payload) error {
 	msg := root.Message
 	if _, err := b.api.PatchPost(ctx, prev.PostID, PostPatch{Message: &msg, Props: root.Props}); err != nil {
 		var se *SendError
-		if errors.As(err, &se) && se.Retryable {
+		if errors.As(err, &se) && (se.Retryable || se.Status == http.StatusUnauthorized) {
 			return b.failed("edit", err)
 		}
 		// Deleted by a person (404), or the bot may no longer edit it:

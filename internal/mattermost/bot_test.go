@@ -190,6 +190,18 @@ func TestBotDeletedRootStartsANewPost(t *testing.T) {
 	require.Equal(t, live[0].ID, id, "the new post is the one edited from now on")
 	require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Fallbacks.WithLabelValues("post deleted")))
 	require.Contains(t, f.logs.String(), "posting a new one")
+
+	// Deleted again, then a repeat (the same alerts): the reply is
+	// refused (400, no root), and the repeat starts a new post too.
+	f.srv.DeletePost(live[0].ID)
+	f.notify(t, store, pod421("pod-a", start, time.Time{}), pod421("pod-b", start, time.Time{}))
+	id2, _ := store.GetStr(dataPostID)
+	require.NotEqual(t, live[0].ID, id2)
+	p, ok := f.srv.APIPost(id2)
+	require.True(t, ok)
+	require.Zero(t, p.DeleteAt)
+	require.Equal(t, "", p.RootID, "a new root post")
+	require.Equal(t, 2.0, testutil.ToFloat64(f.metrics.Fallbacks.WithLabelValues("post deleted")))
 }
 
 // TestBotErrorsSayWhatToDo: the answers of Build 4 of the bot-mode issue.

@@ -109,6 +109,21 @@ func threadHas(srv *inbox.Server, root, prefix string) bool {
 	return false
 }
 
+// botStandIn is the strict stand-in with team ops, channel
+// gateway-alerts, a member bot whose token is in tokenFile, and a user
+// alice (not yet a member) to click.
+func botStandIn(t *testing.T) (mm *inbox.Server, token, tokenFile, aliceID string) {
+	t.Helper()
+	mm, err := inbox.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { mm.Close() })
+	token = mm.SetupBot("ops", "gateway-alerts", "gatewatch")
+	aliceID, _ = mm.AddUser("alice", false)
+	tokenFile = filepath.Join(t.TempDir(), "bot-token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(token+"\n"), 0o600))
+	return mm, token, tokenFile, aliceID
+}
+
 // TestBotModeEndToEnd: the embedded engine as a bot against the strict
 // stand-in. The first 421 is one root post; a second pod's 421 edits it and
 // replies in its thread; a repeat is a reply; "Silence 1h" silences the
@@ -120,13 +135,7 @@ func TestBotModeEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: runs for about a minute")
 	}
-	mm, err := inbox.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	defer mm.Close()
-	token := mm.SetupBot("ops", "gateway-alerts", "gatewatch")
-	aliceID, _ := mm.AddUser("alice", false)
-	tokenFile := filepath.Join(t.TempDir(), "bot-token")
-	require.NoError(t, os.WriteFile(tokenFile, []byte(token+"\n"), 0o600))
+	mm, token, tokenFile, aliceID := botStandIn(t)
 
 	a := demo.NewGateway("istio-ingress", "istio-ingressgateway", "a", nil, nil)
 	b := demo.NewGateway("istio-ingress", "istio-ingressgateway", "b", nil, nil)
@@ -266,13 +275,7 @@ func TestBotResolvedWhileSilenced(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: runs for about 20 s")
 	}
-	mm, err := inbox.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	defer mm.Close()
-	token := mm.SetupBot("ops", "gateway-alerts", "gatewatch")
-	aliceID, _ := mm.AddUser("alice", false)
-	tokenFile := filepath.Join(t.TempDir(), "bot-token")
-	require.NoError(t, os.WriteFile(tokenFile, []byte(token), 0o600))
+	mm, _, tokenFile, aliceID := botStandIn(t)
 	gw := demo.NewGateway("istio-ingress", "istio-ingressgateway", "a", nil, nil)
 	require.NoError(t, gw.Start("127.0.0.1:0"))
 	defer gw.Close()

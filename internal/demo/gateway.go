@@ -31,6 +31,7 @@ type Gateway struct {
 	counters map[requestKey]float64
 	duration map[string]*histogram
 	log      io.Writer
+	padding  string
 
 	srv *http.Server
 	ln  net.Listener
@@ -92,6 +93,37 @@ func (g *Gateway) Close() error {
 	}
 	return g.srv.Close()
 }
+
+// SetUptime makes the pod look started d ago (envoy_server_uptime), as a
+// pod that has been running for a while before anything watched it.
+func (g *Gateway) SetUptime(d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.started = g.now().Add(-d)
+}
+
+// PadStats adds the per-upstream-cluster stats a real Envoy page is mostly
+// made of: stats counters and gauges for each of clusters outbound
+// clusters (18 of Envoy's cluster manager stats, about 1.9 KB a cluster):
+// 1500 clusters make a page of about 2.8 MB, the size of a gateway in
+// front of a mid-sized mesh.
+func (g *Gateway) PadStats(clusters int) {
+	var b strings.Builder
+	for _, stat := range paddingStats {
+		fmt.Fprintf(&b, "# TYPE envoy_cluster_%s counter\n", stat)
+		for i := 0; i < clusters; i++ {
+			fmt.Fprintf(&b, "envoy_cluster_%s{cluster_name=\"outbound|8080||svc-%d.shop.svc.cluster.local\"} %d\n", stat, i, (i*31+len(stat))%9973)
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.padding = b.String()
+}
+
+var paddingStats = []string{"upstream_rq_total", "upstream_rq_completed", "upstream_rq_active", "upstream_rq_pending_total",
+	"upstream_rq_pending_active", "upstream_rq_timeout", "upstream_rq_retry", "upstream_rq_2xx", "upstream_rq_4xx",
+	"upstream_rq_5xx", "upstream_cx_total", "upstream_cx_active", "upstream_cx_destroy", "upstream_cx_connect_fail",
+	"upstream_cx_rx_bytes_total", "upstream_cx_tx_bytes_total", "membership_healthy", "membership_total"}
 
 // Restart simulates an Envoy restart: every counter resets, uptime restarts.
 func (g *Gateway) Restart() {
@@ -221,6 +253,7 @@ func (g *Gateway) writeStats(b *strings.Builder) {
 	for _, h := range demoHosts {
 		fmt.Fprintf(b, "envoy_cluster_upstream_cx_active{cluster_name=\"outbound|80||%s\"} %d\n", h.dest, 2)
 	}
+	b.WriteString(g.padding)
 	keys := make([]requestKey, 0, len(g.counters))
 	for k := range g.counters {
 		keys = append(keys, k)

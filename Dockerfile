@@ -1,12 +1,14 @@
 # gatewatch container image: a static binary on distroless, running as
-# non-root (65532). Build: docker build -t ghcr.io/gatewatch/gatewatch:latest .
+# non-root (65532), symbols stripped. Build it with `make image`, which tags
+# it with this release (internal/version): ghcr.io/gatewatch/gatewatch:v0.1.0.
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/gatewatch/gatewatch/internal/cli.version=${VERSION}" -o /out/gatewatch ./cmd/gatewatch
+# VERSION overrides internal/version.Version only for builds between releases.
+ARG VERSION=
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w ${VERSION:+-X github.com/gatewatch/gatewatch/internal/version.Version=${VERSION}}" -o /out/gatewatch ./cmd/gatewatch
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/gatewatch /usr/local/bin/gatewatch

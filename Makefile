@@ -3,13 +3,19 @@ GO       ?= go
 TOOLS    ?= $(CURDIR)/.cache/bin
 export GATEWATCH_TOOLS_DIR := $(TOOLS)
 
-.PHONY: help build test test-unit test-integration tools lint bench update-golden demo
+VERSION  := $(shell sed -n 's/^var Version = "\(.*\)"/\1/p' internal/version/version.go)
+IMAGE    := ghcr.io/gatewatch/gatewatch:$(VERSION)
+
+.PHONY: help build image test test-unit test-integration tools lint bench update-golden demo
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build bin/gatewatch
 	$(GO) build -trimpath -ldflags='-s -w' -o bin/gatewatch ./cmd/gatewatch
+
+image: ## Build the container image $(IMAGE) (docker)
+	docker build -t $(IMAGE) .
 
 tools: ## Build the pinned promtool and amtool into .cache/bin (once)
 	./scripts/tools.sh

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatewatch/gatewatch/internal/demo"
+	"github.com/gatewatch/gatewatch/internal/version"
 )
 
 func newDemoCmd() *cobra.Command {
@@ -40,7 +41,7 @@ incoming webhook instead: a new message each time.`,
 			if err != nil {
 				return err
 			}
-			o.Logger, o.Version = logger, version
+			o.Logger, o.Version = logger, version.Version
 			if accessLog != "" {
 				f, err := os.Create(accessLog)
 				if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/rules"
 	"github.com/gatewatch/gatewatch/internal/spec"
+	"github.com/gatewatch/gatewatch/internal/version"
 	"github.com/gatewatch/gatewatch/internal/web"
 )
 
@@ -119,7 +120,7 @@ func (o runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 
 	served := make(chan error, 1)
 	go func() {
-		served <- web.Serve(ctx, ln, web.Handler(r.engine, web.Options{Reload: r.reload, Version: version, Logger: logger, Hosts: web.HostsFor(ln.Addr(), o.externalURL)}))
+		served <- web.Serve(ctx, ln, web.Handler(r.engine, web.Options{Reload: r.reload, Version: version.Version, Logger: logger, Hosts: web.HostsFor(ln.Addr(), o.externalURL)}))
 	}()
 	logger.Info("gatewatch running", "listen", ln.Addr().String(), "spec", o.path)
 	fmt.Fprintf(stdout, "gatewatch running: status page %s\n", ext)

@@ -5,10 +5,9 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
-)
 
-// version is set at build time with -ldflags "-X .../cli.version=v1.2.3".
-var version = "dev"
+	"github.com/gatewatch/gatewatch/internal/version"
+)
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
@@ -24,7 +23,8 @@ func newVersionCmd() *cobra.Command {
 					deps[d.Path] = d.Version
 				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "gatewatch %s\n", version)
+			fmt.Fprintf(cmd.OutOrStdout(), "gatewatch %s\n", version.Version)
+			fmt.Fprintf(cmd.OutOrStdout(), "  image:        %s\n", version.Image())
 			fmt.Fprintf(cmd.OutOrStdout(), "  go:           %s\n", goVersion)
 			for _, d := range []struct{ name, path string }{
 				{"prometheus", "github.com/prometheus/prometheus"},

@@ -3,6 +3,8 @@ package spec
 import (
 	"fmt"
 	"slices"
+
+	"github.com/gatewatch/gatewatch/internal/version"
 )
 
 // applyDefaults fills every empty field with its documented default. Fields
@@ -120,7 +122,7 @@ func (s *Spec) applyDefaults(idx lineIndex, kinds Kinds) {
 		c.Alertmanager.SecretName = DefaultSecretName
 	}
 	if c.Image == "" {
-		c.Image = DefaultImage
+		c.Image = version.Image()
 	}
 	if c.DNS.Namespace == "" {
 		c.DNS.Namespace = "kube-system"

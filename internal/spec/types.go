@@ -209,7 +209,8 @@ type Cluster struct {
 	// DNS is the cluster DNS (kube-dns / CoreDNS) pods.
 	DNS Workload `yaml:"dns,omitempty"`
 	// Image is the gatewatch container image render --target standalone
-	// deploys. Default ghcr.io/gatewatch/gatewatch:latest.
+	// deploys. Default: this release's image (version.Image(), e.g.
+	// ghcr.io/gatewatch/gatewatch:v0.1.0), never a moving tag.
 	Image string `yaml:"image,omitempty"`
 	// DefaultDeny lists the directions ("ingress", "egress") that the
 	// namespaces involved deny by default. render writes NetworkPolicies only
@@ -343,7 +344,6 @@ const (
 	DefaultSeverity        = "warning"
 	DefaultAMVersion       = "0.31.1"
 	DefaultSecretName      = "gatewatch-mattermost"
-	DefaultImage           = "ghcr.io/gatewatch/gatewatch:latest"
 	DefaultReplicas        = 2
 	DefaultStorageSize     = "1Gi"
 	// SecretKey is the key in the Secret that holds the webhook URL.

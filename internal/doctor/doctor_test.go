@@ -42,6 +42,12 @@ func renderDir(t *testing.T, target string, edit func(dir string)) string {
 	t.Helper()
 	s, err := spec.Load("../../examples/gatewatch.yaml", rules.SpecKinds())
 	require.NoError(t, err)
+	return renderSpecDir(t, s, target, edit)
+}
+
+// renderSpecDir is renderDir for a given spec.
+func renderSpecDir(t *testing.T, s *spec.Spec, target string, edit func(dir string)) string {
+	t.Helper()
 	files, err := render.Render(s, target)
 	require.NoError(t, err)
 	dir := t.TempDir()
@@ -65,6 +71,12 @@ func runOffline(t *testing.T, dir string) map[string]Result {
 	t.Helper()
 	s, err := spec.Load("../../examples/gatewatch.yaml", rules.SpecKinds())
 	require.NoError(t, err)
+	return runOfflineSpec(t, s, dir)
+}
+
+// runOfflineSpec is runOffline for a given spec.
+func runOfflineSpec(t *testing.T, s *spec.Spec, dir string) map[string]Result {
+	t.Helper()
 	m, err := LoadManifests(dir)
 	require.NoError(t, err)
 	var text bytes.Buffer

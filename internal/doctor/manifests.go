@@ -226,6 +226,9 @@ func (m *Manifests) readObject(o manifest.Object) error {
 			return err
 		}
 		for _, g := range pr.Spec.Groups {
+			if g.Name == render.MetaRuleGroup {
+				continue // gatewatch's own alerts (standalone's service_monitor), not a gateway's
+			}
 			for _, r := range g.Rules {
 				if r.Alert != "" {
 					m.ruleList = append(m.ruleList, loadedRule{Name: r.Alert, Query: r.Expr.String(), Labels: r.Labels, Source: sourceLine(o.Source)})

@@ -52,6 +52,29 @@ func TestOfflineStandaloneHealthy(t *testing.T) {
 	require.Len(t, ids, len(Checks())-len(stackChecks)-len(liveGatewatchChecks))
 }
 
+// TestOfflineStandaloneWithServiceMonitor: gatewatch's own monitoring
+// (a ServiceMonitor and a PrometheusRule of gatewatch's alerts) does not make
+// the standalone folder a stack's: the same checks run and pass.
+func TestOfflineStandaloneWithServiceMonitor(t *testing.T) {
+	s, err := spec.Load("../../examples/gatewatch.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	s.Cluster.Standalone.ServiceMonitor = true
+	dir := renderSpecDir(t, s, render.TargetStandalone, nil)
+	rules, _ := filepath.Glob(filepath.Join(dir, "self-prometheusrule-*.yaml"))
+	require.Len(t, rules, 1)
+	m, err := LoadManifests(dir)
+	require.NoError(t, err)
+	require.Equal(t, []string{render.TargetStandalone}, m.Targets())
+	require.False(t, m.configuresStack())
+	rs := runOfflineSpec(t, s, dir)
+	for _, id := range stackChecks {
+		require.NotContains(t, rs, id)
+	}
+	for id, r := range rs {
+		require.NotContains(t, []Status{Fail, Warn}, r.Status, "%s: %s", id, r.Summary)
+	}
+}
+
 // liveGatewatchChecks run only with --gatewatch-url; the bot check only in
 // bot mode (the example spec posts to a webhook).
 var liveGatewatchChecks = []string{"gatewatch/cluster", "mattermost/bot"}
@@ -173,6 +196,7 @@ func TestOfflineReadsEveryStandaloneOutput(t *testing.T) {
 		"ClusterRole": "RBAC is not a network path", "ClusterRoleBinding": "RBAC is not a network path",
 		"ConfigMap": "the deployed spec is the spec doctor is given", "Service": "policies see pods, after the Service translation",
 		"PodDisruptionBudget": "not a network path",
+		"ServiceMonitor":      "gatewatch's own monitoring: network/web checks that Prometheus reaches the web port",
 	}
 	target, err := render.Lookup(render.TargetStandalone)
 	require.NoError(t, err)

@@ -106,6 +106,8 @@ type Engine struct {
 
 type engineMetrics struct {
 	reloads       *prometheus.CounterVec
+	reloadOK      prometheus.Gauge
+	reloadOKTime  prometheus.Gauge
 	notifications *mattermost.Metrics
 }
 
@@ -147,9 +149,17 @@ func New(s *spec.Spec, o Options) (*Engine, error) {
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatewatch_config_reloads_total", Help: "Spec reloads, by result.",
 		}, []string{"result"}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gatewatch_config_last_reload_successful", Help: "Whether the last spec reload succeeded (1) or failed (0), as prometheus_config_last_reload_successful.",
+		}),
+		reloadOKTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gatewatch_config_last_reload_success_timestamp_seconds", Help: "When the spec last loaded successfully.",
+		}),
 		notifications: mattermost.NewMetrics(o.Registry),
 	}
-	o.Registry.MustRegister(e.metrics.reloads)
+	e.metrics.reloadOK.Set(1)
+	e.metrics.reloadOKTime.SetToCurrentTime()
+	o.Registry.MustRegister(e.metrics.reloads, e.metrics.reloadOK, e.metrics.reloadOKTime, healthCollector{e})
 
 	e.dataDir = o.DataDir
 	if e.dataDir == "" {
@@ -256,7 +266,7 @@ func (e *Engine) Reload(ctx context.Context, s *spec.Spec) error {
 	// Check everything that can fail before changing anything, so a bad
 	// spec leaves the running one untouched.
 	if err := e.prepare(s); err != nil {
-		e.metrics.reloads.WithLabelValues("failure").Inc()
+		e.reloaded(false)
 		return err
 	}
 	if usesKubernetes(s) && e.stopKube == nil {
@@ -265,19 +275,19 @@ func (e *Engine) Reload(ctx context.Context, s *spec.Spec) error {
 		go e.watchKubernetes(kctx)
 	}
 	if err := e.scrape.apply(s); err != nil {
-		e.metrics.reloads.WithLabelValues("failure").Inc()
+		e.reloaded(false)
 		return fmt.Errorf("reload scrape configuration: %w", err)
 	}
 	if err := e.rules.apply(s); err != nil {
-		e.metrics.reloads.WithLabelValues("failure").Inc()
+		e.reloaded(false)
 		return fmt.Errorf("reload rules: %w", err)
 	}
 	if err := e.alerts.apply(s); err != nil {
-		e.metrics.reloads.WithLabelValues("failure").Inc()
+		e.reloaded(false)
 		return fmt.Errorf("reload routing: %w", err)
 	}
 	e.spec = s
-	e.metrics.reloads.WithLabelValues("success").Inc()
+	e.reloaded(true)
 	e.logger.Info("spec reloaded")
 	return nil
 }
@@ -310,7 +320,7 @@ func (e *Engine) prepare(s *spec.Spec) error {
 
 // RejectReload counts a reload that never reached the engine (the new
 // spec did not load), so /metrics shows every failed reload.
-func (e *Engine) RejectReload() { e.metrics.reloads.WithLabelValues("failure").Inc() }
+func (e *Engine) RejectReload() { e.reloaded(false) }
 
 // Close stops everything and releases the data directory if temporary.
 func (e *Engine) Close() {

@@ -282,6 +282,13 @@ func standalone(s *spec.Spec) ([]File, error) {
 	}
 	files = append(files, sec)
 
+	if s.Cluster.Standalone.ServiceMonitor {
+		meta, err := metaFiles(s, ns)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, meta...)
+	}
 	nps, err := standalonePolicies(s, ns)
 	if err != nil {
 		return nil, err

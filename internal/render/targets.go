@@ -152,6 +152,9 @@ func Targets() []Target {
 				{Name: "statefulset-*.yaml", Format: FormatObject, Kinds: []string{"StatefulSet"}},
 				{Name: "service-*.yaml", Format: FormatObject, Kinds: []string{"Service"}},
 				{Name: "poddisruptionbudget-*.yaml", Format: FormatObject, Kinds: []string{"PodDisruptionBudget"}},
+				// gatewatch's own monitoring (cluster.standalone.service_monitor)
+				{Name: "self-servicemonitor-*.yaml", Format: FormatObject, Kinds: []string{"ServiceMonitor"}},
+				{Name: "self-prometheusrule-*.yaml", Format: FormatObject, Kinds: []string{"PrometheusRule"}},
 				secretExampleOutput(),
 				networkPolicyOutput(),
 			},

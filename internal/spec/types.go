@@ -254,6 +254,11 @@ type Standalone struct {
 	// sends button clicks. Default: the in-cluster Service,
 	// http://gatewatch.<monitoring namespace>.svc:9421.
 	ExternalURL string `yaml:"external_url,omitempty"`
+	// ServiceMonitor also writes, for prometheus-operator, a ServiceMonitor
+	// for gatewatch's /metrics and a PrometheusRule with gatewatch's own
+	// alerts (down, blind, cannot post, reload failed, replicas apart, and
+	// an always-firing heartbeat). Default false.
+	ServiceMonitor bool `yaml:"service_monitor,omitempty"`
 }
 
 // Storage is a replica's data volume.

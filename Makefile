@@ -6,13 +6,24 @@ export GATEWATCH_TOOLS_DIR := $(TOOLS)
 VERSION  := $(shell sed -n 's/^var Version = "\(.*\)"/\1/p' internal/version/version.go)
 IMAGE    := ghcr.io/gatewatch/gatewatch:$(VERSION)
 
-.PHONY: help build image test test-unit test-integration tools lint bench update-golden demo
+.PHONY: help build dist install-plugin image test test-unit test-integration tools lint bench update-golden demo
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build bin/gatewatch
 	$(GO) build -trimpath -ldflags='-s -w' -o bin/gatewatch ./cmd/gatewatch
+
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+
+dist: ## Release archives kubectl-gatewatch_<version>_<os>_<arch>.tar.gz (for .krew.yaml) in dist/
+	@rm -rf dist && mkdir -p dist
+	@for p in $(PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; d=dist/kubectl-gatewatch_$(VERSION)_$${os}_$${arch}; \
+	  mkdir -p $$d && CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags='-s -w' -o $$d/kubectl-gatewatch ./cmd/gatewatch && \
+	  tar -C $$d -czf $$d.tar.gz . && rm -rf $$d && echo $$d.tar.gz; done
+
+install-plugin: ## Install the kubectl plugin (kubectl gatewatch) into $$(go env GOPATH)/bin
+	$(GO) build -trimpath -ldflags='-s -w' -o "$$($(GO) env GOPATH)/bin/kubectl-gatewatch" ./cmd/gatewatch
 
 image: ## Build the container image $(IMAGE) (docker)
 	docker build -t $(IMAGE) .

@@ -1,5 +1,6 @@
 // Command gatewatch catches misdirected requests (HTTP 421) and other bad
 // responses at Istio/Envoy gateways and delivers them to Mattermost.
+// Installed as kubectl-gatewatch it is also `kubectl gatewatch`.
 package main
 
 import (
@@ -20,7 +21,7 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := cli.MainAs(ctx, os.Args[0], os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

@@ -39,7 +39,16 @@ func fail(code int, err error) error { return &exitError{code: code, err: err} }
 
 // Main runs gatewatch with args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return MainAs(ctx, "gatewatch", args, stdout, stderr)
+}
+
+// MainAs is Main for a binary started as argv0: as kubectl-gatewatch it is
+// a kubectl plugin, and its help says `kubectl gatewatch …`.
+func MainAs(ctx context.Context, argv0 string, args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
+	if IsPlugin(argv0) {
+		asPlugin(root)
+	}
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -139,9 +139,13 @@ func helm(s *spec.Spec) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
+	dash, err := dashboardFile(s)
+	if err != nil {
+		return nil, err
+	}
 	np, err := networkPolicies(s)
 	if err != nil {
 		return nil, err
 	}
-	return append([]File{values, secret}, np...), nil
+	return append([]File{values, secret, dash}, np...), nil
 }

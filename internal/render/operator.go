@@ -65,6 +65,11 @@ func operator(s *spec.Spec) ([]File, error) {
 		}
 		files = append(files, f)
 	}
+	dash, err := dashboardFile(s)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, dash)
 	np, err := networkPolicies(s)
 	if err != nil {
 		return nil, err

@@ -282,6 +282,11 @@ func standalone(s *spec.Spec) ([]File, error) {
 	}
 	files = append(files, sec)
 
+	dash, err := dashboardFile(s)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, dash)
 	if s.Cluster.Standalone.ServiceMonitor {
 		meta, err := metaFiles(s, ns)
 		if err != nil {

@@ -117,6 +117,7 @@ func Targets() []Target {
 				{Name: "prometheusrule-*.yaml", Format: FormatObject, Kinds: []string{"PrometheusRule"}},
 				secretExampleOutput(),
 				{Name: "alertmanagerconfig-*.yaml", Format: FormatObject, Kinds: []string{"AlertmanagerConfig"}},
+				dashboardOutput(),
 				networkPolicyOutput(),
 			},
 			render: operator,
@@ -136,6 +137,7 @@ func Targets() []Target {
 			Writes: []Output{
 				{Name: HelmValuesFileName, Format: FormatHelmValues},
 				secretExampleOutput(),
+				dashboardOutput(),
 				networkPolicyOutput(),
 			},
 			render: helm,
@@ -155,6 +157,7 @@ func Targets() []Target {
 				// gatewatch's own monitoring (cluster.standalone.service_monitor)
 				{Name: "self-servicemonitor-*.yaml", Format: FormatObject, Kinds: []string{"ServiceMonitor"}},
 				{Name: "self-prometheusrule-*.yaml", Format: FormatObject, Kinds: []string{"PrometheusRule"}},
+				dashboardOutput(),
 				secretExampleOutput(),
 				networkPolicyOutput(),
 			},

@@ -38,6 +38,7 @@ go test -run '^$' -bench . -benchmem -count "$count" ./internal/... | tee "$raw"
   echo "demo configuration, verdict) of one gateway's access log of 50 000 requests, 2% of them coalesced 421s,"
   echo "in Istio's text and JSON formats — what a 421 message's enrichment does within \`explain.timeout\` (2 s)."
   echo "\`BenchmarkStateSave\`: what saving the state on every change costs (issue 12): \`notification\` is one notification-log entry written and the whole log (100 groups) saved and fsynced before the pipeline counts the post as sent; \`silence\` one silence created and the silences (100 and more) saved before the API answers."
+  echo "\`BenchmarkRuleParts\`: the generated rule's selections at 300 pods, one by one: the terms over the 421 series alone, and the per-target guards (every target's \`up\` history and uptime) that make it first-421-safe — the part of its cost the runbook's rule does not pay."
   echo "\`BenchmarkFilter\`: one 10 MB Envoy page (80 % \`envoy_cluster_*\`) through the stats-page filter in front of Prometheus's parser (MB/s of page read)."
   echo "\`BenchmarkParseText\`: the access-log parser alone (\`format\`, \`json\`: one line per op; \`reader\`: a batch through the streaming reader with per-line format detection)."
   echo

@@ -107,3 +107,37 @@ func BenchmarkRuleEval(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRuleParts splits the generated rule's cost at 300 pods into its
+// selections: the terms over the 421 series alone, and the per-target
+// guards (every target's up history, every target's uptime) that make it
+// first-421-safe and cost what the runbook's rule does not pay.
+func BenchmarkRuleParts(b *testing.B) {
+	g := spec.Gateway{Name: "public-ingress", Namespace: "istio-ingress", Workload: "istio-ingressgateway", Stats: spec.Stats{Interval: spec.DefaultScrapeInterval}}
+	a := spec.Alert{Kind: KindMisdirectedRequest, Name: "GatewayMisdirectedRequest421", Window: spec.DefaultWindow, Severity: "warning", Per: "pod"}
+	db, at := benchDB(b, 300, 20)
+	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 50_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
+	sel := Metric + "{" + Selector(g, a) + "}"
+	job := "{" + jobMatcher(g) + "}"
+	w := a.Window.String()
+	for _, p := range []struct{ name, expr string }{
+		{"421-series/increase", "increase(" + sel + "[" + w + "])"},
+		{"421-series/count-over-window", "count_over_time(" + sel + "[" + w + "])"},
+		{"421-series/new-since-window", sel + " unless " + sel + " offset " + w},
+		{"per-target/up-history", "sum by (job, instance) (sum_over_time(up" + job + "[" + w + "]))"},
+		{"per-target/uptime", "envoy_server_uptime" + job + " < 300"},
+	} {
+		b.Run(p.name, func(b *testing.B) {
+			for b.Loop() {
+				q, err := engine.NewInstantQuery(context.Background(), db, nil, p.expr, at)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res := q.Exec(context.Background()); res.Err != nil {
+					b.Fatal(res.Err)
+				}
+				q.Close()
+			}
+		})
+	}
+}

@@ -1,0 +1,269 @@
+package test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/yaml"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gatewatch/gatewatch/internal/dashboard"
+	"github.com/gatewatch/gatewatch/internal/render"
+	"github.com/gatewatch/gatewatch/internal/rules"
+	"github.com/gatewatch/gatewatch/internal/spec"
+	"github.com/gatewatch/gatewatch/internal/version"
+)
+
+var update = flag.Bool("update", false, "rewrite generated files (the chart's dashboard)")
+
+const chartDir = "../charts/gatewatch"
+
+// kubeVersion is the Kubernetes the tests' kube-apiserver runs
+// (scripts/k8s-tools.sh): helm template and lint check the chart's
+// kubeVersion against it (helm's own default is v1.20).
+const kubeVersion = "v1.37.2"
+
+// notInChartYet are the kinds render --target standalone writes that the
+// chart does not yet: its NetworkPolicies (for cluster.default_deny) and
+// gatewatch's own monitoring (service_monitor). The test fails when one of
+// them appears in the chart without leaving this list, or another kind goes
+// missing.
+var notInChartYet = map[string]bool{"NetworkPolicy": true, "ServiceMonitor": true, "PrometheusRule": true}
+
+// TestChartDashboardCurrent: the chart's dashboard file is what
+// internal/dashboard builds (`make update-golden` rewrites it).
+func TestChartDashboardCurrent(t *testing.T) {
+	j, err := dashboard.JSON()
+	require.NoError(t, err)
+	p := filepath.Join(chartDir, "files", "gatewatch.json")
+	if *update {
+		require.NoError(t, os.WriteFile(p, append(j, '\n'), 0o644))
+	}
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	require.Equal(t, string(j)+"\n", string(b), "charts/gatewatch/files/gatewatch.json is stale: make update-golden")
+}
+
+// chartValues writes the chart's values for a spec file: the spec as the
+// value spec, without the secret's literal keys (the chart takes it from
+// the Secret).
+func chartValues(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var s map[string]any
+	require.NoError(t, yaml.Unmarshal(b, &s))
+	if m, ok := s["mattermost"].(map[string]any); ok {
+		delete(m, "webhook_url")
+		delete(m, "webhook_url_file")
+	}
+	out, err := yaml.Marshal(map[string]any{"spec": s})
+	require.NoError(t, err)
+	return writeFile(t, t.TempDir(), "values.yaml", out)
+}
+
+// helmTemplate renders the chart for a spec file in its monitoring
+// namespace and returns the objects, hooks left out.
+func helmTemplate(t *testing.T, helm, specPath string, s *spec.Spec) []*unstructured.Unstructured {
+	t.Helper()
+	out, code := run(t, helm, "template", "gatewatch", chartDir, "--kube-version", kubeVersion, "-n", s.Cluster.MonitoringNamespace, "-f", chartValues(t, specPath))
+	require.Equal(t, 0, code, out)
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(out), 4096)
+	for {
+		var o unstructured.Unstructured
+		if err := dec.Decode(&o.Object); err != nil {
+			require.ErrorContains(t, err, "EOF")
+			break
+		}
+		if o.Object == nil || o.GetKind() == "" {
+			continue
+		}
+		if _, hook := o.GetAnnotations()["helm.sh/hook"]; hook {
+			continue
+		}
+		objs = append(objs, &o)
+	}
+	return objs
+}
+
+// TestChartLintAndTemplate: the pinned helm lints the chart (strict) and
+// templates it for both golden specs; the values schema refuses a webhook
+// URL in values and a spec without gateways.
+func TestChartLintAndTemplate(t *testing.T) {
+	var chart struct {
+		Version    string `json:"version"`
+		AppVersion string `json:"appVersion"`
+	}
+	b, err := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(b, &chart))
+	require.Equal(t, version.Version, chart.AppVersion, "the chart deploys this release")
+	require.Equal(t, strings.TrimPrefix(version.Version, "v"), chart.Version)
+	helm := tool(t, "helm")
+	for name, path := range specs {
+		t.Run(name, func(t *testing.T) {
+			s, err := spec.Load(path, rules.SpecKinds())
+			require.NoError(t, err)
+			out, code := run(t, helm, "lint", "--strict", chartDir, "--kube-version", kubeVersion, "-n", s.Cluster.MonitoringNamespace, "-f", chartValues(t, path))
+			require.Equal(t, 0, code, out)
+			require.Contains(t, out, "1 chart(s) linted, 0 chart(s) failed")
+			require.NotEmpty(t, helmTemplate(t, helm, path, s))
+		})
+	}
+	bad := writeFile(t, t.TempDir(), "bad.yaml", []byte("spec:\n  gateways: [{name: a, namespace: b}]\n  mattermost: {webhook_url: \"http://mm/hooks/x\"}\n"))
+	out, code := run(t, helm, "template", "gatewatch", chartDir, "--kube-version", kubeVersion, "-f", bad)
+	require.NotEqual(t, 0, code, out)
+	require.Contains(t, out, "values don't meet the specifications of the schema")
+	none := writeFile(t, t.TempDir(), "none.yaml", []byte("spec:\n  gateways: []\n  mattermost: {}\n"))
+	out, code = run(t, helm, "template", "gatewatch", chartDir, "--kube-version", kubeVersion, "-f", none)
+	require.NotEqual(t, 0, code, out)
+	out, code = run(t, helm, "template", "gatewatch", chartDir, "--kube-version", kubeVersion, "-n", "elsewhere", "-f", chartValues(t, specs["full"]))
+	require.NotEqual(t, 0, code)
+	require.Contains(t, out, "install the chart there")
+}
+
+// TestChartMatchesStandaloneRender: for the same spec, the chart deploys
+// what render --target standalone writes: the same objects (kind,
+// namespace, name) with the same contents once Helm's own labels, the
+// template's checksum annotation and the pull policy are set aside, and a
+// deployed spec that reads back to the same spec.
+func TestChartMatchesStandaloneRender(t *testing.T) {
+	helm := tool(t, "helm")
+	for name, path := range specs {
+		t.Run(name, func(t *testing.T) {
+			s, err := spec.Load(path, rules.SpecKinds())
+			require.NoError(t, err)
+			chart := map[string]runtime.Object{}
+			for _, o := range helmTemplate(t, helm, path, s) {
+				chart[key(o.GetKind(), o.GetNamespace(), o.GetName())] = typed(t, o)
+			}
+			files, err := render.Render(s, render.TargetStandalone)
+			require.NoError(t, err)
+			want := map[string]bool{}
+			for _, f := range files {
+				if !strings.HasSuffix(f.Name, ".yaml") {
+					continue // the Secret example
+				}
+				var o unstructured.Unstructured
+				require.NoError(t, yaml.Unmarshal(f.Content, &o.Object), f.Name)
+				if notInChartYet[o.GetKind()] {
+					continue
+				}
+				k := key(o.GetKind(), o.GetNamespace(), o.GetName())
+				want[k] = true
+				got, ok := chart[k]
+				require.True(t, ok, "the chart has no %s (render writes %s)", k, f.Name)
+				r := typed(t, &o)
+				if cm, ok := r.(*corev1.ConfigMap); ok && cm.Name == "gatewatch-spec" {
+					requireSameSpec(t, cm, got.(*corev1.ConfigMap))
+					continue
+				}
+				normalize(r)
+				normalize(got)
+				require.True(t, apiequality.Semantic.DeepEqual(r, got), "%s differs:\nrender: %s\nchart:  %s", k, dump(r), dump(got))
+			}
+			for k := range chart {
+				require.True(t, want[k], "the chart deploys %s, which render --target standalone does not", k)
+			}
+		})
+	}
+}
+
+func key(kind, ns, name string) string { return kind + " " + ns + "/" + name }
+
+func typed(t *testing.T, o *unstructured.Unstructured) runtime.Object {
+	t.Helper()
+	b, err := o.MarshalJSON()
+	require.NoError(t, err)
+	obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(b, nil, nil)
+	require.NoError(t, err, "%s %s", o.GetKind(), o.GetName())
+	return obj
+}
+
+// normalize sets aside what the chart adds as a Helm chart: its labels and
+// annotations, and the image pull policy.
+func normalize(o runtime.Object) {
+	if m, err := meta.Accessor(o); err == nil {
+		m.SetLabels(nil)
+		m.SetAnnotations(nil)
+	}
+	if sts, ok := o.(*appsv1.StatefulSet); ok {
+		sts.Spec.Template.Labels, sts.Spec.Template.Annotations = nil, nil
+		for i := range sts.Spec.Template.Spec.Containers {
+			sts.Spec.Template.Spec.Containers[i].ImagePullPolicy = ""
+		}
+		for i := range sts.Spec.VolumeClaimTemplates {
+			sts.Spec.VolumeClaimTemplates[i].Labels = nil
+		}
+	}
+	o.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
+}
+
+func dump(o runtime.Object) string {
+	b, _ := yaml.Marshal(o)
+	return string(b)
+}
+
+// requireSameSpec: both deployed specs load (the Secret's mount paths in
+// place) and are the same spec.
+func requireSameSpec(t *testing.T, fromRender, fromChart *corev1.ConfigMap) {
+	t.Helper()
+	load := func(what string, cm *corev1.ConfigMap) string {
+		s, err := spec.Parse([]byte(cm.Data["gatewatch.yaml"]), what, rules.SpecKinds())
+		require.NoError(t, err, "%s:\n%s", what, cm.Data["gatewatch.yaml"])
+		b, err := render.DeploymentSpec(s)
+		require.NoError(t, err)
+		return string(b)
+	}
+	require.Equal(t, load("render", fromRender), load("chart", fromChart))
+}
+
+// TestChartServerSideDryRun applies every object the chart templates to
+// the real kube-apiserver, as `helm install --dry-run=server` would.
+func TestChartServerSideDryRun(t *testing.T) {
+	helm := tool(t, "helm")
+	_, client, dyn, dc := kubeClients(t)
+	groups, err := restmapper.GetAPIGroupResources(dc)
+	require.NoError(t, err)
+	mapper := restmapper.NewDiscoveryRESTMapper(groups)
+	n := 0
+	for name, path := range specs {
+		t.Run(name, func(t *testing.T) {
+			s, err := spec.Load(path, rules.SpecKinds())
+			require.NoError(t, err)
+			for _, o := range helmTemplate(t, helm, path, s) {
+				if o.GetNamespace() != "" {
+					ensureNamespace(t, client, o.GetNamespace())
+				}
+				gvk := o.GroupVersionKind()
+				m, err := mapper.RESTMapping(schema.GroupKind{Group: gvk.Group, Kind: gvk.Kind}, gvk.Version)
+				require.NoError(t, err, "%s is not served", gvk)
+				body, err := o.MarshalJSON()
+				require.NoError(t, err)
+				_, err = dyn.Resource(m.Resource).Namespace(o.GetNamespace()).Patch(context.Background(), o.GetName(), types.ApplyPatchType, body,
+					metav1.PatchOptions{FieldManager: "helm", DryRun: []string{metav1.DryRunAll}, FieldValidation: "Strict"})
+				require.NoError(t, err, "server-side dry-run of %s %s", o.GetKind(), o.GetName())
+				n++
+			}
+		})
+	}
+	require.Greater(t, n, 10)
+}

@@ -56,3 +56,71 @@ app.kubernetes.io/name: gatewatch
 {{- $_ := set $s "cluster" $c -}}
 {{- toYaml $s -}}
 {{- end -}}
+
+{{/*
+A kubectl-style label selector ("app=a,tier in (x,y),!canary") as the
+LabelSelector render's metav1.ParseToLabelSelector makes of it: equality
+terms in matchLabels; in, notin, !=, key and !key in matchExpressions,
+sorted by key, their values sorted. "" selects every pod.
+*/}}
+{{- define "gatewatch.labelSelector" -}}
+{{- $sel := . | default "" | trim -}}
+{{- if eq $sel "" -}}
+{}
+{{- else -}}
+{{- $labels := dict -}}
+{{- $exprs := list -}}
+{{- range $term := regexFindAll `[^,()]+(\([^)]*\))?` $sel -1 -}}
+{{- $t := trim $term -}}
+{{- if regexMatch `^[A-Za-z0-9_./-]+\s+(in|notin)\s+\(.*\)$` $t -}}
+{{- $key := regexReplaceAll `^([A-Za-z0-9_./-]+)\s+.*$` $t "${1}" -}}
+{{- $op := ternary "In" "NotIn" (regexMatch `^[A-Za-z0-9_./-]+\s+in\s` $t) -}}
+{{- $vals := list -}}
+{{- range splitList "," (regexReplaceAll `^.*\((.*)\)$` $t "${1}") }}{{ $vals = append $vals (trim .) }}{{ end -}}
+{{- $exprs = append $exprs (dict "key" $key "operator" $op "values" (sortAlpha (uniq $vals))) -}}
+{{- else if regexMatch "^![A-Za-z0-9_./-]+$" $t -}}
+{{- $exprs = append $exprs (dict "key" (trimPrefix "!" $t) "operator" "DoesNotExist") -}}
+{{- else if regexMatch `^[A-Za-z0-9_./-]+\s*!=\s*.*$` $t -}}
+{{- $kv := regexSplit `\s*!=\s*` $t 2 -}}
+{{- $exprs = append $exprs (dict "key" (index $kv 0) "operator" "NotIn" "values" (list (index $kv 1))) -}}
+{{- else if regexMatch `^[A-Za-z0-9_./-]+\s*==?\s*.*$` $t -}}
+{{- $kv := regexSplit `\s*==?\s*` $t 2 -}}
+{{- $_ := set $labels (index $kv 0) (index $kv 1) -}}
+{{- else if regexMatch "^[A-Za-z0-9_./-]+$" $t -}}
+{{- $exprs = append $exprs (dict "key" $t "operator" "Exists") -}}
+{{- else -}}
+{{- fail (printf "selector %q: cannot read %q" $sel $t) -}}
+{{- end -}}
+{{- end -}}
+{{- $sorted := list -}}
+{{- $keys := list -}}
+{{- range $exprs }}{{ $keys = append $keys .key }}{{ end -}}
+{{- range $k := sortAlpha (uniq $keys) -}}
+{{- range $exprs }}{{ if eq .key $k }}{{ $sorted = append $sorted . }}{{ end }}{{ end -}}
+{{- end -}}
+{{- with $sorted }}
+matchExpressions:
+{{- toYaml . | nindent 0 }}
+{{- end }}
+{{- with $labels }}
+matchLabels:
+{{- range $k, $v := . }}
+  {{ $k }}: {{ $v | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{- define "gatewatch.nsSelector" -}}
+matchLabels:
+  kubernetes.io/metadata.name: {{ . }}
+{{- end -}}
+
+{{/* The NetworkPolicy's metadata. Args: root, name, namespace. */}}
+{{- define "gatewatch.netpolMeta" -}}
+metadata:
+  name: {{ .name }}
+  namespace: {{ .namespace }}
+  labels:
+    {{- include "gatewatch.labels" .root | nindent 4 }}
+{{- end -}}

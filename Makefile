@@ -52,4 +52,4 @@ bench: ## Run the benchmarks and write BENCHMARKS.md
 update-golden: ## Rewrite the golden files from the current code
 	$(GO) test ./internal/render/ -run TestGolden -update
 	$(GO) test ./internal/bridge/ -run TestGolden -update
-	$(GO) test ./test/ -run TestChartDashboardCurrent -update
+	$(GO) test ./test/ -run TestChartFilesCurrent -update

@@ -2,6 +2,8 @@ package test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"flag"
 	"os"
 	"path/filepath"
@@ -40,25 +42,34 @@ const chartDir = "../charts/gatewatch"
 // kubeVersion against it (helm's own default is v1.20).
 const kubeVersion = "v1.37.2"
 
-// notInChartYet are the kinds render --target standalone writes that the
-// chart does not yet: its NetworkPolicies (for cluster.default_deny) and
-// gatewatch's own monitoring (service_monitor). The test fails when one of
-// them appears in the chart without leaving this list, or another kind goes
-// missing.
-var notInChartYet = map[string]bool{"ServiceMonitor": true, "PrometheusRule": true}
 
-// TestChartDashboardCurrent: the chart's dashboard file is what
-// internal/dashboard builds (`make update-golden` rewrites it).
-func TestChartDashboardCurrent(t *testing.T) {
+// Placeholders in files/self-rules.yaml, which the chart replaces with its
+// namespace and replica count.
+const (
+	namespacePlaceholder = "gatewatch-namespace-placeholder"
+	replicasPlaceholder  = 424242
+)
+
+// TestChartFilesCurrent: the chart's generated files are what the code
+// builds (`make update-golden` rewrites them): the dashboard
+// (internal/dashboard) and gatewatch's own alerts (render.MetaRules, with
+// placeholders for the namespace and the replica count).
+func TestChartFilesCurrent(t *testing.T) {
 	j, err := dashboard.JSON()
 	require.NoError(t, err)
-	p := filepath.Join(chartDir, "files", "gatewatch.json")
-	if *update {
-		require.NoError(t, os.WriteFile(p, append(j, '\n'), 0o644))
-	}
-	b, err := os.ReadFile(p)
+	s, err := spec.Parse([]byte(fmt.Sprintf("gateways: [{name: g, namespace: n, selector: app=g}]\nmattermost: {webhook_url_file: /x}\ncluster:\n  monitoring_namespace: %s\n  standalone: {replicas: %d}\n", namespacePlaceholder, replicasPlaceholder)), "placeholder.yaml", rules.SpecKinds())
 	require.NoError(t, err)
-	require.Equal(t, string(j)+"\n", string(b), "charts/gatewatch/files/gatewatch.json is stale: make update-golden")
+	rb, err := yaml.Marshal(render.MetaRules(s))
+	require.NoError(t, err)
+	for name, want := range map[string][]byte{"gatewatch.json": append(j, '\n'), "self-rules.yaml": append([]byte("# Generated from render.MetaRules (make update-golden); the chart puts in its\n# namespace for "+namespacePlaceholder+" and the replica count for "+fmt.Sprint(replicasPlaceholder)+".\n"), rb...)} {
+		p := filepath.Join(chartDir, "files", name)
+		if *update {
+			require.NoError(t, os.WriteFile(p, want, 0o644))
+		}
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(b), "charts/gatewatch/files/%s is stale: make update-golden", name)
+	}
 }
 
 // chartValues writes the chart's values for a spec file: the spec as the
@@ -151,9 +162,9 @@ func TestChartMatchesStandaloneRender(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s, err := spec.Load(path, rules.SpecKinds())
 			require.NoError(t, err)
-			chart := map[string]runtime.Object{}
+			chart := map[string]*unstructured.Unstructured{}
 			for _, o := range helmTemplate(t, helm, path, s) {
-				chart[key(o.GetKind(), o.GetNamespace(), o.GetName())] = typed(t, o)
+				chart[key(o.GetKind(), o.GetNamespace(), o.GetName())] = o
 			}
 			files, err := render.Render(s, render.TargetStandalone)
 			require.NoError(t, err)
@@ -164,14 +175,25 @@ func TestChartMatchesStandaloneRender(t *testing.T) {
 				}
 				var o unstructured.Unstructured
 				require.NoError(t, yaml.Unmarshal(f.Content, &o.Object), f.Name)
-				if notInChartYet[o.GetKind()] {
-					continue
-				}
 				k := key(o.GetKind(), o.GetNamespace(), o.GetName())
 				want[k] = true
-				got, ok := chart[k]
+				gotU, ok := chart[k]
 				require.True(t, ok, "the chart has no %s (render writes %s)", k, f.Name)
-				r := typed(t, &o)
+				// The labels that select the object (a Prometheus's
+				// ruleSelector, the Grafana sidecar's label) are the chart's too.
+				gotLabels := gotU.GetLabels()
+				for k, v := range o.GetLabels() {
+					if k == "app.kubernetes.io/managed-by" {
+						continue // Helm's, in the chart
+					}
+					require.Equal(t, v, gotLabels[k], "%s: label %s", k, k)
+				}
+				if _, known := scheme.Scheme.AllKnownTypes()[o.GroupVersionKind()]; !known {
+					// prometheus-operator's kinds: compared as data
+					require.Equal(t, jsonOf(t, o.Object["spec"]), jsonOf(t, gotU.Object["spec"]), "%s differs", k)
+					continue
+				}
+				r, got := typed(t, &o), typed(t, gotU)
 				if cm, ok := r.(*corev1.ConfigMap); ok && cm.Name == "gatewatch-spec" {
 					requireSameSpec(t, cm, got.(*corev1.ConfigMap))
 					continue
@@ -188,6 +210,18 @@ func TestChartMatchesStandaloneRender(t *testing.T) {
 }
 
 func key(kind, ns, name string) string { return kind + " " + ns + "/" + name }
+
+// jsonOf is v as indented JSON, numbers and all, for comparing data.
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	var back any
+	require.NoError(t, json.Unmarshal(b, &back))
+	out, err := json.MarshalIndent(back, "", "  ")
+	require.NoError(t, err)
+	return string(out)
+}
 
 func typed(t *testing.T, o *unstructured.Unstructured) runtime.Object {
 	t.Helper()

@@ -26,6 +26,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/gatewatch/gatewatch/internal/cli"
 	"github.com/gatewatch/gatewatch/internal/dashboard"
 	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/rules"
@@ -300,4 +301,68 @@ func TestChartServerSideDryRun(t *testing.T) {
 		})
 	}
 	require.Greater(t, n, 10)
+}
+
+const chartGateway = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: istio-ingressgateway, namespace: istio-ingress}
+spec:
+  selector: {matchLabels: {app: istio-ingressgateway}}
+  template:
+    metadata: {labels: {app: istio-ingressgateway, istio: ingressgateway}}
+    spec:
+      containers:
+      - name: istio-proxy
+        image: istio/proxyv2
+        ports: [{name: http-envoy-prom, containerPort: 15090}, {name: https, containerPort: 8443}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: monitoring}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: istio-ingress}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+`
+
+// TestDoctorPassesOnTheChart: doctor --offline on the chart's output (the
+// example spec, the runbook's default-deny cluster, the gateway's
+// Deployment beside it) knows it for gatewatch's own deployment and passes;
+// without one of its NetworkPolicies it fails, naming the path.
+func TestDoctorPassesOnTheChart(t *testing.T) {
+	helm := tool(t, "helm")
+	path := specs["example"]
+	s, err := spec.Load(path, rules.SpecKinds())
+	require.NoError(t, err)
+	objs := helmTemplate(t, helm, path, s)
+	doctor := func(drop string) (string, int) {
+		dir := t.TempDir()
+		var b strings.Builder
+		for _, o := range objs {
+			if o.GetKind() == "NetworkPolicy" && o.GetName() == drop {
+				continue
+			}
+			y, err := yaml.Marshal(o.Object)
+			require.NoError(t, err)
+			b.WriteString("---\n")
+			b.Write(y)
+		}
+		writeFile(t, dir, "chart.yaml", []byte(b.String()))
+		writeFile(t, dir, "gateway.yaml", []byte(chartGateway))
+		var out, errOut strings.Builder
+		code := cli.Main(context.Background(), []string{"doctor", "-c", path, "--offline", "-f", dir}, &out, &errOut)
+		return out.String() + errOut.String(), code
+	}
+	out, code := doctor("")
+	require.Equal(t, 0, code, out)
+	for _, want := range []string{"PASS  network/scrape", "PASS  network/egress", "PASS  network/kube-api", "PASS  network/gossip", "PASS  network/web"} {
+		require.Contains(t, out, want)
+	}
+	require.NotContains(t, out, "prometheus/target", "the chart's output is gatewatch's own deployment, not a stack's")
+	out, code = doctor("gatewatch-egress-dns")
+	require.NotEqual(t, 0, code, out)
+	require.Contains(t, out, "FAIL  network/egress")
+	require.Contains(t, out, "DNS UDP")
 }

@@ -214,6 +214,15 @@ func (m *Manifests) readObject(o manifest.Object) error {
 		p := corev1.Pod{ObjectMeta: w.Spec.Template.ObjectMeta, Spec: w.Spec.Template.Spec}
 		p.Name, p.Namespace = w.Metadata.Name, w.Metadata.Namespace
 		m.pods = append(m.pods, p)
+		// gatewatch's own deployment however it was made (the Helm chart,
+		// render's output under other names): its pods run `gatewatch run`.
+		if p.Labels["app.kubernetes.io/name"] == "gatewatch" {
+			for _, c := range p.Spec.Containers {
+				if len(c.Args) > 0 && c.Args[0] == "run" {
+					m.targets[render.TargetStandalone] = true
+				}
+			}
+		}
 	case "PodMonitor":
 		var pm monitoringv1.PodMonitor
 		if err := json.Unmarshal(o.JSON, &pm); err != nil {

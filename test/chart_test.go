@@ -147,6 +147,12 @@ func TestChartLintAndTemplate(t *testing.T) {
 	none := writeFile(t, t.TempDir(), "none.yaml", []byte("spec:\n  gateways: []\n  mattermost: {}\n"))
 	out, code = run(t, helm, "template", "gatewatch", chartDir, "--kube-version", kubeVersion, "-f", none)
 	require.NotEqual(t, 0, code, out)
+	out, code = run(t, helm, "template", "gatewatch", chartDir, "--kube-version", kubeVersion, "-n", "monitoring", "-f", chartValues(t, specs["example"]),
+		"--set", "nodeSelector.disktype=ssd", "--set", "priorityClassName=critical-monitoring", "--set", "resources.limits.memory=1Gi")
+	require.Equal(t, 0, code, out)
+	for _, want := range []string{"disktype: ssd", "priorityClassName: critical-monitoring", "memory: 1Gi"} {
+		require.Contains(t, out, want)
+	}
 	out, code = run(t, helm, "template", "gatewatch", chartDir, "--kube-version", kubeVersion, "-n", "elsewhere", "-f", chartValues(t, specs["full"]))
 	require.NotEqual(t, 0, code)
 	require.Contains(t, out, "install the chart there")

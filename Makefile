@@ -3,7 +3,7 @@ GO       ?= go
 TOOLS    ?= $(CURDIR)/.cache/bin
 export GATEWATCH_TOOLS_DIR := $(TOOLS)
 
-VERSION  := $(shell sed -n 's/^var Version = "\(.*\)"/\1/p' internal/version/version.go)
+VERSION  := $(shell sed -n 's/^const Release = "\(.*\)"/\1/p' internal/version/version.go)
 IMAGE    := ghcr.io/gatewatch/gatewatch:$(VERSION)
 
 .PHONY: help build dist install-plugin image test test-unit test-integration tools lint bench update-golden demo

@@ -127,8 +127,8 @@ func TestChartLintAndTemplate(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
 	require.NoError(t, err)
 	require.NoError(t, yaml.Unmarshal(b, &chart))
-	require.Equal(t, version.Version, chart.AppVersion, "the chart deploys this release")
-	require.Equal(t, strings.TrimPrefix(version.Version, "v"), chart.Version)
+	require.Equal(t, version.Release, chart.AppVersion, "the chart deploys this release")
+	require.Equal(t, strings.TrimPrefix(version.Release, "v"), chart.Version)
 	helm := tool(t, "helm")
 	for name, path := range specs {
 		t.Run(name, func(t *testing.T) {
@@ -158,6 +158,54 @@ func TestChartLintAndTemplate(t *testing.T) {
 	require.Contains(t, out, "install the chart there")
 }
 
+// chartSpecs are the golden specs and variants of the example that reach
+// the chart's other branches: kubectl selector forms, bot mode, an emptyDir
+// and ingress-only default-deny with CIDR web clients, a direct webhook path
+// with a storage class, API server CIDRs and a numeric stats port.
+func chartSpecs(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for k, v := range specs {
+		out[k] = v
+	}
+	b, err := os.ReadFile(specs["example"])
+	require.NoError(t, err)
+	dir := t.TempDir()
+	for name, edit := range map[string]func(s map[string]any){
+		"selectors": func(s map[string]any) {
+			gw := s["gateways"].([]any)[0].(map[string]any)
+			gw["selector"] = "app = istio-ingressgateway, istio != canary,tier in(edge,dmz), ! canary, track notin (a,b),zone"
+		},
+		"bot": func(s map[string]any) {
+			s["mattermost"] = map[string]any{"url": "https://mattermost.example.com", "bot_token_file": "/run/token", "team": "ops", "channel": "alerts", "actions_secret_file": "/run/actions"}
+		},
+		"emptydir-ingress-only": func(s map[string]any) {
+			c := s["cluster"].(map[string]any)
+			c["default_deny"] = []any{"ingress"}
+			c["standalone"] = map[string]any{"replicas": 3, "storage": map[string]any{"empty_dir": true, "size": "2Gi"}, "web_from": []any{map[string]any{"cidrs": []any{"10.0.0.0/8"}}}}
+		},
+		"direct": func(s map[string]any) {
+			c := s["cluster"].(map[string]any)
+			c["webhook_path"] = map[string]any{"via": "direct", "cidrs": []any{"203.0.113.10/32"}, "port": 8443}
+			c["api_server"] = map[string]any{"cidrs": []any{"10.96.0.1/32"}, "ports": []any{443}}
+			c["standalone"] = map[string]any{"replicas": 1, "storage": map[string]any{"storage_class": "fast"}}
+			gw := s["gateways"].([]any)[0].(map[string]any)
+			gw["stats"] = map[string]any{"port": 15090}
+		},
+	} {
+		var s map[string]any
+		require.NoError(t, yaml.Unmarshal(b, &s))
+		edit(s)
+		y, err := yaml.Marshal(s)
+		require.NoError(t, err)
+		p := writeFile(t, dir, name+".yaml", y)
+		_, err = spec.Load(p, rules.SpecKinds())
+		require.NoError(t, err, "variant %s is a valid spec", name)
+		out[name] = p
+	}
+	return out
+}
+
 // TestChartMatchesStandaloneRender: for the same spec, the chart deploys
 // what render --target standalone writes: the same objects (kind,
 // namespace, name) with the same contents once Helm's own labels, the
@@ -165,7 +213,7 @@ func TestChartLintAndTemplate(t *testing.T) {
 // deployed spec that reads back to the same spec.
 func TestChartMatchesStandaloneRender(t *testing.T) {
 	helm := tool(t, "helm")
-	for name, path := range specs {
+	for name, path := range chartSpecs(t) {
 		t.Run(name, func(t *testing.T) {
 			s, err := spec.Load(path, rules.SpecKinds())
 			require.NoError(t, err)
@@ -201,6 +249,9 @@ func TestChartMatchesStandaloneRender(t *testing.T) {
 					continue
 				}
 				r, got := typed(t, &o), typed(t, gotU)
+				if sts, ok := got.(*appsv1.StatefulSet); ok {
+					stableClaimLabels(t, r.(*appsv1.StatefulSet), sts)
+				}
 				if cm, ok := r.(*corev1.ConfigMap); ok && cm.Name == "gatewatch-spec" {
 					requireSameSpec(t, cm, got.(*corev1.ConfigMap))
 					continue
@@ -252,10 +303,29 @@ func normalize(o runtime.Object) {
 			sts.Spec.Template.Spec.Containers[i].ImagePullPolicy = ""
 		}
 		for i := range sts.Spec.VolumeClaimTemplates {
-			sts.Spec.VolumeClaimTemplates[i].Labels = nil
+			sts.Spec.VolumeClaimTemplates[i].Labels = nil // compared by stableClaimLabels
 		}
 	}
 	o.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
+}
+
+// stableClaimLabels: the chart's volumeClaimTemplates carry render's
+// labels (Helm's managed-by aside) and nothing that changes with a
+// release: Kubernetes refuses any change to volumeClaimTemplates, so a
+// chart or app version there would fail every helm upgrade.
+func stableClaimLabels(t *testing.T, fromRender, fromChart *appsv1.StatefulSet) {
+	t.Helper()
+	require.Len(t, fromChart.Spec.VolumeClaimTemplates, len(fromRender.Spec.VolumeClaimTemplates))
+	for i, c := range fromChart.Spec.VolumeClaimTemplates {
+		for k, v := range fromRender.Spec.VolumeClaimTemplates[i].Labels {
+			if k != "app.kubernetes.io/managed-by" {
+				require.Equal(t, v, c.Labels[k], "claim label %s", k)
+			}
+		}
+		for _, k := range []string{"helm.sh/chart", "app.kubernetes.io/version"} {
+			require.NotContains(t, c.Labels, k, "a claim template label that changes with the release fails helm upgrade")
+		}
+	}
 }
 
 func dump(o runtime.Object) string {

@@ -40,8 +40,8 @@ func TestOneImageReference(t *testing.T) {
 		}
 	}
 	require.NotZero(t, seen, "no image reference found: the pattern is wrong")
-	require.NotContains(t, version.Version, "latest")
-	require.Regexp(t, `^v\d+\.\d+\.\d+`, version.Version)
+	require.NotContains(t, version.Release, "latest")
+	require.Regexp(t, `^v\d+\.\d+\.\d+`, version.Release)
 }
 
 // TestDockerfileIsStaticAndNonRoot: the image is a static, stripped,

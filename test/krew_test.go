@@ -23,7 +23,7 @@ func TestKrewManifest(t *testing.T) {
 	require.NoError(t, err)
 	uri := regexp.MustCompile(`\{\{addURIAndSha "([^"]+)" \.TagName \}\}`)
 	filled := uri.ReplaceAllString(string(b), "uri: $1\n    sha256: \"0000\"")
-	filled = strings.ReplaceAll(filled, "{{ .TagName }}", version.Version)
+	filled = strings.ReplaceAll(filled, "{{ .TagName }}", version.Release)
 	require.NotContains(t, filled, "{{", "a template action krew-release-bot would not fill")
 	var m struct {
 		APIVersion string                `json:"apiVersion"`
@@ -48,7 +48,7 @@ func TestKrewManifest(t *testing.T) {
 	require.Equal(t, "krew.googlecontainertools.github.com/v1alpha2", m.APIVersion)
 	require.Equal(t, "Plugin", m.Kind)
 	require.Equal(t, "gatewatch", m.Metadata.Name)
-	require.Equal(t, version.Version, m.Spec.Version)
+	require.Equal(t, version.Release, m.Spec.Version)
 
 	mk, err := os.ReadFile("../Makefile")
 	require.NoError(t, err)
@@ -60,7 +60,7 @@ func TestKrewManifest(t *testing.T) {
 		os, arch := p.Selector.MatchLabels["os"], p.Selector.MatchLabels["arch"]
 		listed = append(listed, os+"/"+arch)
 		require.Equal(t, cli.PluginName, p.Bin)
-		require.True(t, strings.HasSuffix(p.URI, fmt.Sprintf("/kubectl-gatewatch_%s_%s_%s.tar.gz", version.Version, os, arch)), p.URI)
+		require.True(t, strings.HasSuffix(p.URI, fmt.Sprintf("/kubectl-gatewatch_%s_%s_%s.tar.gz", version.Release, os, arch)), p.URI)
 	}
 	slices.Sort(listed)
 	slices.Sort(built)

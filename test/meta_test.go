@@ -58,9 +58,12 @@ func TestMetaRulesScenarios(t *testing.T) {
 			quiet: "12m", fire: "16m", labels: []map[string]string{{}}, value: 1},
 		{alert: "GatewatchNotificationsFailing", series: map[string]string{
 			`alertmanager_notifications_total{pod="gatewatch-0", integration="mattermost"}`:        "0+1x30",
-			`alertmanager_notifications_failed_total{pod="gatewatch-0", integration="mattermost"}`: "0x10 1+1x20",
+			`alertmanager_notifications_failed_total{pod="gatewatch-0", integration="mattermost", reason="other"}`: "0x10 1+1x20",
 			`alertmanager_notifications_total{pod="gatewatch-1", integration="mattermost"}`:        "0+1x30",
-			`alertmanager_notifications_failed_total{pod="gatewatch-1", integration="mattermost"}`: "0+1x10 11x20",
+			`alertmanager_notifications_failed_total{pod="gatewatch-1", integration="mattermost", reason="other"}`: "0+1x10 11x20",
+			// a replica that failed once and then delivered: quiet
+			`alertmanager_notifications_total{pod="gatewatch-2", integration="mattermost"}`:                         "0+1x30",
+			`alertmanager_notifications_failed_total{pod="gatewatch-2", integration="mattermost", reason="other"}`: "0x20 1x10",
 		}, quiet: "12m", fire: "25m", labels: []map[string]string{p0}, value: 10},
 		{alert: "GatewatchNotificationsPending", series: map[string]string{`gatewatch_notifications_pending_oldest_age_seconds{pod="gatewatch-0"}`: "0x5 600 1200x10"},
 			quiet: "6m", fire: "8m", labels: []map[string]string{p0}, value: 1200},
@@ -98,7 +101,7 @@ func TestMetaRulesScenarios(t *testing.T) {
 		}
 		var exp []string
 		for _, l := range c.labels {
-			lbls := map[string]string{"severity": r.Labels["severity"]}
+			lbls := map[string]string{"severity": r.Labels["severity"], "namespace": ns}
 			for k, v := range l {
 				lbls[k] = v
 			}

@@ -19,10 +19,17 @@ func IsPlugin(argv0 string) bool {
 	return strings.TrimSuffix(filepath.Base(argv0), ".exe") == PluginName
 }
 
-// commandLine matches "gatewatch " where a command line starts: at the
-// start of a line (after indentation or a "$ " prompt), after a pipe, or
-// in backquotes.
-var commandLine = regexp.MustCompile("(?m)(^\\s*(?:\\$ )?|\\| |`)gatewatch ")
+// commandLine matches "gatewatch <command>" where a command line starts:
+// at the start of a line (after indentation or a "$ " prompt), after a
+// pipe, or in backquotes. Prose that starts with the word ("gatewatch
+// watches …") has no command after it and stays.
+func commandLine(root *cobra.Command) *regexp.Regexp {
+	var names []string
+	for _, c := range root.Commands() {
+		names = append(names, regexp.QuoteMeta(c.Name()))
+	}
+	return regexp.MustCompile("(?m)(^\\s*(?:\\$ )?|\\| |`)gatewatch ((?:" + strings.Join(names, "|") + ")\\b)")
+}
 
 // asPlugin makes the help read as kubectl's: usage lines say `kubectl
 // gatewatch render …` (cobra's display name), and so do the examples and
@@ -32,10 +39,11 @@ func asPlugin(root *cobra.Command) {
 		root.Annotations = map[string]string{}
 	}
 	root.Annotations[cobra.CommandDisplayNameAnnotation] = "kubectl gatewatch"
+	cmdLine := commandLine(root)
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
-		c.Example = commandLine.ReplaceAllString(c.Example, "${1}kubectl gatewatch ")
-		c.Long = commandLine.ReplaceAllString(c.Long, "${1}kubectl gatewatch ")
+		c.Example = cmdLine.ReplaceAllString(c.Example, "${1}kubectl gatewatch ${2}")
+		c.Long = cmdLine.ReplaceAllString(c.Long, "${1}kubectl gatewatch ${2}")
 		for _, sub := range c.Commands() {
 			walk(sub)
 		}

@@ -21,6 +21,8 @@ func TestKubectlPlugin(t *testing.T) {
 	root := help("/usr/local/bin/kubectl-gatewatch", "--help")
 	require.Contains(t, root, "kubectl gatewatch [command]")
 	require.Contains(t, root, "  kubectl gatewatch check  -c gatewatch.yaml")
+	require.Contains(t, root, "gatewatch watches Istio/Envoy gateways", "prose keeps its subject")
+	require.NotContains(t, root, "kubectl gatewatch watches")
 	render := help("kubectl-gatewatch", "render", "--help")
 	require.Contains(t, render, "kubectl gatewatch render [flags]")
 	require.Contains(t, render, "  kubectl gatewatch render -c gatewatch.yaml --target operator | kubectl apply")

@@ -80,7 +80,6 @@ func TestEveryQueryAnswers(t *testing.T) {
 	}
 }
 
-
 // noErrors unwraps the SDK's error list: v0.0.22 returns an empty
 // cog.BuildErrors (a nil slice in a non-nil error) when nothing is wrong.
 func noErrors(err error) error {

@@ -2,6 +2,8 @@ package render
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/common/model"
@@ -32,8 +34,11 @@ func MetaRules(s *spec.Spec) rules.File {
 		if err != nil {
 			panic(err) // constants below
 		}
+		// namespace on every alert: the operator adds a namespace matcher to
+		// every AlertmanagerConfig route, and some expressions (absent, max
+		// by gateway) keep none of their own.
 		return rules.Rule{Alert: alert, Expr: expr, For: spec.Duration(d),
-			Labels:      map[string]string{"severity": severity},
+			Labels:      map[string]string{"severity": severity, "namespace": s.Cluster.MonitoringNamespace},
 			Annotations: map[string]string{"summary": summary, "description": description}}
 	}
 	rs := []rules.Rule{
@@ -41,9 +46,11 @@ func MetaRules(s *spec.Spec) rules.File {
 			"No gatewatch replica is up",
 			"No replica of "+where+" has answered a scrape for 5 minutes: nothing watches the gateways for 421s. `kubectl -n "+s.Cluster.MonitoringNamespace+" get pods -l app.kubernetes.io/name=gatewatch`."),
 		rule("GatewatchNotificationsFailing",
+			// Summed per pod before subtracting: the failed counter has a
+			// reason label the total does not.
 			fmt.Sprintf(`sum by (namespace, pod) (increase(alertmanager_notifications_failed_total{%[1]s}[10m])) > 0
-unless
-sum by (namespace, pod) (increase(alertmanager_notifications_total{%[1]s}[10m]) - increase(alertmanager_notifications_failed_total{%[1]s}[10m])) > 0`, sel),
+unless on (namespace, pod)
+(sum by (namespace, pod) (increase(alertmanager_notifications_total{%[1]s}[10m])) - sum by (namespace, pod) (increase(alertmanager_notifications_failed_total{%[1]s}[10m]))) > 0`, sel),
 			"5m", "critical",
 			"gatewatch cannot post to Mattermost",
 			"{{ $labels.pod }} has failed {{ $value | printf \"%.0f\" }} Mattermost notification attempts in 10 minutes and delivered none. `gatewatch doctor` checks the path; the status page lists the pending notifications."),
@@ -62,11 +69,6 @@ sum by (namespace, pod) (increase(alertmanager_notifications_total{%[1]s}[10m]) 
 			"10m", "critical",
 			"gatewatch sees no stats page of gateway {{ $labels.gateway }}",
 			"No replica of "+where+" has a healthy scrape target for gateway {{ $labels.gateway }} in {{ $labels.gateway_namespace }}: a 421 there goes unnoticed. `gatewatch doctor` names the broken step (discovery, NetworkPolicy, port 15090)."),
-		rule("GatewatchGatewayStatsMissing",
-			fmt.Sprintf(`max by (alert) (gatewatch_alerts{%s, alert=%q, state="firing"}) > 0`, sel, "GatewayStatsDown"),
-			"15m", "warning",
-			"A gateway's stats page has been unusable for 15 minutes",
-			"gatewatch's GatewayStatsDown alert has fired for 15 minutes: a target is down, not Envoy, or its page lacks istio_requests_total (gatewatch is blind to its 421s). Its Mattermost message names the pod and the cause."),
 		rule("GatewatchConfigReloadFailed",
 			fmt.Sprintf(`max by (namespace, pod) (gatewatch_config_last_reload_successful{%s}) == 0`, sel),
 			"10m", "warning",
@@ -80,6 +82,20 @@ sum by (namespace, pod) (increase(alertmanager_notifications_total{%[1]s}[10m]) 
 		rule("GatewatchWatchdog", fmt.Sprintf(`max by (namespace) (up{%s}) == 1`, sel), "0s", "none",
 			"gatewatch is alive",
 			"Always firing while a replica of "+where+" is up, as kube-prometheus-stack's Watchdog: route it to a dead man's switch, which alerts when it stops."),
+	}
+	// The spec's stats-down alerts, by the names it gives them.
+	var statsDown []string
+	for _, a := range s.EnabledAlerts() {
+		if a.Kind == rules.KindStatsDown {
+			statsDown = append(statsDown, regexp.QuoteMeta(a.Name))
+		}
+	}
+	if len(statsDown) > 0 {
+		rs = append(rs, rule("GatewatchGatewayStatsMissing",
+			fmt.Sprintf(`max by (alert) (gatewatch_alerts{%s, alert=~%q, state="firing"}) > 0`, sel, strings.Join(statsDown, "|")),
+			"15m", "warning",
+			"A gateway's stats page has been unusable for 15 minutes",
+			"gatewatch's {{ $labels.alert }} alert has fired for 15 minutes: a target is down, not Envoy, or its page lacks istio_requests_total (gatewatch is blind to its 421s). Its Mattermost message names the pod and the cause."))
 	}
 	if n := s.Cluster.Standalone.Replicas; n > 1 {
 		rs = append(rs, rule("GatewatchClusterMembersMissing",

@@ -6,6 +6,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/gatewatch/gatewatch/internal/spec"
@@ -18,11 +20,48 @@ const netpolHeader = `# NetworkPolicy for the alert path. Rendered because clust
 # selects pods isolates them; that is why gatewatch renders none by default.)
 `
 
+// selector is a kubectl-style label selector as a LabelSelector, as
+// metav1.ParseToLabelSelector makes it, except that "key!=value" (which
+// that function refuses, though kubectl and `gatewatch check` take it)
+// becomes NotIn [value]: the same pods.
 func selector(sel string) (*metav1.LabelSelector, error) {
+	out := &metav1.LabelSelector{}
 	if sel == "" {
-		return &metav1.LabelSelector{}, nil
+		return out, nil
 	}
-	return metav1.ParseToLabelSelector(sel)
+	parsed, err := labels.Parse(sel)
+	if err != nil {
+		return nil, err
+	}
+	reqs, _ := parsed.Requirements()
+	for _, r := range reqs {
+		var op metav1.LabelSelectorOperator
+		switch r.Operator() {
+		case selection.Equals, selection.DoubleEquals:
+			if out.MatchLabels == nil {
+				out.MatchLabels = map[string]string{}
+			}
+			v, _ := r.Values().PopAny()
+			out.MatchLabels[r.Key()] = v
+			continue
+		case selection.In:
+			op = metav1.LabelSelectorOpIn
+		case selection.NotIn, selection.NotEquals:
+			op = metav1.LabelSelectorOpNotIn
+		case selection.Exists:
+			op = metav1.LabelSelectorOpExists
+		case selection.DoesNotExist:
+			op = metav1.LabelSelectorOpDoesNotExist
+		default:
+			return nil, fmt.Errorf("label selector %q: %q has no pod-selector form", sel, r.Operator())
+		}
+		req := metav1.LabelSelectorRequirement{Key: r.Key(), Operator: op}
+		if vals := r.Values().List(); len(vals) > 0 {
+			req.Values = vals
+		}
+		out.MatchExpressions = append(out.MatchExpressions, req)
+	}
+	return out, nil
 }
 
 func nsSelector(ns string) *metav1.LabelSelector {

@@ -84,6 +84,7 @@ func TestErrors(t *testing.T) {
 		{"wrong type", minimal + "    static_targets: 5\n", []string{"g.yaml:5: wrong type"}},
 		{"bad duration", minimal + "    stats:\n      interval: fast\n", []string{`g.yaml:6: bad duration "fast"`}},
 		{"invalid selector", strings.Replace(minimal, "app=istio-ingressgateway", `"app in (a,"`, 1), []string{"g.yaml:4: gateways[0].selector: invalid label selector"}},
+		{"numeric selector", strings.Replace(minimal, "app=istio-ingressgateway", `"app=gw,revision>3"`, 1), []string{"g.yaml:4: gateways[0].selector: label selector \"app=gw,revision>3\": \">\" compares numbers"}},
 		{"not http url", minimal + "mattermost:\n  webhook_url: mattermost.example.com/hooks/x\n", []string{"g.yaml:6: mattermost.webhook_url: webhook_url must be an http(s) URL"}},
 		{"bot token and webhook", minimal + "mattermost:\n  webhook_url: https://m.example.com/hooks/x\n  url: https://m.example.com\n  bot_token_file: /t\n  team: ops\n  channel: alerts\n", []string{"g.yaml:6: mattermost.webhook_url: give a webhook or a bot token, not both"}},
 		{"bot token without url", minimal + "mattermost:\n  bot_token_file: /t\n  team: ops\n  channel: alerts\n", []string{"g.yaml:6: mattermost.bot_token_file: a bot token needs mattermost.url"}},

@@ -14,6 +14,7 @@ import (
 	promlabels "github.com/prometheus/prometheus/model/labels"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -131,8 +132,20 @@ func validateSelector(v *validator, path, sel string) {
 	if sel == "" {
 		return
 	}
-	if _, err := labels.Parse(sel); err != nil {
+	parsed, err := labels.Parse(sel)
+	if err != nil {
 		v.errorf(path, "invalid label selector %q: %v", sel, err)
+		return
+	}
+	reqs, _ := parsed.Requirements()
+	for _, r := range reqs {
+		// A pod selector (PodMonitor, NetworkPolicy) has no such operator.
+		switch r.Operator() {
+		case selection.GreaterThan:
+			v.errorf(path, "label selector %q: \">\" compares numbers, which a pod selector cannot express; use =, !=, in, notin, key or !key", sel)
+		case selection.LessThan:
+			v.errorf(path, "label selector %q: \"<\" compares numbers, which a pod selector cannot express; use =, !=, in, notin, key or !key", sel)
+		}
 	}
 }
 

@@ -72,14 +72,14 @@ sorted by key, their values sorted. "" selects every pod.
 {{- $exprs := list -}}
 {{- range $term := regexFindAll `[^,()]+(\([^)]*\))?` $sel -1 -}}
 {{- $t := trim $term -}}
-{{- if regexMatch `^[A-Za-z0-9_./-]+\s+(in|notin)\s+\(.*\)$` $t -}}
+{{- if regexMatch `^[A-Za-z0-9_./-]+\s+(in|notin)\s*\(.*\)$` $t -}}
 {{- $key := regexReplaceAll `^([A-Za-z0-9_./-]+)\s+.*$` $t "${1}" -}}
-{{- $op := ternary "In" "NotIn" (regexMatch `^[A-Za-z0-9_./-]+\s+in\s` $t) -}}
+{{- $op := ternary "In" "NotIn" (regexMatch `^[A-Za-z0-9_./-]+\s+in\s*\(` $t) -}}
 {{- $vals := list -}}
 {{- range splitList "," (regexReplaceAll `^.*\((.*)\)$` $t "${1}") }}{{ $vals = append $vals (trim .) }}{{ end -}}
 {{- $exprs = append $exprs (dict "key" $key "operator" $op "values" (sortAlpha (uniq $vals))) -}}
-{{- else if regexMatch "^![A-Za-z0-9_./-]+$" $t -}}
-{{- $exprs = append $exprs (dict "key" (trimPrefix "!" $t) "operator" "DoesNotExist") -}}
+{{- else if regexMatch `^!\s*[A-Za-z0-9_./-]+$` $t -}}
+{{- $exprs = append $exprs (dict "key" (trim (trimPrefix "!" $t)) "operator" "DoesNotExist") -}}
 {{- else if regexMatch `^[A-Za-z0-9_./-]+\s*!=\s*.*$` $t -}}
 {{- $kv := regexSplit `\s*!=\s*` $t 2 -}}
 {{- $exprs = append $exprs (dict "key" (index $kv 0) "operator" "NotIn" "values" (list (index $kv 1))) -}}

@@ -50,24 +50,30 @@ type panelDef struct {
 
 type query struct{ expr, legend string }
 
+// counted is the 421s of sel over the range r, first 421s included:
+// increase() for the series that existed at the range's start, and the
+// whole value of those that appeared within it. increase() alone sees a
+// series' first sample as no increase, and Envoy creates the 421 series at
+// 1 — the runbook's trap, which a dashboard must not repeat.
+func counted(sel, r string) string {
+	return fmt.Sprintf("(increase(%[1]s[%[2]s]) and %[1]s offset %[2]s) or (%[1]s unless %[1]s offset %[2]s)", sel, r)
+}
+
 func panels() []panelDef {
 	with := func(matchers string) string {
 		return strings.Replace(requests, "}", ", "+matchers+"}", 1)
 	}
-	var alertNames []string
-	for _, k := range rules.Kinds() {
-		alertNames = append(alertNames, k.AlertName)
-	}
+	s421 := with(`response_code="421"`)
 	return []panelDef{
 		{title: "421s in the time range", unit: "short", stat: true,
 			description: "HTTP 421 Misdirected Request responses the selected gateways served.",
-			queries:     []query{{`sum(increase(` + with(`response_code="421"`) + `[$__range]))`, "421s"}}},
+			queries:     []query{{`sum(` + counted(s421, "$__range") + `)`, "421s"}}},
 		{title: "421s per gateway and pod", unit: "short",
-			description: "421s per interval, by gateway pod. A first 421 creates its series at 1: the bar at its start is that 421.",
-			queries:     []query{{`sum by (job, pod, instance) (increase(` + with(`response_code="421"`) + `[$__rate_interval]))`, "{{job}} {{pod}}{{instance}}"}}},
+			description: "421s per interval, by gateway pod. A pod's first 421 creates its series at 1: it shows in the interval it appeared in.",
+			queries:     []query{{`sum by (job, pod, instance) (` + counted(s421, "$__rate_interval") + `)`, "{{job}} {{pod}}{{instance}}"}}},
 		{title: "421 share of requests", unit: "percentunit",
-			description: "The share of the gateway's responses that were 421.",
-			queries: []query{{`sum by (job) (rate(` + with(`response_code="421"`) + `[$__rate_interval]))
+			description: "The share of the gateway's responses that were 421 (a rate: a pod's very first 421 shows in the panels above).",
+			queries: []query{{`sum by (job) (rate(` + s421 + `[$__rate_interval]))
   /
 sum by (job) (rate(` + requests + `[$__rate_interval]))`, "{{job}}"}}},
 		{title: "Responses by Envoy response flags", unit: "reqps",
@@ -83,8 +89,8 @@ sum by (job) (rate(` + requests + `[$__rate_interval]))`, "{{job}}"}}},
 				{`sum by (pod, integration) (increase(alertmanager_notifications_failed_total{integration=~"mattermost|slack|webhook"}[$__rate_interval]))`, "failed {{pod}} {{integration}}"},
 			}},
 		{title: "Alert state", unit: "short",
-			description: "gatewatch's alerts, pending and firing.",
-			queries:     []query{{`sum by (alertname, alertstate, gateway) (ALERTS{alertname=~"` + strings.Join(alertNames, "|") + `"})`, "{{alertname}} {{gateway}} {{alertstate}}"}}},
+			description: "gatewatch's alerts (every rule it generates labels its alerts with the gateway), pending and firing.",
+			queries:     []query{{`sum by (alertname, alertstate, gateway) (ALERTS{gateway!=""})`, "{{alertname}} {{gateway}} {{alertstate}}"}}},
 	}
 }
 

@@ -55,12 +55,14 @@ load 1m
 	up{job="gatewatch/istio-ingress/public", instance="10.0.0.1:15090"} 1x70
 	alertmanager_notifications_total{pod="gatewatch-0", integration="mattermost"} 0+1x70
 	alertmanager_notifications_failed_total{pod="gatewatch-0", integration="mattermost"} 0x70
+	istio_requests_total{job="gatewatch/istio-ingress/public", pod="gw-1", reporter="source", response_code="421", response_flags="-"} _x63 1x7
 	ALERTS{alertname="GatewayMisdirectedRequest421", alertstate="firing", gateway="public"} _x31 1x39
 `
 
 // TestEveryQueryAnswers: every panel's queries, with Grafana's variables
 // put in, parse and return data on the scenario, through Prometheus's own
-// PromQL engine.
+// PromQL engine; the 421 counts include a pod's first 421 (gw-1's series
+// appeared two minutes before, at 1).
 func TestEveryQueryAnswers(t *testing.T) {
 	storage := promqltest.LoadedStorage(t, scenario)
 	t.Cleanup(func() { storage.Close() })
@@ -75,6 +77,19 @@ func TestEveryQueryAnswers(t *testing.T) {
 			v, err := res.Vector()
 			require.NoError(t, err)
 			require.NotEmpty(t, v, "%s: %s returns nothing on the scenario", p.Title, Substitute(q))
+			switch p.Title {
+			case "421s in the time range":
+				// gw-0: appeared at 30m at 1, +1 a minute to 36 at 65m; gw-1: 1.
+				require.Len(t, v, 1)
+				require.InDelta(t, 37, v[0].F, 0.001)
+			case "421s per gateway and pod":
+				byPod := map[string]float64{}
+				for _, s := range v {
+					byPod[s.Metric.Get("pod")] = s.F
+				}
+				require.InDelta(t, 1, byPod["gw-1"], 0.001, "the first 421 of a pod counts")
+				require.InDelta(t, 5, byPod["gw-0"], 1.5, "a later 421 counts by its increase")
+			}
 			qq.Close()
 		}
 	}

@@ -2,6 +2,8 @@ package render
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -241,10 +243,28 @@ func dnsEgressRule(s *spec.Spec) networkingv1.NetworkPolicyEgressRule {
 	}
 }
 
-// scrapeEgressRules allow reaching every gateway's stats port.
+// scrapeEgressRules allow reaching every gateway's stats port: its pods,
+// and its static targets given as addresses (a name cannot be allowed;
+// check warns).
 func scrapeEgressRules(s *spec.Spec) ([]networkingv1.NetworkPolicyEgressRule, error) {
 	var out []networkingv1.NetworkPolicyEgressRule
 	for _, g := range s.Gateways {
+		for _, t := range g.StaticTargets {
+			host, port, err := net.SplitHostPort(t)
+			ip := net.ParseIP(host)
+			if err != nil || ip == nil {
+				continue
+			}
+			n, _ := strconv.Atoi(port) // validated by spec
+			bits := "/32"
+			if ip.To4() == nil {
+				bits = "/128"
+			}
+			out = append(out, networkingv1.NetworkPolicyEgressRule{
+				To:    []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: ip.String() + bits}}},
+				Ports: []networkingv1.NetworkPolicyPort{{Protocol: protoPtr(corev1.ProtocolTCP), Port: portNum(n)}},
+			})
+		}
 		if g.Selector == "" {
 			continue
 		}

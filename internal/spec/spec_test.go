@@ -287,3 +287,17 @@ func TestEmptyDirWarns(t *testing.T) {
 	require.Len(t, s.Warnings(), 1)
 	require.Contains(t, s.Warnings()[0].Error(), "g.yaml:8: cluster.standalone.storage.empty_dir: empty_dir: true keeps silences and the notification log only as long as the pod")
 }
+
+// TestStaticTargetNameWarnsUnderEgressDeny: a static target given by name
+// cannot be allowed by a NetworkPolicy; under default-deny egress check
+// says so at its line (an address is allowed by render, no warning).
+func TestStaticTargetNameWarnsUnderEgressDeny(t *testing.T) {
+	y := minimal + "    static_targets: [\"192.0.2.10:15090\", \"edge-vm.example.com:15090\"]\ncluster:\n  default_deny: [egress]\n"
+	s, err := spec.Parse([]byte(y), "g.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	require.Len(t, s.Warnings(), 1)
+	require.Contains(t, s.Warnings()[0].Error(), `gateways[0].static_targets[1]: "edge-vm.example.com:15090" is a name`)
+	s, err = spec.Parse([]byte(strings.Replace(y, "[egress]", "[ingress]", 1)), "g.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	require.Empty(t, s.Warnings())
+}

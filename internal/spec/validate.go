@@ -50,6 +50,13 @@ func (s *Spec) validate(v *validator, kinds Kinds) {
 	for i, g := range s.Gateways {
 		p := fmt.Sprintf("gateways[%d]", i)
 		g.validate(v, p)
+		if s.Cluster.Denies("egress") {
+			for j, t := range g.StaticTargets {
+				if host, _, err := net.SplitHostPort(t); err == nil && host != "" && net.ParseIP(host) == nil {
+					v.warnf(fmt.Sprintf("%s.static_targets[%d]", p, j), "%q is a name: under default-deny egress a NetworkPolicy can allow only addresses, so render allows none for it; use its IP address, or allow it in your own egress policy", t)
+				}
+			}
+		}
 		if names[g.Name] {
 			v.errorf(p+".name", "duplicate gateway name %q", g.Name)
 		}

@@ -282,9 +282,8 @@ func firing(inbox *inbox.Server, alertname string) map[string]time.Time {
 }
 
 // collect waits until every injected pod's alertname message arrived (or
-// timeout) and returns the latencies.
-func collect(inbox *inbox.Server, injected map[string]time.Time, alertname string, timeout time.Duration) ([]time.Duration, int) {
-	deadline := time.Now().Add(timeout)
+// the deadline) and returns the latencies.
+func collect(inbox *inbox.Server, injected map[string]time.Time, alertname string, deadline time.Time) ([]time.Duration, int) {
 	got := map[string]time.Duration{}
 	for {
 		for inst, at := range firing(inbox, alertname) {
@@ -345,7 +344,7 @@ func gatewatchLatency(kind string, iv, groupWait time.Duration) (latencyResult, 
 	time.Sleep(3*iv + groupWait) // scraped a few times before the 421s
 	res.FalseAlarms = len(firing(inbox, alert421))
 	injected := inject(gws)
-	res.Latencies, res.Detected = collect(inbox, injected, alert421, 3*(iv+groupWait)+time.Minute)
+	res.Latencies, res.Detected = collect(inbox, injected, alert421, time.Now().Add(3*(iv+groupWait)+time.Minute))
 	return res, nil
 }
 
@@ -536,10 +535,10 @@ func stackLatency(kind string) (gw, runbook latencyResult, err error) {
 	gw.FalseAlarms = len(firing(inbox, alert421))
 	runbook.FalseAlarms = len(firing(inbox, runbookPerPod))
 	injected := inject(gws)
-	timeout := 4*(2*iv+gwait) + time.Minute
-	gw.Latencies, gw.Detected = collect(inbox, injected, alert421, timeout)
-	// The runbook's messages arrive within the same bound, or never.
-	runbook.Latencies, runbook.Detected = collect(inbox, injected, runbookPerPod, time.Second)
+	// Both rules' messages are waited for until the same deadline.
+	deadline := time.Now().Add(4*(2*iv+gwait) + time.Minute)
+	gw.Latencies, gw.Detected = collect(inbox, injected, alert421, deadline)
+	runbook.Latencies, runbook.Detected = collect(inbox, injected, runbookPerPod, deadline)
 	// The runbook's literal rule (one unlabelled sum): did it fire at all?
 	if v, qerr := instantValue(promURL, `count(max_over_time(ALERTS{alertname="`+runbookAlert+`",alertstate="firing"}[30m]))`); qerr == nil && v > 0 {
 		runbook.RunbookDetected = 1

@@ -29,6 +29,7 @@ var (
 	pageScrape  = 5 * time.Second
 	pageTimeout = 4500 * time.Millisecond
 	pageWindow  = 30 * time.Second
+	heapWindow  = 15 * time.Second
 )
 
 type pageCost struct {
@@ -224,10 +225,31 @@ scrape_configs:
 	if err := waitHTTP(base+"/-/ready", time.Minute); err != nil {
 		return c, fmt.Errorf("%w%s", err, p.tail())
 	}
-	// The heap sampler runs from here on: its /metrics requests cost the
-	// process CPU, measured in the idle window and taken off.
+	// CPU first, with nothing else asking the process anything: the idle
+	// rate (tiny page, rules), then the big page. The heap is sampled in a
+	// window of its own after (its /metrics requests cost CPU too).
+	time.Sleep(pageScrape) // settled on the tiny page
+	idleWindow := 3 * pageScrape
+	idle0 := must(cpuOf(pid))
+	time.Sleep(idleWindow)
+	idleRate := float64(must(cpuOf(pid))-idle0) / float64(idleWindow)
+	if c.IdleHeap, err = heapInuse(base); err != nil {
+		return c, err
+	}
+	if c.IdleRSS, err = rss(pid); err != nil {
+		return c, err
+	}
+	ps.armed.Store(true)
+	// Two big scrapes to create the series, then the measured window.
+	for deadline := time.Now().Add(4 * pageScrape); ps.served.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	n0, cpu0 := ps.served.Load(), must(cpuOf(pid))
+	time.Sleep(pageWindow)
+	n1, cpu1 := ps.served.Load(), must(cpuOf(pid))
+
 	var mu sync.Mutex
-	var peak uint64
+	peak := c.IdleHeap
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -245,35 +267,7 @@ scrape_configs:
 			}
 		}
 	}()
-	defer func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-		}
-		<-done
-	}()
-	time.Sleep(pageScrape) // settled on the tiny page
-	idle0 := must(cpuOf(pid))
-	time.Sleep(2 * pageScrape) // the idle process: tiny page, rules, sampler
-	idleRate := float64(must(cpuOf(pid))-idle0) / float64(2*pageScrape)
-	if c.IdleHeap, err = heapInuse(base); err != nil {
-		return c, err
-	}
-	if c.IdleRSS, err = rss(pid); err != nil {
-		return c, err
-	}
-	mu.Lock()
-	peak = c.IdleHeap
-	mu.Unlock()
-	ps.armed.Store(true)
-	// Two big scrapes to create the series, then the measured window.
-	for deadline := time.Now().Add(4 * pageScrape); ps.served.Load() < 2 && time.Now().Before(deadline); {
-		time.Sleep(100 * time.Millisecond)
-	}
-	n0, cpu0 := ps.served.Load(), must(cpuOf(pid))
-	time.Sleep(pageWindow)
-	n1, cpu1 := ps.served.Load(), must(cpuOf(pid))
+	time.Sleep(heapWindow)
 	close(stop)
 	<-done
 	if n1 == n0 {
@@ -281,9 +275,7 @@ scrape_configs:
 	}
 	busy := float64(cpu1-cpu0) - idleRate*float64(pageWindow)
 	c.CPU = time.Duration(max(busy, 0) / float64(n1-n0))
-	mu.Lock()
 	c.PeakHeap = peak
-	mu.Unlock()
 	if c.PeakRSS, err = vmHWM(pid); err != nil {
 		return c, err
 	}
@@ -320,7 +312,7 @@ func must[T any](v T, err error) T {
 // writes the table.
 func pageSection(w *strings.Builder) error {
 	w.WriteString("## One scrape of a big Envoy page: gatewatch against Prometheus\n\n")
-	fmt.Fprintf(w, "`gatewatch run` (its stats-page filter skips unwanted families before Prometheus's parser) and the real Prometheus (parsing the whole page, then dropping with `metric_relabel_configs: keep istio_requests_total|envoy_server_uptime`), each its own process, scraping one page every %s (timeout %s) for %s after two warm-up scrapes. The page is `envoy_cluster_*` stats plus the wanted share, by bytes, of `istio_requests_total` lines. CPU is the process's user+system time per scrape above its idle rate (measured just before, on a tiny page, with the same heap sampling); scrape time is the system's own mean `scrape_duration_seconds`; MB/s is the page's size over that; heap is `go_memstats_heap_inuse_bytes` sampled every 250 ms (idle before the big page → peak); peak RSS is the kernel's VmHWM. Neither process has a memory limit here.\n\n", pageScrape, pageTimeout, pageWindow)
+	fmt.Fprintf(w, "`gatewatch run` (its stats-page filter skips unwanted families before Prometheus's parser) and the real Prometheus (parsing the whole page, then dropping with `metric_relabel_configs: keep istio_requests_total|envoy_server_uptime`), each its own process, scraping one page every %s (timeout %s) after two warm-up scrapes. The page is `envoy_cluster_*` stats plus the wanted share, by bytes, of `istio_requests_total` lines. CPU is the process's user+system time per scrape above its idle rate (measured just before, on a tiny page), read from /proc in 10 ms ticks over the %s window: below about 5 ms a figure is within that resolution; scrape time is the system's own mean `scrape_duration_seconds`; MB/s is the page's size over that; heap is `go_memstats_heap_inuse_bytes` sampled every 250 ms for %s after the CPU window (idle before the big page → peak); peak RSS is the kernel's VmHWM. Neither process has a memory limit here.\n\n", pageScrape, pageTimeout, pageWindow, heapWindow)
 	w.WriteString("| page | wanted | series on page → kept | system | CPU per scrape | scrape time | MB/s | heap idle → peak (growth) | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, mb := range pageSizes {
 		for _, pct := range pageWanted {
@@ -331,8 +323,12 @@ func pageSection(w *strings.Builder) error {
 				if err != nil {
 					return fmt.Errorf("page %d MB %d%% %s: %w", mb, pct, system, err)
 				}
+				cpu := c.CPU.Round(time.Millisecond).String()
+				if c.CPU < 5*time.Millisecond {
+					cpu = "< 5ms"
+				}
 				fmt.Fprintf(w, "| %d MB | %d %% | %d → %d | %s | %s | %s | %.0f | %.0f → %.0f MiB (+%.0f) | %.0f MiB |\n", mb, pct, c.Series, c.Kept, system,
-					c.CPU.Round(time.Millisecond), c.Duration.Round(time.Millisecond), c.MBps(),
+					cpu, c.Duration.Round(time.Millisecond), c.MBps(),
 					mib(c.IdleHeap), mib(c.PeakHeap), mib(c.PeakHeap)-mib(c.IdleHeap), mib(c.PeakRSS))
 			}
 		}

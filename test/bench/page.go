@@ -28,8 +28,8 @@ var (
 	pageWanted  = []int{1, 20}
 	pageScrape  = 5 * time.Second
 	pageTimeout = 4500 * time.Millisecond
-	pageWindow  = 30 * time.Second
-	heapWindow  = 15 * time.Second
+	pageWindow  = 25 * time.Second
+	heapWindow  = 10 * time.Second
 )
 
 type pageCost struct {
@@ -229,7 +229,7 @@ scrape_configs:
 	// rate (tiny page, rules), then the big page. The heap is sampled in a
 	// window of its own after (its /metrics requests cost CPU too).
 	time.Sleep(pageScrape) // settled on the tiny page
-	idleWindow := 3 * pageScrape
+	idleWindow := 2 * pageScrape
 	idle0 := must(cpuOf(pid))
 	time.Sleep(idleWindow)
 	idleRate := float64(must(cpuOf(pid))-idle0) / float64(idleWindow)

@@ -38,7 +38,7 @@ var (
 	events   = flag.Int("events", 20, "injected first-ever 421s per configuration")
 	gwBin    = flag.String("gatewatch", "bin/gatewatch", "gatewatch binary for the RSS measurement")
 	quick    = flag.Bool("quick", false, "smaller pages, fewer pods, shorter windows (for trying the harness; not for BENCHMARKS.md)")
-	only     = flag.String("only", "", "re-run one section and replace it in -out (which must exist), naming its commit: latency, page, steady, failover, replica")
+	only     = flag.String("only", "", "re-run one section and replace it in -out (which must exist), naming its commit: latency, page, steady, failover, replica, memlimit")
 	failRuns = flag.Int("failover-runs", 10, "SIGKILL failovers measured")
 )
 
@@ -81,6 +81,7 @@ var sections = []section{
 	{"steady", "## Steady cost", steadySection},
 	{"failover", "## Failover", failoverSection},
 	{"replica", "## A replica's cost", writeReplicaCosts},
+	{"memlimit", "## The largest page inside the deployed memory limit", memlimitSection},
 }
 
 func sectionNames() string {
@@ -377,18 +378,24 @@ func (p *procs) tail() string {
 
 func (p *procs) start(name string, args ...string) (*exec.Cmd, error) {
 	cmd := exec.Command(name, args...)
-	logf, err := os.CreateTemp("", "gatewatch-bench-"+filepath.Base(name)+"-*.log")
+	return cmd, p.startCmd(cmd)
+}
+
+// startCmd starts a prepared command (its environment set), logging to a
+// temporary file.
+func (p *procs) startCmd(cmd *exec.Cmd) error {
+	logf, err := os.CreateTemp("", "gatewatch-bench-"+filepath.Base(cmd.Path)+"-*.log")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cmd.Stdout, cmd.Stderr = io.Discard, logf
 	p.logs = append(p.logs, logf.Name())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
 	p.cmds = append(p.cmds, cmd)
-	return cmd, nil
+	return nil
 }
 
 func (p *procs) stop() {
@@ -827,13 +834,19 @@ func replaceSection(file, header, sec string) error {
 		return err
 	}
 	s := string(b)
+	micro := strings.Index(s, "\n### Go micro-benchmarks")
+	if micro < 0 {
+		micro = len(s)
+	} else {
+		micro++
+	}
 	i := strings.Index(s, header)
 	if i < 0 {
-		return fmt.Errorf("%s has no %q section: run make bench", file, header)
+		// A section the report does not have yet: before the micro-benchmarks.
+		return os.WriteFile(file, []byte(s[:micro]+sec+s[micro:]), 0o644)
 	}
-	j := strings.Index(s[i+len(header):], "\n## ")
-	end := len(s)
-	if j >= 0 {
+	end := micro
+	if j := strings.Index(s[i+len(header):], "\n## "); j >= 0 && i+len(header)+j+1 < end {
 		end = i + len(header) + j + 1
 	}
 	return os.WriteFile(file, []byte(s[:i]+sec+s[end:]), 0o644)

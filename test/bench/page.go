@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatewatch/gatewatch/internal/engine"
+	"github.com/gatewatch/gatewatch/internal/render"
 	"github.com/gatewatch/gatewatch/internal/spec"
 )
 
@@ -338,3 +341,103 @@ func pageSection(w *strings.Builder) error {
 }
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// memlimitSection runs `gatewatch run` as the rendered StatefulSet does
+// (GATEWATCH_MEMORY_LIMIT = its 512Mi limit, so GOMEMLIMIT is 80 % of it)
+// on the largest pages the stats-page filter accepts — as many kept series
+// as the sample limit allows, in a 100 MB page — and reports the peak RSS
+// against the limit.
+func memlimitSection(w *strings.Builder) error {
+	limit, err := resourceBytes(render.StandaloneMemoryLimit)
+	if err != nil {
+		return err
+	}
+	w.WriteString("## The largest page inside the deployed memory limit\n\n")
+	fmt.Fprintf(w, "`gatewatch run` with `%s` set to the rendered StatefulSet's memory limit (%s, so `--auto-gomemlimit` sets GOMEMLIMIT to 80 %% of it), scraping every %s for %s a 100 MB page whose `istio_requests_total` lines are as many as the stats-page filter and the sample limit accept (%d series, the rest `envoy_cluster_*`). Peak RSS is the kernel's VmHWM; the limit is what the kubelet enforces.\n\n",
+		render.MemoryLimitEnv, render.StandaloneMemoryLimit, pageScrape, 2*pageWindow, engine.SampleLimit)
+	w.WriteString("| page | kept series | scrapes | target | peak RSS | memory limit | fits |\n|---|---|---|---|---|---|---|\n")
+	for _, kept := range []int{engine.SampleLimit / 2, engine.SampleLimit} {
+		page, series := keptPage(100, kept)
+		fmt.Fprintf(os.Stderr, "bench: memory limit, 100 MB page, %d kept series\n", kept)
+		peak, scrapes, health, err := underLimit(page, limit)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "| %d MB (%d series) | %d | %d | %s | %.0f MiB | %s | %s |\n", len(page)>>20, series, kept, scrapes, health, mib(peak), render.StandaloneMemoryLimit,
+			map[bool]string{true: "yes", false: "**no**"}[peak < limit])
+	}
+	w.WriteString("\n")
+	return nil
+}
+
+func resourceBytes(q string) (uint64, error) {
+	var n uint64
+	if _, err := fmt.Sscanf(q, "%dMi", &n); err != nil {
+		return 0, fmt.Errorf("memory limit %q: %w", q, err)
+	}
+	return n << 20, nil
+}
+
+// keptPage is a page of about mb megabytes holding exactly kept
+// istio_requests_total series, the rest envoy_cluster_* stats.
+func keptPage(mb, kept int) ([]byte, int) {
+	var b strings.Builder
+	b.Grow(mb<<20 + 4096)
+	b.WriteString("# TYPE envoy_server_uptime gauge\nenvoy_server_uptime{} 86400\n# TYPE istio_requests_total counter\n")
+	for i := 1; i < kept; i++ { // envoy_server_uptime is one kept series
+		fmt.Fprintf(&b, "istio_requests_total{reporter=\"source\",source_workload=\"istio-ingressgateway\",source_workload_namespace=\"istio-ingress\",destination_service=\"svc-%d.shop.svc.cluster.local\",destination_workload=\"svc-%d\",response_code=\"200\",response_flags=\"-\",request_protocol=\"http\",connection_security_policy=\"unknown\"} %d\n", i, i, i*3)
+	}
+	series := kept
+	b.WriteString("# TYPE envoy_cluster_upstream_rq_total counter\n")
+	for i := 0; b.Len() < mb<<20; i++ {
+		fmt.Fprintf(&b, "envoy_cluster_upstream_rq_total{cluster_name=\"outbound|8080||svc-%d.shop.svc.cluster.local\",response_code_class=\"2xx\"} %d\n", i, i*7)
+		series++
+	}
+	return []byte(b.String()), series
+}
+
+// underLimit runs gatewatch on the page with the rendered memory limit and
+// returns its peak RSS, how many scrapes it made and the target's health.
+func underLimit(page []byte, limit uint64) (peak uint64, scrapes int64, health string, err error) {
+	ps, err := startPageServer(page)
+	if err != nil {
+		return 0, 0, "", err
+	}
+	defer ps.srv.Close()
+	ps.armed.Store(true)
+	dir, err := os.MkdirTemp("", "gatewatch-memlimit-")
+	if err != nil {
+		return 0, 0, "", err
+	}
+	defer os.RemoveAll(dir)
+	listen, err := freePort()
+	if err != nil {
+		return 0, 0, "", err
+	}
+	specFile := filepath.Join(dir, "gatewatch.yaml")
+	y := fmt.Sprintf("gateways:\n  - name: big\n    namespace: istio-ingress\n    static_targets: [%q]\n    stats: {interval: %s, timeout: %s}\nalerts:\n  - window: 5m\nmattermost:\n  webhook_url: http://127.0.0.1:1/hooks/none\n",
+		ps.addr, spec.Duration(pageScrape), spec.Duration(pageTimeout))
+	if err := os.WriteFile(specFile, []byte(y), 0o644); err != nil {
+		return 0, 0, "", err
+	}
+	var p procs
+	defer p.stop()
+	cmd := exec.Command(*gwBin, "run", "-c", specFile, "--listen", listen, "--log.level=error", "--data-dir", filepath.Join(dir, "data"))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", render.MemoryLimitEnv, limit))
+	if err := p.startCmd(cmd); err != nil {
+		return 0, 0, "", err
+	}
+	base := "http://" + listen
+	if err := waitHTTP(base+"/-/ready", time.Minute); err != nil {
+		return 0, 0, "", fmt.Errorf("%w%s", err, p.tail())
+	}
+	time.Sleep(2 * pageWindow)
+	if peak, err = vmHWM(cmd.Process.Pid); err != nil {
+		return 0, 0, "", err
+	}
+	health = "up"
+	if v, err := instantValue(base, "min_over_time(up[30s])"); err != nil || v != 1 {
+		health = "down"
+	}
+	return peak, ps.served.Load(), health, nil
+}

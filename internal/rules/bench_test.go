@@ -126,6 +126,10 @@ func BenchmarkRuleParts(b *testing.B) {
 		{"421-series/new-since-window", sel + " unless " + sel + " offset " + w},
 		{"per-target/up-history", "sum by (job, instance) (sum_over_time(up" + job + "[" + w + "]))"},
 		{"per-target/uptime", "envoy_server_uptime" + job + " < 300"},
+		// what looking up a recorded per-target scrape count would cost in
+		// place of the history scan: an instant selection of one series a
+		// target
+		{"per-target/instant-lookup", "up" + job},
 	} {
 		b.Run(p.name, func(b *testing.B) {
 			for b.Loop() {

@@ -3,8 +3,8 @@ package test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,7 +42,6 @@ const chartDir = "../charts/gatewatch"
 // (scripts/k8s-tools.sh): helm template and lint check the chart's
 // kubeVersion against it (helm's own default is v1.20).
 const kubeVersion = "v1.37.2"
-
 
 // Placeholders in files/self-rules.yaml, which the chart replaces with its
 // namespace and replica count.
@@ -379,20 +378,7 @@ func TestChartServerSideDryRun(t *testing.T) {
 	require.Greater(t, n, 10)
 }
 
-const chartGateway = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: istio-ingressgateway, namespace: istio-ingress}
-spec:
-  selector: {matchLabels: {app: istio-ingressgateway}}
-  template:
-    metadata: {labels: {app: istio-ingressgateway, istio: ingressgateway}}
-    spec:
-      containers:
-      - name: istio-proxy
-        image: istio/proxyv2
-        ports: [{name: http-envoy-prom, containerPort: 15090}, {name: https, containerPort: 8443}]
----
-apiVersion: networking.k8s.io/v1
+const chartDefaultDeny = `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: default-deny, namespace: monitoring}
 spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
@@ -426,7 +412,10 @@ func TestDoctorPassesOnTheChart(t *testing.T) {
 			b.Write(y)
 		}
 		writeFile(t, dir, "chart.yaml", []byte(b.String()))
-		writeFile(t, dir, "gateway.yaml", []byte(chartGateway))
+		gw, err := os.ReadFile("../internal/doctor/testdata/gateway-deployment.yaml")
+		require.NoError(t, err)
+		writeFile(t, dir, "gateway.yaml", gw)
+		writeFile(t, dir, "default-deny.yaml", []byte(chartDefaultDeny))
 		var out, errOut strings.Builder
 		code := cli.Main(context.Background(), []string{"doctor", "-c", path, "--offline", "-f", dir}, &out, &errOut)
 		return out.String() + errOut.String(), code

@@ -57,12 +57,12 @@ func TestMetaRulesScenarios(t *testing.T) {
 		{alert: "GatewatchDown", series: map[string]string{`up{pod="gatewatch-0"}`: "1x4 0x20", `up{pod="gatewatch-1"}`: "1x4 _x20"},
 			quiet: "12m", fire: "16m", labels: []map[string]string{{}}, value: 1},
 		{alert: "GatewatchNotificationsFailing", series: map[string]string{
-			`alertmanager_notifications_total{pod="gatewatch-0", integration="mattermost"}`:        "0+1x30",
+			`alertmanager_notifications_total{pod="gatewatch-0", integration="mattermost"}`:                        "0+1x30",
 			`alertmanager_notifications_failed_total{pod="gatewatch-0", integration="mattermost", reason="other"}`: "0x10 1+1x20",
-			`alertmanager_notifications_total{pod="gatewatch-1", integration="mattermost"}`:        "0+1x30",
+			`alertmanager_notifications_total{pod="gatewatch-1", integration="mattermost"}`:                        "0+1x30",
 			`alertmanager_notifications_failed_total{pod="gatewatch-1", integration="mattermost", reason="other"}`: "0+1x10 11x20",
 			// a replica that failed once and then delivered: quiet
-			`alertmanager_notifications_total{pod="gatewatch-2", integration="mattermost"}`:                         "0+1x30",
+			`alertmanager_notifications_total{pod="gatewatch-2", integration="mattermost"}`:                        "0+1x30",
 			`alertmanager_notifications_failed_total{pod="gatewatch-2", integration="mattermost", reason="other"}`: "0x20 1x10",
 		}, quiet: "12m", fire: "25m", labels: []map[string]string{p0}, value: 10},
 		{alert: "GatewatchNotificationsPending", series: map[string]string{`gatewatch_notifications_pending_oldest_age_seconds{pod="gatewatch-0"}`: "0x5 600 1200x10"},

@@ -17,19 +17,14 @@ import (
 )
 
 // gatewayDeployment is the Istio gateway's workload, as a user's manifests hold it.
-const gatewayDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: istio-ingressgateway, namespace: istio-ingress}
-spec:
-  selector: {matchLabels: {app: istio-ingressgateway}}
-  template:
-    metadata: {labels: {app: istio-ingressgateway, istio: ingressgateway}}
-    spec:
-      containers:
-      - name: istio-proxy
-        image: istio/proxyv2
-        ports: [{name: http-envoy-prom, containerPort: 15090}, {name: https, containerPort: 8443}]
-`
+// gatewayDeployment is the gateway's own workload.
+var gatewayDeployment = func() string {
+	b, err := os.ReadFile("testdata/gateway-deployment.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // defaultDeny is the runbook's locked-down cluster.
 const defaultDeny = `apiVersion: networking.k8s.io/v1

@@ -13,12 +13,9 @@ import (
 	"github.com/gatewatch/gatewatch/internal/statspage"
 )
 
-// TestFilterKeepsWhatEveryRuleSelects: the stats-page filter and the keep
-// relabeling (keptFamilies) keep every metric any rule of any kind selects;
-// a kind that starts reading another family fails here, not silently in
-// production (its rule would see nothing).
-func TestFilterKeepsWhatEveryRuleSelects(t *testing.T) {
-	s, err := spec.Parse([]byte(`gateways:
+// allKinds enables every alert kind, on a pod-discovered gateway and one of
+// static targets.
+const allKinds = `gateways:
   - name: public-ingress
     namespace: istio-ingress
     selector: app=istio-ingressgateway
@@ -37,7 +34,14 @@ alerts:
   - kind: misdirected-request
     name: Misdirected421PerGateway
     per: gateway
-`), "all.yaml", rules.SpecKinds())
+`
+
+// TestFilterKeepsWhatEveryRuleSelects: the stats-page filter and the keep
+// relabeling (keptFamilies) keep every metric any rule of any kind selects;
+// a kind that starts reading another family fails here, not silently in
+// production (its rule would see nothing).
+func TestFilterKeepsWhatEveryRuleSelects(t *testing.T) {
+	s, err := spec.Parse([]byte(allKinds), "all.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	kinds := map[string]bool{}
 	for _, a := range s.EnabledAlerts() {
@@ -63,23 +67,7 @@ alerts:
 // real PromQL engine with only those (plus the series Prometheus makes
 // itself: up, scrape_*).
 func TestFilterKeepsEveryScenarioAlert(t *testing.T) {
-	s, err := spec.Parse([]byte(`gateways:
-  - name: public-ingress
-    namespace: istio-ingress
-    selector: app=istio-ingressgateway
-alerts:
-  - kind: misdirected-request
-  - kind: stats-down
-  - kind: response-code
-    response_code: "503"
-  - kind: response-flags
-    response_flags: NR
-  - kind: error-ratio
-    threshold: 0.05
-  - kind: misdirected-request
-    name: Misdirected421PerGateway
-    per: gateway
-`), "all.yaml", rules.SpecKinds())
+	s, err := spec.Parse([]byte(allKinds), "all.yaml", rules.SpecKinds())
 	require.NoError(t, err)
 	f := statspage.New(statspage.DefaultLimits, keptFamilies...)
 	ran := 0

@@ -615,7 +615,8 @@ func steadyRun(pids []int) (steadyCost, error) {
 		}
 		c.RSS += r
 	}
-	c.CPU = (c.CPU - cpu0) * time.Minute / window
+	// per minute, in floating point: a Duration times a minute overflows
+	c.CPU = time.Duration(float64(c.CPU-cpu0) * float64(time.Minute) / float64(window))
 	return c, nil
 }
 

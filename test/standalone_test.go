@@ -66,9 +66,10 @@ cluster:
 			mu, _, _ := unstructured.NestedFieldNoCopy(pdb.Object, "spec", "maxUnavailable")
 			require.EqualValues(t, 1, mu)
 		}},
-		{"replicas, class, API server, web peers", `  api_server: {cidrs: [192.0.2.10/32, "2001:db8::10/128"], ports: [6443]}
+		{"replicas, class, API server, web peers, service monitor", `  api_server: {cidrs: [192.0.2.10/32, "2001:db8::10/128"], ports: [6443]}
   standalone:
     replicas: 3
+    service_monitor: true
     storage: {size: 5Gi, storage_class: fast-ssd}
     web_from:
       - {namespace: sa-monitoring, pod_selector: app.kubernetes.io/name=prometheus}
@@ -82,6 +83,8 @@ cluster:
 			class, _, _ := unstructured.NestedString(claims[0].(map[string]any), "spec", "storageClassName")
 			require.Equal(t, "fast-ssd", class)
 			require.Contains(t, applied, "NetworkPolicy/gatewatch-web-client", "Grafana's namespace gets its egress policy")
+			require.Contains(t, applied, "ServiceMonitor/gatewatch")
+			require.Contains(t, applied, "PrometheusRule/gatewatch-self")
 		}},
 		{"emptyDir", `  standalone:
     storage: {size: 2Gi, empty_dir: true}
@@ -132,8 +135,8 @@ cluster:
 			}
 			// Every kind the target declares reached the API server.
 			for _, o := range target.Writes {
-				if o.Format != render.FormatObject {
-					continue
+				if o.Format != render.FormatObject || (strings.HasPrefix(o.Name, "self-") && !s.Cluster.Standalone.ServiceMonitor) {
+					continue // gatewatch's own monitoring is written only with service_monitor
 				}
 				for _, k := range o.Kinds {
 					if strings.HasPrefix(k, "Cluster") && s.Explain.Config != "kube" {

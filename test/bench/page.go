@@ -43,7 +43,6 @@ type pageCost struct {
 	PeakRSS   uint64        // VmHWM over the whole run
 	IdleHeap  uint64        // go_memstats_heap_inuse_bytes before the big page
 	PeakHeap  uint64        // the highest go_memstats_heap_inuse_bytes seen while scraping it
-	IdleRSS   uint64
 	PageBytes int
 }
 
@@ -237,9 +236,6 @@ scrape_configs:
 	time.Sleep(idleWindow)
 	idleRate := float64(must(cpuOf(pid))-idle0) / float64(idleWindow)
 	if c.IdleHeap, err = heapInuse(base); err != nil {
-		return c, err
-	}
-	if c.IdleRSS, err = rss(pid); err != nil {
 		return c, err
 	}
 	ps.armed.Store(true)

@@ -26,8 +26,14 @@ func newRenderCmd() *cobra.Command {
               NetworkPolicies
   helm        kube-prometheus-stack values.yaml, Secret example, NetworkPolicies
   standalone  what deploys gatewatch itself: ServiceAccount, pods-only RBAC per
-              gateway namespace, spec ConfigMap, hardened Deployment, Service,
-              Secret example, NetworkPolicy
+              gateway namespace, spec ConfigMap, hardened StatefulSet, Services,
+              PodDisruptionBudget, Secret example, NetworkPolicies
+  bridge      gatewatch bridge between your Alertmanager and Mattermost:
+              ServiceAccount, spec ConfigMap, hardened Deployment, Service,
+              Secret example, NetworkPolicies (Alertmanager → bridge, bridge →
+              Mattermost, DNS). With cluster.bridge.enabled the stack targets
+              above point Alertmanager's receiver at it (webhook_configs /
+              webhookConfigs) instead of posting to Mattermost themselves.
 
 Without -o the output is one multi-document YAML stream on stdout; with -o DIR
 one file per object, written all or nothing. DIR keeps an index of what render
@@ -38,7 +44,8 @@ never touched. The webhook URL is never written: the output references a
 Secret or a file.`,
 		Example: `  gatewatch render -c gatewatch.yaml --target operator | kubectl apply --dry-run=server -f -
   gatewatch render -c gatewatch.yaml --target operator -o out/
-  gatewatch render -c gatewatch.yaml --target helm -o values/`,
+  gatewatch render -c gatewatch.yaml --target helm -o values/
+  gatewatch render -c gatewatch.yaml --target bridge -o bridge/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := loadSpec(path)
@@ -48,6 +55,9 @@ Secret or a file.`,
 			files, err := render.Render(s, target)
 			if err != nil {
 				return fail(exitUsage, err)
+			}
+			if target == render.TargetBridge && !s.Cluster.Bridge.Enabled {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: cluster.bridge.enabled is not set, so the stack targets still have Alertmanager post to Mattermost itself: set it and render your stack target again to point Alertmanager's receiver at %s (or add that webhook_configs receiver by hand)\n", render.BridgeURL(s))
 			}
 			if outDir == "" {
 				return render.Write(cmd.OutOrStdout(), files)

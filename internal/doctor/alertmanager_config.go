@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 
 	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	amconfig "github.com/prometheus/alertmanager/config"
+	amcommoncfg "github.com/prometheus/alertmanager/config/common"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gatewatch/gatewatch/internal/render"
 )
 
 // alertmanagerConfig (alertmanager/config): Alertmanager's configuration
@@ -30,7 +34,7 @@ func (alertmanagerConfig) Run(ctx context.Context, env *Env) Result {
 	if err != nil {
 		return verdict(err)
 	}
-	var mm []string
+	var mm, bridged []string
 	for _, r := range conf.Receivers {
 		switch {
 		case len(r.MattermostConfigs) > 0:
@@ -38,11 +42,52 @@ func (alertmanagerConfig) Run(ctx context.Context, env *Env) Result {
 		case len(r.SlackConfigs) > 0:
 			mm = append(mm, r.Name+" (slack_configs)")
 		}
+		if how, ok := toBridge(env, r); ok {
+			bridged = append(bridged, r.Name+" (webhook_configs → gatewatch bridge"+how+")")
+		}
 	}
+	ev := []string{"from " + source}
+	if env.Spec.Cluster.Bridge.Enabled {
+		if len(bridged) == 0 {
+			return failed("no receiver posts to gatewatch bridge, and cluster.bridge.enabled says Alertmanager posts through it",
+				fmt.Sprintf("render the stack target again with cluster.bridge.enabled set: its receiver is a webhook_configs to %s", render.BridgeURL(env.Spec)), append(ev, mm...)...)
+		}
+		return pass(fmt.Sprintf("%d receiver(s) post to gatewatch bridge", len(bridged)), append(ev, bridged...)...)
+	}
+	mm = append(mm, bridged...)
 	if len(mm) == 0 {
-		return failed("no Mattermost receiver", "add the receiver from `gatewatch render` (through chart values or an AlertmanagerConfig: editing the operator's generated Secret is overwritten)", "from "+source)
+		return failed("no Mattermost receiver", "add the receiver from `gatewatch render` (through chart values or an AlertmanagerConfig: editing the operator's generated Secret is overwritten)", ev...)
 	}
-	return pass(fmt.Sprintf("%d Mattermost receiver(s)", len(mm)), append([]string{"from " + source}, mm...)...)
+	return pass(fmt.Sprintf("%d Mattermost receiver(s)", len(mm)), append(ev, mm...)...)
+}
+
+// toBridge reports whether the receiver posts to gatewatch bridge: a
+// webhook_configs whose URL is the bridge's Service (in the monitoring
+// namespace, any port and path). Alertmanager's API hides webhook URLs
+// (<secret>), as does a url_file: live, such a webhook counts when the spec
+// sends Alertmanager through the bridge, and how says the URL was not seen.
+func toBridge(env *Env, r amconfig.Receiver) (how string, ok bool) {
+	for _, wc := range r.WebhookConfigs {
+		raw := string(wc.URL)
+		if raw == "" || raw == amcommoncfg.SecretToken {
+			if env.Spec.Cluster.Bridge.Enabled {
+				return ", its URL hidden by Alertmanager: not checked", true
+			}
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			continue
+		}
+		host := strings.TrimSuffix(u.Hostname(), ".")
+		ns := env.Spec.Cluster.MonitoringNamespace
+		for _, name := range []string{render.BridgeName + "." + ns, render.BridgeName + "." + ns + ".svc", render.BridgeName + "." + ns + ".svc.cluster.local"} {
+			if host == name {
+				return "", true
+			}
+		}
+	}
+	return "", false
 }
 
 // readAlertmanagerConfig establishes the Alertmanager configuration fact
@@ -176,7 +221,26 @@ func OperatorAlertmanagerYAML(amcs []monitoringv1alpha1.AlertmanagerConfig) ([]b
 				}
 				slack = append(slack, cfg)
 			}
-			receivers = append(receivers, map[string]any{"name": prefix + rc.Name, "slack_configs": slack})
+			var webhooks []any
+			for _, wc := range rc.WebhookConfigs {
+				if wc.URL == nil {
+					// urlSecret: the operator mounts it; its value is not in the manifests.
+					return nil, fmt.Errorf("%s: webhook config without url (urlSecret is not read offline)", prefix+rc.Name)
+				}
+				cfg := map[string]any{"url": *wc.URL, "max_alerts": wc.MaxAlerts}
+				if wc.SendResolved != nil {
+					cfg["send_resolved"] = *wc.SendResolved
+				}
+				webhooks = append(webhooks, cfg)
+			}
+			rcv := map[string]any{"name": prefix + rc.Name}
+			if len(slack) > 0 {
+				rcv["slack_configs"] = slack
+			}
+			if len(webhooks) > 0 {
+				rcv["webhook_configs"] = webhooks
+			}
+			receivers = append(receivers, rcv)
 		}
 	}
 	routes = append(routes, route{"receiver": "null", "matchers": []string{`alertname="Watchdog"`}})

@@ -53,7 +53,9 @@ func (alertmanagerRoute) Run(ctx context.Context, env *Env) Result {
 	}
 	mattermost := map[string]bool{}
 	for _, r := range conf.Receivers {
-		mattermost[r.Name] = len(r.MattermostConfigs)+len(r.SlackConfigs) > 0
+		_, bridged := toBridge(env, r)
+		// Through the bridge, the bridge's receiver is the one that reaches Mattermost.
+		mattermost[r.Name] = bridged || (!env.Spec.Cluster.Bridge.Enabled && len(r.MattermostConfigs)+len(r.SlackConfigs) > 0)
 	}
 	route := dispatch.NewRoute(conf.Route, nil)
 	matched := routeLabelNames(route)

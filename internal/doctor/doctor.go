@@ -119,7 +119,7 @@ func Checks() []Check {
 		gatewayPods{}, gatewayStats{},
 		prometheusTarget{}, prometheusRule{}, prometheusQuery{},
 		alertmanagerConfig{}, alertmanagerRoute{}, alertmanagerNotifications{},
-		networkScrape{}, networkEgress{}, networkKubeAPI{}, networkGossip{}, networkWeb{},
+		networkScrape{}, networkEgress{}, networkBridge{}, networkKubeAPI{}, networkGossip{}, networkWeb{},
 		dnsWebhook{}, mattermostWebhook{}, mattermostBot{},
 		gatewatchCluster{},
 		renderStale{},

@@ -22,6 +22,7 @@ type facts struct {
 	cluster      lazy[*netpol.Cluster]
 	rules        lazy[[]loadedRule]
 	gatewatch    lazy[bool]
+	bridge       lazy[bool]
 }
 
 // alertmanagerSetup is Alertmanager's configuration and where it was read.
@@ -71,6 +72,13 @@ func (e *Env) cluster(ctx context.Context) (*netpol.Cluster, error) {
 // manifests hold it; live, its pods run in the monitoring namespace.
 func (e *Env) deploysGatewatch(ctx context.Context) (bool, error) {
 	return e.shared().gatewatch.get(func() (bool, error) { return findGatewatch(ctx, e) })
+}
+
+// deploysBridge reports whether gatewatch bridge's deployment (render
+// --target bridge) is among what doctor looks at: offline, the manifests
+// hold it; live, its pods run in the monitoring namespace.
+func (e *Env) deploysBridge(ctx context.Context) (bool, error) {
+	return e.shared().bridge.get(func() (bool, error) { return findBridge(ctx, e) })
 }
 
 // checksStack reports whether the Prometheus and Alertmanager checks

@@ -152,17 +152,21 @@ func (m *Manifests) Targets() []string {
 // deployment (render --target standalone).
 func (m *Manifests) deploysGatewatch() bool { return m.targets[render.TargetStandalone] }
 
+// deploysBridge reports whether the manifests hold gatewatch bridge's
+// deployment (render --target bridge).
+func (m *Manifests) deploysBridge() bool { return m.targets[render.TargetBridge] }
+
 // configuresStack reports whether the manifests configure a Prometheus or
 // Alertmanager, which the stack checks look at: they hold a rule, scrape
-// job, PodMonitor or Alertmanager configuration, or the output of a
-// target other than standalone, or no target's output at all (the user's
-// own manifests).
+// job, PodMonitor or Alertmanager configuration, or the output of a stack
+// target (not standalone's or the bridge's, which deploy gatewatch), or no
+// target's output at all (the user's own manifests).
 func (m *Manifests) configuresStack() bool {
 	if len(m.ruleList)+len(m.scrapeJobs)+len(m.podMonitors)+len(m.amConfigs)+len(m.amcs) > 0 {
 		return true
 	}
 	for t := range m.targets {
-		if t != render.TargetStandalone {
+		if t != render.TargetStandalone && t != render.TargetBridge {
 			return true
 		}
 	}
@@ -215,11 +219,18 @@ func (m *Manifests) readObject(o manifest.Object) error {
 		p.Name, p.Namespace = w.Metadata.Name, w.Metadata.Namespace
 		m.pods = append(m.pods, p)
 		// gatewatch's own deployment however it was made (the Helm chart,
-		// render's output under other names): its pods run `gatewatch run`.
-		if p.Labels["app.kubernetes.io/name"] == "gatewatch" {
+		// render's output under other names): its pods run `gatewatch run`;
+		// the bridge's run `gatewatch bridge`.
+		for _, d := range []struct{ name, cmd, target string }{
+			{"gatewatch", "run", render.TargetStandalone},
+			{render.BridgeName, "bridge", render.TargetBridge},
+		} {
+			if p.Labels["app.kubernetes.io/name"] != d.name {
+				continue
+			}
 			for _, c := range p.Spec.Containers {
-				if len(c.Args) > 0 && c.Args[0] == "run" {
-					m.targets[render.TargetStandalone] = true
+				if len(c.Args) > 0 && c.Args[0] == d.cmd {
+					m.targets[d.target] = true
 				}
 			}
 		}

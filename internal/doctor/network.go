@@ -191,8 +191,27 @@ func findGatewatch(ctx context.Context, env *Env) (bool, error) {
 	return len(list.Items) > 0, nil
 }
 
+// findBridge establishes whether gatewatch bridge's deployment is looked at
+// (Env.deploysBridge): offline, the manifests hold it (render --target
+// bridge, or a workload running `gatewatch bridge`); live, bridge pods run
+// in the monitoring namespace.
+func findBridge(ctx context.Context, env *Env) (bool, error) {
+	if env.offline() {
+		return env.Manifests.deploysBridge(), nil
+	}
+	if env.Kube == nil {
+		return false, nil
+	}
+	w := render.BridgeWorkload(env.Spec)
+	list, err := env.Kube.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: w.PodSelector, Limit: 1})
+	if err != nil {
+		return false, fmt.Errorf("list gatewatch bridge pods in %s: %w", w.Namespace, err)
+	}
+	return len(list.Items) > 0, nil
+}
+
 // actor is a workload whose paths a network check follows: Prometheus or
-// Alertmanager of the stack, or gatewatch itself.
+// Alertmanager of the stack, gatewatch itself, or gatewatch bridge.
 type actor struct {
 	name     string
 	workload spec.Workload
@@ -204,15 +223,31 @@ func scrapers(ctx context.Context, env *Env) ([]actor, error) {
 	return actors(ctx, env, actor{"Prometheus", env.Spec.Cluster.Prometheus})
 }
 
-// senders are who posts to the webhook here: Alertmanager (stack) and
-// gatewatch (its own deployment).
+// senders are who posts to the webhook here: Alertmanager (stack; unless
+// it posts through the bridge), gatewatch (its own deployment) and
+// gatewatch bridge (its deployment).
 func senders(ctx context.Context, env *Env) ([]actor, error) {
-	return actors(ctx, env, actor{"Alertmanager", env.Spec.Cluster.Alertmanager.Workload})
+	stack := actor{"Alertmanager", env.Spec.Cluster.Alertmanager.Workload}
+	if env.Spec.Cluster.Bridge.Enabled {
+		stack = actor{}
+	}
+	out, err := actors(ctx, env, stack)
+	if err != nil {
+		return nil, err
+	}
+	br, err := env.deploysBridge(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if br {
+		out = append(out, actor{"gatewatch bridge", render.BridgeWorkload(env.Spec)})
+	}
+	return out, nil
 }
 
 func actors(ctx context.Context, env *Env, stack actor) ([]actor, error) {
 	var out []actor
-	if env.checksStack() {
+	if env.checksStack() && stack.name != "" {
 		out = append(out, stack)
 	}
 	gw, err := env.deploysGatewatch(ctx)

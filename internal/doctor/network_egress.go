@@ -14,14 +14,14 @@ import (
 )
 
 // networkEgress (network/egress): NetworkPolicies let the sender's pods —
-// Alertmanager's for the stack, gatewatch's for its own deployment — reach
-// the webhook path (and the in-cluster gateway let them in) AND kube-dns on
-// 53 UDP and TCP.
+// Alertmanager's for the stack, gatewatch's for its own deployment, the
+// bridge's for its deployment — reach the webhook path (and the in-cluster
+// gateway let them in) AND kube-dns on 53 UDP and TCP.
 type networkEgress struct{}
 
 func (networkEgress) ID() string { return "network/egress" }
 func (networkEgress) Title() string {
-	return "NetworkPolicies allow Alertmanager (or gatewatch) → webhook path and DNS"
+	return "NetworkPolicies allow Alertmanager (or gatewatch, or its bridge) → webhook path and DNS"
 }
 func (networkEgress) Offline() bool { return true }
 
@@ -35,6 +35,9 @@ func (networkEgress) Run(ctx context.Context, env *Env) Result {
 		return skip(err.Error())
 	}
 	if len(who) == 0 {
+		if env.Spec.Cluster.Bridge.Enabled {
+			return skip("Alertmanager posts through gatewatch bridge (cluster.bridge.enabled), whose deployment is not here: check render --target bridge's output for the bridge → Mattermost path (network/bridge checks Alertmanager → bridge)")
+		}
 		return skip("no sender to check: neither an Alertmanager configuration nor gatewatch's own deployment")
 	}
 	var ev, summary []string

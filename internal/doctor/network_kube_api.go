@@ -10,12 +10,14 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/gatewatch/gatewatch/internal/netpol"
+	"github.com/gatewatch/gatewatch/internal/render"
 )
 
 // networkKubeAPI (network/kube-api): NetworkPolicies let gatewatch's pods
 // reach the Kubernetes API server, through which they discover the gateway
-// pods: cluster.api_server's CIDRs on its ports (without CIDRs, an address
-// outside the cluster stands for it).
+// pods (and the bridge's, when explain reads the cluster: logs or
+// configuration from kube): cluster.api_server's CIDRs on its ports
+// (without CIDRs, an address outside the cluster stands for it).
 type networkKubeAPI struct{}
 
 func (networkKubeAPI) ID() string { return "network/kube-api" }
@@ -25,7 +27,31 @@ func (networkKubeAPI) Title() string {
 func (networkKubeAPI) Offline() bool { return true }
 
 func (networkKubeAPI) applies(ctx context.Context, env *Env) (bool, error) {
-	return env.deploysGatewatch(ctx)
+	who, err := apiClients(ctx, env)
+	return len(who) > 0, err
+}
+
+// apiClients are who talks to the API server here: gatewatch (its own
+// deployment) and the bridge (its deployment, for explain's kube sources).
+func apiClients(ctx context.Context, env *Env) ([]actor, error) {
+	var out []actor
+	gw, err := env.deploysGatewatch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if gw {
+		out = append(out, actor{"gatewatch", gatewatchWorkload(env.Spec)})
+	}
+	if x := env.Spec.Explain; x.AccessLogs == "kube" || x.Config == "kube" {
+		br, err := env.deploysBridge(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if br {
+			out = append(out, actor{"gatewatch bridge", render.BridgeWorkload(env.Spec)})
+		}
+	}
+	return out, nil
 }
 
 // apiServerStandIn stands for the API server when cluster.api_server.cidrs
@@ -37,9 +63,9 @@ func (networkKubeAPI) Run(ctx context.Context, env *Env) Result {
 	if err != nil {
 		return skip(err.Error())
 	}
-	pods, _, err := podsFor(ctx, env, gatewatchWorkload(env.Spec))
+	who, err := apiClients(ctx, env)
 	if err != nil {
-		return failed("cannot read the gatewatch pods", "", err.Error())
+		return skip(err.Error())
 	}
 	a := env.Spec.Cluster.APIServer
 	var addrs []string
@@ -54,21 +80,36 @@ func (networkKubeAPI) Run(ctx context.Context, env *Env) Result {
 		addrs = []string{apiServerStandIn}
 		ev = append(ev, fmt.Sprintf("cluster.api_server.cidrs is not set: %s stands for the API server (any address)", apiServerStandIn))
 	}
-	var denied []string
-	for _, p := range pods {
-		for _, ip := range addrs {
-			for _, port := range a.Ports {
-				v := c.Allowed(p, netpol.Target{IP: ip}, intstr.FromInt32(int32(port)), corev1.ProtocolTCP)
-				ev = append(ev, fmt.Sprintf("API server %s: %s", net.JoinHostPort(ip, fmt.Sprint(port)), v.Reason))
-				if !v.Allowed {
-					denied = append(denied, net.JoinHostPort(ip, fmt.Sprint(port)))
+	var summary, policies []string
+	for _, w := range who {
+		pods, _, err := podsFor(ctx, env, w.workload)
+		if err != nil {
+			return failed("cannot read the "+w.name+" pods", "", err.Error())
+		}
+		var denied []string
+		for _, p := range pods {
+			for _, ip := range addrs {
+				for _, port := range a.Ports {
+					v := c.Allowed(p, netpol.Target{IP: ip}, intstr.FromInt32(int32(port)), corev1.ProtocolTCP)
+					ev = append(ev, fmt.Sprintf("%s → API server %s: %s", w.name, net.JoinHostPort(ip, fmt.Sprint(port)), v.Reason))
+					if !v.Allowed {
+						denied = append(denied, net.JoinHostPort(ip, fmt.Sprint(port)))
+					}
 				}
 			}
 		}
+		if len(denied) > 0 {
+			summary = append(summary, w.name+" may not reach the Kubernetes API server: "+strings.Join(unique(denied), ", "))
+			policy := "gatewatch-egress-kube-api"
+			if w.name != "gatewatch" {
+				policy = "gatewatch-bridge-egress-kube-api"
+			}
+			policies = append(policies, policy)
+		}
 	}
-	if len(denied) > 0 {
-		return failed("gatewatch may not reach the Kubernetes API server: "+strings.Join(unique(denied), ", "),
-			"allow gatewatch's egress to the API server's endpoints on cluster.api_server.ports (gatewatch render writes gatewatch-egress-kube-api): without it gatewatch discovers no gateway pod and scrapes nothing", ev...)
+	if len(summary) > 0 {
+		return failed(strings.Join(summary, "; "),
+			fmt.Sprintf("allow the egress to the API server's endpoints on cluster.api_server.ports (gatewatch render writes %s): without it gatewatch discovers no gateway pod and scrapes nothing, and the bridge's explanations lack the gateway's logs and configuration", strings.Join(policies, " and ")), ev...)
 	}
-	return pass("gatewatch may reach the Kubernetes API server", ev...)
+	return pass(actorNames(who)+" may reach the Kubernetes API server", ev...)
 }

@@ -49,7 +49,7 @@ func TestOfflineStandaloneHealthy(t *testing.T) {
 		require.NotContains(t, []Status{Fail, Warn}, r.Status, "%s: %s", id, r.Summary)
 		ids = append(ids, id)
 	}
-	require.Len(t, ids, len(Checks())-len(stackChecks)-len(liveGatewatchChecks))
+	require.Len(t, ids, len(Checks())-len(stackChecks)-len(liveGatewatchChecks)-len(bridgeChecks))
 }
 
 // TestOfflineStandaloneWithServiceMonitor: gatewatch's own monitoring
@@ -79,6 +79,10 @@ func TestOfflineStandaloneWithServiceMonitor(t *testing.T) {
 // bot mode (the example spec posts to a webhook).
 var liveGatewatchChecks = []string{"gatewatch/cluster", "mattermost/bot"}
 
+// bridgeChecks follow the paths of gatewatch bridge: they apply to its
+// deployment, or to a stack whose Alertmanager posts through it.
+var bridgeChecks = []string{"network/bridge"}
+
 // TestOfflineStackLeavesOutGatewatchChecks: a stack target's render is not
 // gatewatch's own deployment; its network checks follow Prometheus and
 // Alertmanager only.
@@ -87,7 +91,7 @@ func TestOfflineStackLeavesOutGatewatchChecks(t *testing.T) {
 	for _, id := range gatewatchChecks {
 		require.NotContains(t, rs, id)
 	}
-	require.Len(t, rs, len(Checks())-len(gatewatchChecks)-len(liveGatewatchChecks))
+	require.Len(t, rs, len(Checks())-len(gatewatchChecks)-len(liveGatewatchChecks)-len(bridgeChecks))
 	require.Equal(t, "Prometheus may scrape every gateway", rs["network/scrape"].Summary)
 	require.Equal(t, "Alertmanager may reach the webhook path and DNS", rs["network/egress"].Summary)
 }
@@ -160,7 +164,8 @@ func TestManifestsTargets(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, []string{target}, m.Targets())
 			require.Equal(t, target == render.TargetStandalone, m.deploysGatewatch())
-			require.Equal(t, target != render.TargetStandalone, m.configuresStack())
+			require.Equal(t, target == render.TargetBridge, m.deploysBridge())
+			require.Equal(t, target != render.TargetStandalone && target != render.TargetBridge, m.configuresStack())
 		})
 	}
 	s, err := spec.Load("../../examples/gatewatch.yaml", rules.SpecKinds())

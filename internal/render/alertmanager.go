@@ -31,6 +31,16 @@ type amReceiver struct {
 	Name              string         `json:"name"`
 	SlackConfigs      []amSlack      `json:"slack_configs,omitempty"`
 	MattermostConfigs []amMattermost `json:"mattermost_configs,omitempty"`
+	WebhookConfigs    []amWebhook    `json:"webhook_configs,omitempty"`
+}
+
+// amWebhook is a webhook_configs entry: Alertmanager's payload version 4,
+// which gatewatch bridge reads. max_alerts 0 sends every alert of the
+// group (the bridge counts what Alertmanager cut when it is set).
+type amWebhook struct {
+	SendResolved bool   `json:"send_resolved"`
+	URL          string `json:"url"`
+	MaxAlerts    int    `json:"max_alerts"`
 }
 
 type amField struct {
@@ -132,8 +142,9 @@ func fieldsFor() []amField {
 }
 
 // alertmanagerConfig builds alertmanager.yml: a "null" default receiver, the
-// spec's alerts to Mattermost (mattermost_configs on Alertmanager >= 0.30,
-// slack_configs below), and Watchdog to "null".
+// spec's alerts to Mattermost (a webhook to gatewatch bridge when it posts;
+// else mattermost_configs on Alertmanager >= 0.30, slack_configs below), and
+// Watchdog to "null".
 func alertmanagerConfig(s *spec.Spec) amConfig {
 	r := s.Routing
 	mm := amRoute{
@@ -147,7 +158,15 @@ func alertmanagerConfig(s *spec.Spec) amConfig {
 	m, p := s.Mattermost, posterOf(s.Mattermost)
 	receivers := []amReceiver{{Name: "null"}}
 	var routes []amRoute
-	if s.Cluster.MattermostNative() {
+	switch {
+	case throughBridge(s):
+		// The bridge posts gatewatch's own message (and, in bot mode, keeps
+		// one post per group, which the resolve closes).
+		routes = append(routes, mm)
+		receivers = append(receivers, amReceiver{Name: ReceiverName, WebhookConfigs: []amWebhook{{
+			SendResolved: m.ShouldSendResolved() || m.BotMode(), URL: BridgeURL(s),
+		}}})
+	case s.Cluster.MattermostNative():
 		cfg := func(critical bool) amMattermost {
 			c := amMattermost{
 				SendResolved: m.ShouldSendResolved(), WebhookURLFile: SecretMountPath(s),
@@ -171,7 +190,7 @@ func alertmanagerConfig(s *spec.Spec) amConfig {
 		receivers = append(receivers,
 			amReceiver{Name: ReceiverName, MattermostConfigs: []amMattermost{cfg(false)}},
 			amReceiver{Name: ReceiverCritical, MattermostConfigs: []amMattermost{cfg(true)}})
-	} else {
+	default:
 		routes = append(routes, mm)
 		receivers = append(receivers, amReceiver{Name: ReceiverName, SlackConfigs: []amSlack{{
 			SendResolved: m.ShouldSendResolved(), APIURLFile: SecretMountPath(s),

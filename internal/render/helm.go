@@ -46,7 +46,7 @@ type helmAlertmanager struct {
 	Config           amConfig `json:"config"`
 	AlertmanagerSpec struct {
 		// Secrets are mounted at /etc/alertmanager/secrets/NAME/.
-		Secrets []string `json:"secrets"`
+		Secrets []string `json:"secrets,omitempty"`
 	} `json:"alertmanagerSpec"`
 }
 
@@ -129,16 +129,22 @@ func helm(s *spec.Spec) ([]File, error) {
 	}
 	v.AdditionalPrometheusRulesMap = map[string]rules.File{"gatewatch": rules.Generate(s)}
 	v.Alertmanager.Config = alertmanagerConfig(s)
-	v.Alertmanager.AlertmanagerSpec.Secrets = []string{s.Cluster.Alertmanager.SecretName}
-
+	files := make([]File, 1, 3)
+	if !throughBridge(s) {
+		// Through the bridge, the bridge holds the Secret (render --target
+		// bridge), not Alertmanager.
+		v.Alertmanager.AlertmanagerSpec.Secrets = []string{s.Cluster.Alertmanager.SecretName}
+		secret, err := secretExample(s, s.Cluster.Alertmanager.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, secret)
+	}
 	values, err := file(HelmValuesFileName, helmHeader, v)
 	if err != nil {
 		return nil, err
 	}
-	secret, err := secretExample(s, s.Cluster.Alertmanager.Namespace)
-	if err != nil {
-		return nil, err
-	}
+	files[0] = values
 	dash, err := dashboardFile(s)
 	if err != nil {
 		return nil, err
@@ -147,5 +153,5 @@ func helm(s *spec.Spec) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]File{values, secret, dash}, np...), nil
+	return append(append(files, dash), np...), nil
 }

@@ -97,9 +97,11 @@ func netpol(s *spec.Spec, name, ns string, podSel *metav1.LabelSelector, types [
 // networkPolicies returns the policies for the whole alert path:
 // Prometheus → gateway stats port (egress on Prometheus, ingress on the
 // gateway), Alertmanager → the webhook path (gateway pods on the Service
-// port and the pod port behind it, or the Mattermost CIDRs), Alertmanager →
-// kube-dns on 53 UDP and TCP (an egress policy that forgets DNS breaks the
-// webhook too), and the gateway's ingress from Alertmanager.
+// port and the pod port behind it, or the Mattermost CIDRs) and the
+// gateway's ingress from Alertmanager — or, when Alertmanager posts through
+// the bridge, Alertmanager → the bridge's port, both sides — and
+// Alertmanager → kube-dns on 53 UDP and TCP (an egress policy that forgets
+// DNS breaks the webhook too).
 func networkPolicies(s *spec.Spec) ([]File, error) {
 	c := s.Cluster
 	promPods, err := selector(c.Prometheus.PodSelector)
@@ -154,35 +156,51 @@ func networkPolicies(s *spec.Spec) ([]File, error) {
 		}
 	}
 
-	// Alertmanager → webhook path.
-	web := netpol(s, "gatewatch-alertmanager-egress-webhook", c.Alertmanager.Namespace, amPods, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress})
-	web.Spec.Egress, err = webhookEgressRules(s)
-	if err != nil {
-		return nil, err
-	}
-	if len(web.Spec.Egress) > 0 {
-		if err := add(web); err != nil {
-			return nil, err
-		}
-	}
-	if w := c.WebhookPath; w.Via == spec.ViaGateway && w.Gateway.PodSelector != "" {
-		gw, err := selector(w.Gateway.PodSelector)
+	// Alertmanager → the bridge, which posts to Mattermost (its own paths
+	// are render --target bridge's) ...
+	if throughBridge(s) {
+		nps, err := alertmanagerBridgePolicies(s)
 		if err != nil {
 			return nil, err
 		}
-		in := netpol(s, "gatewatch-allow-alertmanager-webhook", w.Gateway.Namespace, gw, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress})
-		in.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{
-			From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: nsSelector(c.Alertmanager.Namespace), PodSelector: amPods}},
-			Ports: webhookPorts(w),
-		}}
-		if err := add(in); err != nil {
+		for _, np := range nps {
+			if err := add(np); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		// ... or → the webhook path.
+		web := netpol(s, "gatewatch-alertmanager-egress-webhook", c.Alertmanager.Namespace, amPods, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress})
+		web.Spec.Egress, err = webhookEgressRules(s)
+		if err != nil {
 			return nil, err
+		}
+		if len(web.Spec.Egress) > 0 {
+			if err := add(web); err != nil {
+				return nil, err
+			}
+		}
+		if w := c.WebhookPath; w.Via == spec.ViaGateway && w.Gateway.PodSelector != "" {
+			gw, err := selector(w.Gateway.PodSelector)
+			if err != nil {
+				return nil, err
+			}
+			in := netpol(s, "gatewatch-allow-alertmanager-webhook", w.Gateway.Namespace, gw, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress})
+			in.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{
+				From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: nsSelector(c.Alertmanager.Namespace), PodSelector: amPods}},
+				Ports: webhookPorts(w),
+			}}
+			if err := add(in); err != nil {
+				return nil, err
+			}
 		}
 	}
 
 	// Alertmanager → cluster DNS, UDP and TCP (large answers fall back to TCP).
-	dns := netpol(s, "gatewatch-alertmanager-egress-dns", c.Alertmanager.Namespace, amPods, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress})
-	dns.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{dnsEgressRule(s)}
+	dns, err := alertmanagerDNSPolicy(s)
+	if err != nil {
+		return nil, err
+	}
 	if err := add(dns); err != nil {
 		return nil, err
 	}

@@ -53,11 +53,15 @@ func operator(s *spec.Spec) ([]File, error) {
 	}
 	files = append(files, f)
 	for _, ns := range alertmanagerConfigNamespaces(s) {
-		f, err := secretExample(s, ns)
-		if err != nil {
-			return nil, err
+		if !throughBridge(s) {
+			// Through the bridge, the bridge holds the Secret (render
+			// --target bridge), not Alertmanager.
+			f, err := secretExample(s, ns)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, f)
 		}
-		files = append(files, f)
 		amc := alertmanagerConfigCR(s, ns)
 		f, err = file(fmt.Sprintf("alertmanagerconfig-%s-%s.yaml", ns, amc.Name), amcHeader, amc)
 		if err != nil {
@@ -215,7 +219,8 @@ const amcHeader = `# The operator adds a namespace="<this namespace>" matcher to
 # AlertmanagerConfig; the gatewatch rules set namespace to the gateway's
 # namespace, so this object lives there. AlertmanagerConfig (v1alpha1) has no
 # Mattermost receiver: slackConfigs speak Mattermost's Slack-compatible
-# webhook. The "null" default receiver and the Watchdog route belong to the
+# webhook (or, with cluster.bridge.enabled, webhookConfigs post to gatewatch
+# bridge, which posts to Mattermost). The "null" default receiver and the Watchdog route belong to the
 # Alertmanager's base configuration (kube-prometheus-stack has both), so the
 # spec's routing.default_receiver and routing.watchdog do not apply here.
 `
@@ -252,6 +257,12 @@ func alertmanagerConfigCR(s *spec.Spec, ns string) *monitoringv1alpha1.Alertmana
 	if len(r.Alerts) > 1 {
 		matcher = monitoringv1alpha1.Matcher{Name: "alertname", Value: joinAlternatives(r.Alerts), MatchType: monitoringv1alpha1.MatchRegexp}
 	}
+	receiver := monitoringv1alpha1.Receiver{Name: ReceiverName, SlackConfigs: []monitoringv1alpha1.SlackConfig{slack}}
+	if throughBridge(s) {
+		receiver = monitoringv1alpha1.Receiver{Name: ReceiverName, WebhookConfigs: []monitoringv1alpha1.WebhookConfig{{
+			SendResolved: ptr(m.ShouldSendResolved() || m.BotMode()), URL: ptr(BridgeURL(s)),
+		}}}
+	}
 	return &monitoringv1alpha1.AlertmanagerConfig{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1alpha1", Kind: "AlertmanagerConfig"},
 		ObjectMeta: metav1.ObjectMeta{Name: "gatewatch-mattermost", Namespace: ns, Labels: managedLabels(s, true)},
@@ -264,7 +275,7 @@ func alertmanagerConfigCR(s *spec.Spec, ns string) *monitoringv1alpha1.Alertmana
 				RepeatInterval: ptr(monitoringv1.NonEmptyDuration(r.RepeatInterval.String())),
 				Matchers:       []monitoringv1alpha1.Matcher{matcher},
 			},
-			Receivers: []monitoringv1alpha1.Receiver{{Name: ReceiverName, SlackConfigs: []monitoringv1alpha1.SlackConfig{slack}}},
+			Receivers: []monitoringv1alpha1.Receiver{receiver},
 		},
 	}
 }

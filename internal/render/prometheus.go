@@ -86,6 +86,11 @@ func prometheus(s *spec.Spec) ([]File, error) {
 }
 
 func amHeader(s *spec.Spec) string {
+	if throughBridge(s) {
+		return fmt.Sprintf(`# Alertmanager %s: webhook_configs to gatewatch bridge (cluster.bridge.enabled),
+# which posts to Mattermost; render --target bridge deploys it, with the Secret.
+`, s.Cluster.Alertmanager.Version)
+	}
 	kind := "slack_configs (Alertmanager < 0.30 has no mattermost_configs)"
 	if s.Cluster.MattermostNative() {
 		kind = "mattermost_configs (Alertmanager >= 0.30)"

@@ -20,6 +20,9 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 var goldenSpecs = map[string]string{
 	"example": "../../examples/gatewatch.yaml",
 	"full":    "testdata/full.yaml",
+	// bot mode behind the stack's Alertmanager: the stack targets post
+	// through gatewatch bridge, which keeps its posts on a volume.
+	"bridge-bot": "testdata/bridge-bot.yaml",
 }
 
 // TestGolden renders every spec for every target and compares with
@@ -71,7 +74,7 @@ func TestStableOutput(t *testing.T) {
 // rendered for one of the golden specs (doctor reads rendered folders
 // through these declarations).
 func TestTargetsDeclareTheirOutputs(t *testing.T) {
-	require.Equal(t, []string{TargetOperator, TargetPrometheus, TargetHelm, TargetStandalone}, TargetNames())
+	require.Equal(t, []string{TargetOperator, TargetPrometheus, TargetHelm, TargetStandalone, TargetBridge}, TargetNames())
 	for _, target := range Targets() {
 		t.Run(target.Name, func(t *testing.T) {
 			seen := map[string]bool{}
@@ -123,7 +126,7 @@ func TestLookup(t *testing.T) {
 		require.Equal(t, name, got.Name)
 	}
 	_, err := Lookup("kustomize")
-	require.EqualError(t, err, `unknown target "kustomize": use one of operator, prometheus, helm, standalone`)
+	require.EqualError(t, err, `unknown target "kustomize": use one of operator, prometheus, helm, standalone, bridge`)
 }
 
 func TestAlertmanagerReceiverByVersion(t *testing.T) {

@@ -40,7 +40,10 @@ const (
 
 // DeploymentSpec returns the spec as the deployed gatewatch reads it: the
 // webhook URL replaced by the mounted Secret's file, never inline.
-func DeploymentSpec(s *spec.Spec) ([]byte, error) {
+func DeploymentSpec(s *spec.Spec) ([]byte, error) { return deploymentSpec(s, TargetStandalone) }
+
+// deploymentSpec is DeploymentSpec for the target that deploys it.
+func deploymentSpec(s *spec.Spec, target string) ([]byte, error) {
 	c := *s
 	from := "the webhook URL comes from the Secret"
 	if c.Mattermost.BotMode() {
@@ -58,7 +61,7 @@ func DeploymentSpec(s *spec.Spec) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("render the deployed spec: %w", err)
 	}
-	return append([]byte("# Rendered by gatewatch render --target standalone; "+from+".\n"), b...), nil
+	return append([]byte("# Rendered by gatewatch render --target "+target+"; "+from+".\n"), b...), nil
 }
 
 // StandaloneExternalURL is the deployed gatewatch's --web.external-url.
@@ -168,56 +171,11 @@ func standalone(s *spec.Spec) ([]File, error) {
 	}); err != nil {
 		return nil, err
 	}
-	for _, gns := range gatewayNamespaces(s) {
-		role := &rbacv1.Role{
-			TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"}, ObjectMeta: meta("gatewatch-pod-discovery", gns),
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}}},
-		}
-		// explain's kube sources: the gateway pods' logs; the Services in
-		// front of them and the TLS Secrets the Gateways name (only the
-		// certificate is kept, the key is dropped on read).
-		if s.Explain.AccessLogs == "kube" {
-			role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}})
-		}
-		if s.Explain.Config == "kube" {
-			role.Rules = append(role.Rules,
-				rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"list"}},
-				rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}})
-		}
-		binding := &rbacv1.RoleBinding{
-			TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"}, ObjectMeta: meta("gatewatch-pod-discovery", gns),
-			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role.Name},
-			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: standaloneName, Namespace: ns}},
-		}
-		if err := add("role-"+gns+"-gatewatch-pod-discovery.yaml", "", role); err != nil {
-			return nil, err
-		}
-		if err := add("rolebinding-"+gns+"-gatewatch-pod-discovery.yaml", "", binding); err != nil {
-			return nil, err
-		}
+	rbac, err := rbacFiles(s, standaloneName, ns, true, meta)
+	if err != nil {
+		return nil, err
 	}
-
-	if s.Explain.Config == "kube" {
-		// Gateways and their routing can live in any namespace.
-		cr := &rbacv1.ClusterRole{
-			TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"}, ObjectMeta: meta("gatewatch-explain", ""),
-			Rules: []rbacv1.PolicyRule{
-				{APIGroups: []string{"networking.istio.io"}, Resources: []string{"gateways", "virtualservices", "envoyfilters"}, Verbs: []string{"list"}},
-				{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: []string{"list"}},
-			},
-		}
-		crb := &rbacv1.ClusterRoleBinding{
-			TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"}, ObjectMeta: meta("gatewatch-explain", ""),
-			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: cr.Name},
-			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: standaloneName, Namespace: ns}},
-		}
-		if err := add("clusterrole-gatewatch-explain.yaml", "", cr); err != nil {
-			return nil, err
-		}
-		if err := add("clusterrolebinding-gatewatch-explain.yaml", "", crb); err != nil {
-			return nil, err
-		}
-	}
+	files = append(files, rbac...)
 
 	specYAML, err := DeploymentSpec(s)
 	if err != nil {
@@ -434,6 +392,80 @@ func withoutClaimStatus(sts *appsv1.StatefulSet) (map[string]any, error) {
 		}
 	}
 	return obj, nil
+}
+
+// rbacFiles are the ServiceAccount sa's grants in the gateways'
+// namespaces: with discovery, get/list/watch pods (gatewatch run finds the
+// gateway pods); for explain's kube sources, the gateway pods' logs, the
+// Services in front of them and the TLS Secrets the Gateways name (only the
+// certificate is kept, the key is dropped on read), and cluster-wide the
+// Gateways and their routing. Nothing when nothing is needed.
+func rbacFiles(s *spec.Spec, sa, ns string, discovery bool, meta func(name, namespace string) metav1.ObjectMeta) ([]File, error) {
+	var files []File
+	add := func(name string, v any) error {
+		f, err := file(name, "", v)
+		files = append(files, f)
+		return err
+	}
+	logs, config := s.Explain.AccessLogs == "kube", s.Explain.Config == "kube"
+	name := sa + "-pod-discovery"
+	if !discovery {
+		name = sa + "-explain"
+	}
+	for _, gns := range gatewayNamespaces(s) {
+		role := &rbacv1.Role{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"}, ObjectMeta: meta(name, gns)}
+		switch {
+		case discovery:
+			role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}})
+		case logs:
+			// explain finds the gateway's pods before it reads their logs.
+			role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list"}})
+		}
+		if logs {
+			role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}})
+		}
+		if config {
+			role.Rules = append(role.Rules,
+				rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"list"}},
+				rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}})
+		}
+		if len(role.Rules) == 0 {
+			continue
+		}
+		binding := &rbacv1.RoleBinding{
+			TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"}, ObjectMeta: meta(name, gns),
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role.Name},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: ns}},
+		}
+		if err := add("role-"+gns+"-"+name+".yaml", role); err != nil {
+			return nil, err
+		}
+		if err := add("rolebinding-"+gns+"-"+name+".yaml", binding); err != nil {
+			return nil, err
+		}
+	}
+	if config {
+		// Gateways and their routing can live in any namespace.
+		cr := &rbacv1.ClusterRole{
+			TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"}, ObjectMeta: meta(sa+"-explain", ""),
+			Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{"networking.istio.io"}, Resources: []string{"gateways", "virtualservices", "envoyfilters"}, Verbs: []string{"list"}},
+				{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: []string{"list"}},
+			},
+		}
+		crb := &rbacv1.ClusterRoleBinding{
+			TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"}, ObjectMeta: meta(sa+"-explain", ""),
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: cr.Name},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: ns}},
+		}
+		if err := add("clusterrole-"+cr.Name+".yaml", cr); err != nil {
+			return nil, err
+		}
+		if err := add("clusterrolebinding-"+crb.Name+".yaml", crb); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
 }
 
 func gatewayNamespaces(s *spec.Spec) []string {

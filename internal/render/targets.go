@@ -14,6 +14,7 @@ const (
 	TargetPrometheus = "prometheus"
 	TargetHelm       = "helm"
 	TargetStandalone = "standalone"
+	TargetBridge     = "bridge"
 )
 
 // Names of the config files the prometheus and helm targets write.
@@ -78,10 +79,10 @@ type Target struct {
 
 // Render compiles the spec for this target.
 func (t Target) Render(s *spec.Spec) ([]File, error) {
-	if s.Mattermost.BotMode() && t.Name != TargetStandalone {
+	if s.Mattermost.BotMode() && t.Name != TargetStandalone && t.Name != TargetBridge && !throughBridge(s) {
 		// Alertmanager cannot post as a bot (its mattermost_configs is a
 		// webhook, and it keeps no post to edit).
-		return nil, fmt.Errorf("mattermost bot mode (bot_token_file) needs gatewatch itself to post: render --target standalone, or keep a webhook for --target %s (or run gatewatch bridge in bot mode behind your Alertmanager's webhook_configs; see docs/bridge.md)", t.Name)
+		return nil, fmt.Errorf("mattermost bot mode (bot_token_file) needs gatewatch itself to post: render --target standalone, or set cluster.bridge.enabled: true so Alertmanager posts through gatewatch bridge in bot mode (render --target bridge deploys it; see docs/bridge.md), or keep a webhook for --target %s", t.Name)
 	}
 	return t.render(s)
 }
@@ -145,15 +146,18 @@ func Targets() []Target {
 		{
 			Name: TargetStandalone,
 			Writes: []Output{
-				{Name: "serviceaccount-*.yaml", Format: FormatObject, Kinds: []string{"ServiceAccount"}},
-				{Name: "role-*.yaml", Format: FormatObject, Kinds: []string{"Role"}},
-				{Name: "rolebinding-*.yaml", Format: FormatObject, Kinds: []string{"RoleBinding"}},
-				{Name: "clusterrole-*.yaml", Format: FormatObject, Kinds: []string{"ClusterRole"}},
-				{Name: "clusterrolebinding-*.yaml", Format: FormatObject, Kinds: []string{"ClusterRoleBinding"}},
-				{Name: "configmap-*.yaml", Format: FormatObject, Kinds: []string{"ConfigMap"}},
+				// Names end in the object's name: the bridge target writes
+				// the same kinds, named gatewatch-bridge.
+				{Name: "serviceaccount-*-" + standaloneName + ".yaml", Format: FormatObject, Kinds: []string{"ServiceAccount"}},
+				{Name: "role-*-" + standaloneName + "-pod-discovery.yaml", Format: FormatObject, Kinds: []string{"Role"}},
+				{Name: "rolebinding-*-" + standaloneName + "-pod-discovery.yaml", Format: FormatObject, Kinds: []string{"RoleBinding"}},
+				{Name: "clusterrole-" + standaloneName + "-explain.yaml", Format: FormatObject, Kinds: []string{"ClusterRole"}},
+				{Name: "clusterrolebinding-" + standaloneName + "-explain.yaml", Format: FormatObject, Kinds: []string{"ClusterRoleBinding"}},
+				{Name: "configmap-*-" + standaloneName + ".yaml", Format: FormatObject, Kinds: []string{"ConfigMap"}},
 				{Name: "statefulset-*.yaml", Format: FormatObject, Kinds: []string{"StatefulSet"}},
-				{Name: "service-*.yaml", Format: FormatObject, Kinds: []string{"Service"}},
-				{Name: "poddisruptionbudget-*.yaml", Format: FormatObject, Kinds: []string{"PodDisruptionBudget"}},
+				{Name: "service-*-" + standaloneName + ".yaml", Format: FormatObject, Kinds: []string{"Service"}},
+				{Name: "service-*-" + ClusterServiceName + ".yaml", Format: FormatObject, Kinds: []string{"Service"}},
+				{Name: "poddisruptionbudget-*-" + standaloneName + ".yaml", Format: FormatObject, Kinds: []string{"PodDisruptionBudget"}},
 				// gatewatch's own monitoring (cluster.standalone.service_monitor)
 				{Name: "self-servicemonitor-*.yaml", Format: FormatObject, Kinds: []string{"ServiceMonitor"}},
 				{Name: "self-prometheusrule-*.yaml", Format: FormatObject, Kinds: []string{"PrometheusRule"}},
@@ -162,6 +166,24 @@ func Targets() []Target {
 				networkPolicyOutput(),
 			},
 			render: standalone,
+		},
+		{
+			Name: TargetBridge,
+			Writes: []Output{
+				{Name: "serviceaccount-*-" + BridgeName + ".yaml", Format: FormatObject, Kinds: []string{"ServiceAccount"}},
+				{Name: "role-*-" + BridgeName + "-explain.yaml", Format: FormatObject, Kinds: []string{"Role"}},
+				{Name: "rolebinding-*-" + BridgeName + "-explain.yaml", Format: FormatObject, Kinds: []string{"RoleBinding"}},
+				{Name: "clusterrole-" + BridgeName + "-explain.yaml", Format: FormatObject, Kinds: []string{"ClusterRole"}},
+				{Name: "clusterrolebinding-" + BridgeName + "-explain.yaml", Format: FormatObject, Kinds: []string{"ClusterRoleBinding"}},
+				{Name: "configmap-*-" + BridgeName + ".yaml", Format: FormatObject, Kinds: []string{"ConfigMap"}},
+				{Name: "persistentvolumeclaim-*-" + BridgeName + ".yaml", Format: FormatObject, Kinds: []string{"PersistentVolumeClaim"}},
+				{Name: "deployment-*-" + BridgeName + ".yaml", Format: FormatObject, Kinds: []string{"Deployment"}},
+				{Name: "service-*-" + BridgeName + ".yaml", Format: FormatObject, Kinds: []string{"Service"}},
+				{Name: "poddisruptionbudget-*-" + BridgeName + ".yaml", Format: FormatObject, Kinds: []string{"PodDisruptionBudget"}},
+				secretExampleOutput(),
+				networkPolicyOutput(),
+			},
+			render: bridge,
 		},
 	}
 }

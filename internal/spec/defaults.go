@@ -143,6 +143,19 @@ func (s *Spec) applyDefaults(idx lineIndex, kinds Kinds) {
 	if len(st.WebFrom) == 0 && !idx.has("cluster.standalone.web_from") {
 		st.WebFrom = []Peer{{Namespace: c.Prometheus.Namespace, PodSelector: c.Prometheus.PodSelector}}
 	}
+	b := &c.Bridge
+	if !idx.has("cluster.bridge.replicas") {
+		b.Replicas = DefaultReplicas
+		if s.Mattermost.BotMode() {
+			b.Replicas = 1
+		}
+	}
+	if b.Storage.Size == "" && !idx.has("cluster.bridge.storage.size") {
+		b.Storage.Size = DefaultStorageSize
+	}
+	if len(b.WebFrom) == 0 && !idx.has("cluster.bridge.web_from") {
+		b.WebFrom = []Peer{{Namespace: c.Prometheus.Namespace, PodSelector: c.Prometheus.PodSelector}}
+	}
 	w := &c.WebhookPath
 	if w.Via == "" {
 		w.Via = ViaGateway

@@ -223,6 +223,38 @@ type Cluster struct {
 	APIServer APIServer `yaml:"api_server,omitempty"`
 	// Standalone shapes what render --target standalone deploys.
 	Standalone Standalone `yaml:"standalone,omitempty"`
+	// Bridge puts `gatewatch bridge` between your Alertmanager and
+	// Mattermost: render --target bridge deploys it.
+	Bridge Bridge `yaml:"bridge,omitempty"`
+}
+
+// Bridge is `gatewatch bridge` in front of Mattermost, behind the stack's
+// Alertmanager: render --target bridge deploys it, and with Enabled the
+// stack targets (operator, prometheus, helm) give Alertmanager a
+// webhook_configs receiver pointing at it instead of posting to Mattermost
+// themselves.
+type Bridge struct {
+	// Enabled sends Alertmanager's notifications through the bridge.
+	// Default false.
+	Enabled bool `yaml:"enabled,omitempty"`
+	// Replicas of the bridge Deployment. Default 2 with a webhook (each
+	// notification is posted by whichever replica Alertmanager reaches);
+	// bot mode keeps each group's post in a data directory, so it runs 1.
+	Replicas int `yaml:"replicas,omitempty"`
+	// Storage is bot mode's --data-dir volume (each group's post, the
+	// acknowledgements, the buttons' signing key). Default 1Gi.
+	Storage Storage `yaml:"storage,omitempty"`
+	// ExternalURL is where Mattermost reaches the bridge for the buttons'
+	// clicks (bot mode). Default: the in-cluster Service,
+	// http://gatewatch-bridge.<monitoring namespace>.svc:9095.
+	ExternalURL string `yaml:"external_url,omitempty"`
+	// AlertmanagerURL is the Alertmanager whose API v2 the Silence buttons
+	// use (bot mode). Default: none, Acknowledge only.
+	AlertmanagerURL string `yaml:"alertmanager_url,omitempty"`
+	// WebFrom are the peers let in to the bridge's port besides
+	// Alertmanager under default-deny ingress (Prometheus for /metrics, the
+	// Mattermost server for the buttons). Default: the Prometheus pods.
+	WebFrom []Peer `yaml:"web_from,omitempty"`
 }
 
 // APIServer is the Kubernetes API server as NetworkPolicy sees it: the
@@ -350,7 +382,9 @@ const (
 	DefaultAMVersion       = "0.31.1"
 	DefaultSecretName      = "gatewatch-mattermost"
 	DefaultReplicas        = 2
-	DefaultStorageSize     = "1Gi"
+	// DefaultBridgePort is where render --target bridge's bridge listens.
+	DefaultBridgePort  = 9095
+	DefaultStorageSize = "1Gi"
 	// SecretKey is the key in the Secret that holds the webhook URL.
 	SecretKey = "webhook-url"
 	// BotTokenKey is the key in the Secret that holds the bot token (bot mode).

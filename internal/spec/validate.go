@@ -87,6 +87,7 @@ func (s *Spec) validate(v *validator, kinds Kinds) {
 	s.Explain.validate(v, s)
 	s.Routing.validate(v, s)
 	s.Cluster.validate(v)
+	s.Cluster.Bridge.validate(v, s.Mattermost.BotMode())
 }
 
 func (g Gateway) validate(v *validator, p string) {
@@ -432,6 +433,45 @@ func (st Standalone) validate(v *validator) {
 	if st.ExternalURL != "" {
 		if u, err := url.Parse(st.ExternalURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.errorf("cluster.standalone.external_url", "external_url %q must be an http(s) URL such as https://gatewatch.example.com", st.ExternalURL)
+		}
+	}
+}
+
+// validate checks the bridge section; in bot mode the bridge keeps its
+// posts in one data directory, so it runs one replica.
+func (b Bridge) validate(v *validator, botMode bool) {
+	if b.Replicas < 1 {
+		v.errorf("cluster.bridge.replicas", "replicas %d: give at least 1 (2 or more so a notification finds a bridge during a rollout)", b.Replicas)
+	}
+	if botMode && b.Replicas > 1 {
+		v.errorf("cluster.bridge.replicas", "replicas %d: in bot mode the bridge keeps each alert group's post in its data directory, one bridge per directory: use 1", b.Replicas)
+	}
+	sz := b.Storage.Size
+	if q, err := resource.ParseQuantity(sz); err != nil {
+		v.errorf("cluster.bridge.storage.size", "size %q is not a Kubernetes quantity such as 1Gi", sz)
+	} else if q.Sign() <= 0 {
+		v.errorf("cluster.bridge.storage.size", "size %q must be positive", sz)
+	}
+	if sc := b.Storage.StorageClass; sc != "" {
+		if errs := validation.IsDNS1123Subdomain(sc); len(errs) > 0 {
+			v.errorf("cluster.bridge.storage.storage_class", "%q is not a valid StorageClass name: %s", sc, strings.Join(errs, "; "))
+		}
+		if b.Storage.EmptyDir {
+			v.errorf("cluster.bridge.storage.storage_class", "storage_class has no effect with empty_dir: true: give one or the other")
+		}
+	}
+	for i, p := range b.WebFrom {
+		p.validate(v, fmt.Sprintf("cluster.bridge.web_from[%d]", i))
+	}
+	for _, u := range []struct{ key, val, eg string }{
+		{"external_url", b.ExternalURL, "https://gatewatch-bridge.example.com"},
+		{"alertmanager_url", b.AlertmanagerURL, "http://alertmanager-operated.monitoring.svc:9093"},
+	} {
+		if u.val == "" {
+			continue
+		}
+		if pu, err := url.Parse(u.val); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			v.errorf("cluster.bridge."+u.key, "%s %q must be an http(s) URL such as %s", u.key, u.val, u.eg)
 		}
 	}
 }

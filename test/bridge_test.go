@@ -19,11 +19,15 @@ import (
 	"github.com/gatewatch/gatewatch/internal/demo"
 	"github.com/gatewatch/gatewatch/internal/mattermost"
 	"github.com/gatewatch/gatewatch/internal/mattermost/inbox"
+	"github.com/gatewatch/gatewatch/internal/render"
+	"github.com/gatewatch/gatewatch/internal/rules"
+	"github.com/gatewatch/gatewatch/internal/spec"
 	"github.com/gatewatch/gatewatch/internal/syncbuf"
 )
 
-// TestBridgeBehindRealAlertmanager: a real Alertmanager with a webhook
-// receiver pointing at `gatewatch bridge`; an alert posted to Alertmanager
+// TestBridgeBehindRealAlertmanager: a real Alertmanager with the
+// configuration render writes for cluster.bridge.enabled (a webhook
+// receiver pointing at `gatewatch bridge`); an alert posted to Alertmanager
 // reaches the strict Mattermost server as gatewatch's message with explain's
 // verdict, after Mattermost failed twice (503s Alertmanager retried).
 func TestBridgeBehindRealAlertmanager(t *testing.T) {
@@ -72,17 +76,21 @@ func TestBridgeBehindRealAlertmanager(t *testing.T) {
 	require.Eventually(t, func() bool { return httpOK("http://" + bridgeAddr + "/-/ready") }, 20*time.Second, 50*time.Millisecond, "bridge ready")
 
 	amAddr := freeAddr(t)
-	amConf := fmt.Sprintf(`route:
-  receiver: bridge
-  group_by: [alertname, namespace, gateway]
-  group_wait: 1s
-  group_interval: 2s
-receivers:
-- name: bridge
-  webhook_configs:
-  - url: http://%s/alerts
-    send_resolved: true
-`, bridgeAddr)
+	// Alertmanager's configuration is the one render writes with
+	// cluster.bridge.enabled, the bridge's in-cluster URL made this test's.
+	s, err := spec.Parse([]byte(specText), specFile, rules.SpecKinds())
+	require.NoError(t, err)
+	s.Cluster.Bridge.Enabled = true
+	files, err := render.Render(s, render.TargetPrometheus)
+	require.NoError(t, err)
+	var amConf string
+	for _, f := range files {
+		if f.Name == render.AlertmanagerConfigFileName {
+			amConf = string(f.Content)
+		}
+	}
+	require.Contains(t, amConf, render.BridgeURL(s))
+	amConf = strings.ReplaceAll(amConf, render.BridgeURL(s), "http://"+bridgeAddr+"/alerts")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte(amConf), 0o644))
 	startProc(t, amBin, "--config.file="+filepath.Join(dir, "alertmanager.yml"), "--storage.path="+filepath.Join(dir, "am"),
 		"--web.listen-address="+amAddr, "--cluster.listen-address=")

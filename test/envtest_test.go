@@ -239,7 +239,7 @@ func TestServerSideDryRun(t *testing.T) {
 	_, client, dyn, dc := kubeClients(t)
 	var objects int
 	for name, path := range specs {
-		for _, target := range []string{render.TargetOperator, render.TargetStandalone, render.TargetHelm, render.TargetPrometheus} {
+		for _, target := range []string{render.TargetOperator, render.TargetStandalone, render.TargetHelm, render.TargetPrometheus, render.TargetBridge} {
 			t.Run(name+"/"+target, func(t *testing.T) {
 				s, err := spec.Load(path, rules.SpecKinds())
 				require.NoError(t, err)

@@ -30,6 +30,8 @@ import (
 var specs = map[string]string{
 	"example": "../examples/gatewatch.yaml",
 	"full":    "../internal/render/testdata/full.yaml",
+	// bot mode behind the stack's Alertmanager, through gatewatch bridge
+	"bridge-bot": "../internal/render/testdata/bridge-bot.yaml",
 }
 
 // tool returns the path of a pinned tool, failing (not skipping) when it is
@@ -225,7 +227,12 @@ func operatorEquivalent(t *testing.T, path string) []byte {
 		if strings.HasPrefix(n, "alertmanagerconfig-") {
 			var amc monitoringv1alpha1.AlertmanagerConfig
 			require.NoError(t, yaml.UnmarshalStrict(b, &amc))
-			require.NotNil(t, amc.Spec.Receivers[0].SlackConfigs[0].APIURL, "the webhook URL must come from a Secret key reference")
+			if s, err := spec.Load(path, rules.SpecKinds()); err == nil && s.Cluster.Bridge.Enabled {
+				require.Empty(t, amc.Spec.Receivers[0].SlackConfigs)
+				require.Equal(t, render.BridgeURL(s), *amc.Spec.Receivers[0].WebhookConfigs[0].URL, "through the bridge: a webhook to its Service")
+			} else {
+				require.NotNil(t, amc.Spec.Receivers[0].SlackConfigs[0].APIURL, "the webhook URL must come from a Secret key reference")
+			}
 			amcs = append(amcs, amc)
 		}
 	}
@@ -255,7 +262,7 @@ func TestAmtoolCheckConfig(t *testing.T) {
 					s, err := spec.Load(path, rules.SpecKinds())
 					require.NoError(t, err)
 					want := 2
-					if s.Cluster.MattermostNative() && target != "operator" {
+					if s.Cluster.MattermostNative() && !s.Cluster.Bridge.Enabled && target != "operator" {
 						want = 3 // plus mattermost-critical, which posts with priority "important"
 					}
 					if target == "operator" {
@@ -295,7 +302,7 @@ func TestAmtoolRoutes(t *testing.T) {
 				s, err := spec.Load(path, rules.SpecKinds())
 				require.NoError(t, err)
 				wantCritical := want
-				if s.Cluster.MattermostNative() && target != "operator" {
+				if s.Cluster.MattermostNative() && !s.Cluster.Bridge.Enabled && target != "operator" {
 					wantCritical = render.ReceiverCritical
 				}
 				critical := append([]string{}, alert...)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	amconfig "github.com/prometheus/alertmanager/config"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatewatch/gatewatch/internal/render"
@@ -155,4 +156,38 @@ func TestOfflineBridgeNotConfigured(t *testing.T) {
 			require.Equal(t, Fail, rs["alertmanager/route"].Status, rs["alertmanager/route"].Summary)
 		})
 	}
+}
+
+// TestToBridge: a webhook receiver is the bridge's when its URL is the
+// bridge's Service in the monitoring namespace (any form of the name, any
+// port or path). Alertmanager's API shows webhook URLs as <secret>: such a
+// receiver counts only when the spec sends Alertmanager through the bridge,
+// and says its URL was not seen.
+func TestToBridge(t *testing.T) {
+	receiver := func(url string) amconfig.Receiver {
+		c, err := loadAlertmanagerConfig("route: {receiver: r}\nreceivers:\n- name: r\n  webhook_configs:\n  - url: '" + url + "'\n")
+		require.NoError(t, err)
+		return c.Receivers[0]
+	}
+	on, off := &Env{Spec: bridgeSpec(t)}, &Env{Spec: bridgeSpec(t)}
+	off.Spec.Cluster.Bridge.Enabled = false
+	for url, want := range map[string]bool{
+		"http://gatewatch-bridge.monitoring.svc:9095/alerts":                  true,
+		"http://gatewatch-bridge.monitoring.svc.cluster.local.:9095/":         true,
+		"http://gatewatch-bridge.monitoring:9095/alerts":                      true,
+		"http://gatewatch-bridge.other.svc:9095/alerts":                       false,
+		"https://chat.example.com/hooks/abc":                                  false,
+		"http://gatewatch-bridge.monitoring.svc.evil.example.com:9095/alerts": false,
+	} {
+		for _, env := range []*Env{on, off} {
+			how, ok := toBridge(env, receiver(url))
+			require.Equal(t, want, ok, url)
+			require.Empty(t, how)
+		}
+	}
+	how, ok := toBridge(on, receiver("<secret>"))
+	require.True(t, ok)
+	require.Contains(t, how, "hidden by Alertmanager")
+	_, ok = toBridge(off, receiver("<secret>"))
+	require.False(t, ok)
 }

@@ -78,19 +78,7 @@ func TestBridgeBehindRealAlertmanager(t *testing.T) {
 	amAddr := freeAddr(t)
 	// Alertmanager's configuration is the one render writes with
 	// cluster.bridge.enabled, the bridge's in-cluster URL made this test's.
-	s, err := spec.Parse([]byte(specText), specFile, rules.SpecKinds())
-	require.NoError(t, err)
-	s.Cluster.Bridge.Enabled = true
-	files, err := render.Render(s, render.TargetPrometheus)
-	require.NoError(t, err)
-	var amConf string
-	for _, f := range files {
-		if f.Name == render.AlertmanagerConfigFileName {
-			amConf = string(f.Content)
-		}
-	}
-	require.Contains(t, amConf, render.BridgeURL(s))
-	amConf = strings.ReplaceAll(amConf, render.BridgeURL(s), "http://"+bridgeAddr+"/alerts")
+	amConf := renderedBridgeAlertmanagerConfig(t, specText, specFile, "http://"+bridgeAddr+"/alerts", nil)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte(amConf), 0o644))
 	startProc(t, amBin, "--config.file="+filepath.Join(dir, "alertmanager.yml"), "--storage.path="+filepath.Join(dir, "am"),
 		"--web.listen-address="+amAddr, "--cluster.listen-address=")
@@ -115,6 +103,29 @@ func TestBridgeBehindRealAlertmanager(t *testing.T) {
 	require.Equal(t, "Sent by gatewatch bridge", a.Footer)
 	require.Contains(t, posts[0].Props["card"], "#### Why: gatewatch explain")
 	require.NotContains(t, out.String()+errOut.String(), "bridgehook", "the webhook URL stays out of the logs")
+}
+
+// renderedBridgeAlertmanagerConfig is the alertmanager.yml render
+// --target prometheus writes for the spec with cluster.bridge.enabled
+// (after edit, if any), the bridge's in-cluster URL replaced by url.
+func renderedBridgeAlertmanagerConfig(t *testing.T, specText, specFile, url string, edit func(*spec.Spec)) string {
+	t.Helper()
+	s, err := spec.Parse([]byte(specText), specFile, rules.SpecKinds())
+	require.NoError(t, err)
+	s.Cluster.Bridge.Enabled = true
+	if edit != nil {
+		edit(s)
+	}
+	files, err := render.Render(s, render.TargetPrometheus)
+	require.NoError(t, err)
+	for _, f := range files {
+		if f.Name == render.AlertmanagerConfigFileName {
+			require.Contains(t, string(f.Content), render.BridgeURL(s))
+			return strings.ReplaceAll(string(f.Content), render.BridgeURL(s), url)
+		}
+	}
+	t.Fatal("render --target prometheus wrote no " + render.AlertmanagerConfigFileName)
+	return ""
 }
 
 // bridgeBotRootPosts are the stand-in's root posts made through the REST API.
@@ -198,18 +209,13 @@ func TestBridgeBotModeBehindRealAlertmanager(t *testing.T) {
 	stop := startBridge()
 	t.Cleanup(func() { stop() })
 
-	amConf := fmt.Sprintf(`route:
-  receiver: bridge
-  group_by: [alertname, namespace, gateway]
-  group_wait: 1s
-  group_interval: 2s
-  repeat_interval: 1h
-receivers:
-- name: bridge
-  webhook_configs:
-  - url: http://%s/alerts
-    send_resolved: true
-`, bridgeAddr)
+	// Alertmanager's configuration is the one render writes for bot mode
+	// with cluster.bridge.enabled (routing timings shortened for the test),
+	// the bridge's in-cluster URL made this test's.
+	amConf := renderedBridgeAlertmanagerConfig(t, specText, specFile, "http://"+bridgeAddr+"/alerts", func(s *spec.Spec) {
+		s.Routing.GroupWait, s.Routing.GroupInterval, s.Routing.RepeatInterval = spec.Duration(time.Second), spec.Duration(2*time.Second), spec.Duration(time.Hour)
+	})
+	require.Contains(t, amConf, "send_resolved: true", "bot mode: the resolve closes the post")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte(amConf), 0o644))
 	startProc(t, amBin, "--config.file="+filepath.Join(dir, "alertmanager.yml"), "--storage.path="+filepath.Join(dir, "am"),
 		"--web.listen-address="+amAddr, "--cluster.listen-address=")

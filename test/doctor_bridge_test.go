@@ -7,10 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/yaml"
 
 	"github.com/gatewatch/gatewatch/internal/doctor"
 	"github.com/gatewatch/gatewatch/internal/render"
@@ -65,24 +63,7 @@ cluster:
 			_ = client.NetworkingV1().NetworkPolicies(ns).DeleteCollection(context.Background(), metav1.DeleteOptions{}, metav1.ListOptions{})
 		}
 	})
-	for _, ns := range []string{mon, gwNS} {
-		_, err := client.NetworkingV1().NetworkPolicies(ns).Create(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "default-deny", Namespace: ns},
-			Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}}}, metav1.CreateOptions{})
-		require.NoError(t, err)
-	}
-	files, err := render.Render(s, render.TargetBridge)
-	require.NoError(t, err)
-	var policies int
-	for _, f := range files {
-		if !strings.HasPrefix(f.Name, "networkpolicy-") {
-			continue
-		}
-		var np networkingv1.NetworkPolicy
-		require.NoError(t, yaml.UnmarshalStrict(f.Content, &np))
-		_, err := client.NetworkingV1().NetworkPolicies(np.Namespace).Create(ctx, &np, metav1.CreateOptions{})
-		require.NoError(t, err, f.Name)
-		policies++
-	}
+	policies := applyPolicies(t, client, s, render.TargetBridge, mon, gwNS)
 	require.Equal(t, 8, policies)
 
 	check := func() map[string]doctor.Result {

@@ -121,22 +121,9 @@ func TestDoctorLive(t *testing.T) {
 	s.Routing.GroupWait, s.Routing.GroupInterval = spec.Duration(time.Second), spec.Duration(2*time.Second)
 
 	// NetworkPolicies: default deny plus what render writes.
-	for _, ns := range []string{"istio-ingress", "monitoring"} {
-		_, err := client.NetworkingV1().NetworkPolicies(ns).Create(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "default-deny", Namespace: ns},
-			Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}}}, metav1.CreateOptions{})
-		require.NoError(t, err)
-	}
+	applyPolicies(t, client, s, render.TargetPrometheus, "istio-ingress", "monitoring")
 	files, err := render.Render(s, render.TargetPrometheus)
 	require.NoError(t, err)
-	for _, f := range files {
-		if !strings.HasPrefix(f.Name, "networkpolicy-") {
-			continue
-		}
-		var np networkingv1.NetworkPolicy
-		require.NoError(t, yaml.UnmarshalStrict(f.Content, &np))
-		_, err := client.NetworkingV1().NetworkPolicies(np.Namespace).Create(ctx, &np, metav1.CreateOptions{})
-		require.NoError(t, err, f.Name)
-	}
 
 	// Alertmanager from the rendered alertmanager.yml, the URL from the file.
 	amAddr, promAddr := freeAddr(t), freeAddr(t)
@@ -301,6 +288,33 @@ func TestDoctorLive(t *testing.T) {
 		}
 	}
 	onlyFailing(rs, "alertmanager/notifications", "slack/")
+}
+
+// applyPolicies creates a default-deny policy (ingress and egress) in each
+// of the namespaces, and the NetworkPolicies render writes for the target;
+// it returns how many render wrote.
+func applyPolicies(t *testing.T, client kubernetes.Interface, s *spec.Spec, target string, denyIn ...string) int {
+	t.Helper()
+	ctx := context.Background()
+	for _, ns := range denyIn {
+		_, err := client.NetworkingV1().NetworkPolicies(ns).Create(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "default-deny", Namespace: ns},
+			Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}}}, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	files, err := render.Render(s, target)
+	require.NoError(t, err)
+	n := 0
+	for _, f := range files {
+		if !strings.HasPrefix(f.Name, "networkpolicy-") {
+			continue
+		}
+		var np networkingv1.NetworkPolicy
+		require.NoError(t, yaml.UnmarshalStrict(f.Content, &np))
+		_, err := client.NetworkingV1().NetworkPolicies(np.Namespace).Create(ctx, &np, metav1.CreateOptions{})
+		require.NoError(t, err, f.Name)
+		n++
+	}
+	return n
 }
 
 func freeAddr(t *testing.T) string {

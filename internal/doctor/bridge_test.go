@@ -82,26 +82,7 @@ func TestOfflineBridgeEachPolicyRemoved(t *testing.T) {
 		"networkpolicy-monitoring-gatewatch-bridge-allow-web.yaml":           {"network/web", `the bridge's port 9095 is denied to: pods "app.kubernetes.io/name=prometheus" in monitoring (ingress in monitoring), 198.51.100.20/32 (ingress in monitoring)`},
 		"networkpolicy-monitoring-gatewatch-bridge-web-client.yaml":          {"network/web", `the bridge's port 9095 is denied to: pods "app.kubernetes.io/name=prometheus" in monitoring (egress)`},
 	}
-	s := botBridgeSpec(t)
-	policies, _ := filepath.Glob(filepath.Join(renderSpecDir(t, s, render.TargetBridge, nil), "networkpolicy-*.yaml"))
-	require.Len(t, policies, len(table), "a table entry for every rendered policy")
-	for _, p := range policies {
-		name := filepath.Base(p)
-		tc, ok := table[name]
-		require.True(t, ok, "no table entry for %s", name)
-		t.Run(name, func(t *testing.T) {
-			rs := runOfflineSpec(t, s, renderSpecDir(t, s, render.TargetBridge, func(dir string) {
-				require.NoError(t, os.Remove(filepath.Join(dir, name)))
-			}))
-			r := rs[tc.check]
-			require.Equal(t, Fail, r.Status, "%s: %s %v", tc.check, r.Summary, r.Evidence)
-			require.Equal(t, tc.names, r.Summary)
-			require.NotEmpty(t, r.Hint)
-			for id, other := range rs {
-				require.False(t, id != tc.check && other.Status == Fail, "%s also failed: %s", id, other.Summary)
-			}
-		})
-	}
+	requireEachPolicyFailsItsPath(t, botBridgeSpec(t), render.TargetBridge, table)
 }
 
 // TestOfflineStackThroughBridge: with cluster.bridge.enabled every stack

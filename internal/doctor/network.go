@@ -180,13 +180,17 @@ func findGatewatch(ctx context.Context, env *Env) (bool, error) {
 	if env.offline() {
 		return env.Manifests.deploysGatewatch(), nil
 	}
+	return podsRun(ctx, env, "gatewatch", gatewatchWorkload(env.Spec))
+}
+
+// podsRun reports whether a pod of the workload exists, live (no API: no).
+func podsRun(ctx context.Context, env *Env, what string, w spec.Workload) (bool, error) {
 	if env.Kube == nil {
 		return false, nil
 	}
-	w := gatewatchWorkload(env.Spec)
 	list, err := env.Kube.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: w.PodSelector, Limit: 1})
 	if err != nil {
-		return false, fmt.Errorf("list gatewatch pods in %s: %w", w.Namespace, err)
+		return false, fmt.Errorf("list %s pods in %s: %w", what, w.Namespace, err)
 	}
 	return len(list.Items) > 0, nil
 }
@@ -199,15 +203,7 @@ func findBridge(ctx context.Context, env *Env) (bool, error) {
 	if env.offline() {
 		return env.Manifests.deploysBridge(), nil
 	}
-	if env.Kube == nil {
-		return false, nil
-	}
-	w := render.BridgeWorkload(env.Spec)
-	list, err := env.Kube.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: w.PodSelector, Limit: 1})
-	if err != nil {
-		return false, fmt.Errorf("list gatewatch bridge pods in %s: %w", w.Namespace, err)
-	}
-	return len(list.Items) > 0, nil
+	return podsRun(ctx, env, "gatewatch bridge", render.BridgeWorkload(env.Spec))
 }
 
 // actor is a workload whose paths a network check follows: Prometheus or

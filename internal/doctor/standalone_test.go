@@ -113,14 +113,24 @@ func TestOfflineStandaloneEachPolicyRemoved(t *testing.T) {
 		"networkpolicy-monitoring-gatewatch-allow-web.yaml":                                {"network/web", `the web port 9421 is denied to: pods "app.kubernetes.io/name=prometheus" in monitoring (ingress in monitoring)`},
 		"networkpolicy-monitoring-gatewatch-web-client.yaml":                               {"network/web", `the web port 9421 is denied to: pods "app.kubernetes.io/name=prometheus" in monitoring (egress)`},
 	}
-	policies, _ := filepath.Glob(filepath.Join(renderDir(t, render.TargetStandalone, nil), "networkpolicy-*.yaml"))
+	s, err := spec.Load("../../examples/gatewatch.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	requireEachPolicyFailsItsPath(t, s, render.TargetStandalone, table)
+}
+
+// requireEachPolicyFailsItsPath renders the target for s, checks the
+// table names every NetworkPolicy it writes, and that with each one removed
+// exactly its check fails, with the table's summary and a hint.
+func requireEachPolicyFailsItsPath(t *testing.T, s *spec.Spec, target string, table map[string]struct{ check, names string }) {
+	t.Helper()
+	policies, _ := filepath.Glob(filepath.Join(renderSpecDir(t, s, target, nil), "networkpolicy-*.yaml"))
 	require.Len(t, policies, len(table), "a table entry for every rendered policy")
 	for _, p := range policies {
 		name := filepath.Base(p)
 		tc, ok := table[name]
 		require.True(t, ok, "no table entry for %s", name)
 		t.Run(name, func(t *testing.T) {
-			rs := runOffline(t, renderDir(t, render.TargetStandalone, func(dir string) {
+			rs := runOfflineSpec(t, s, renderSpecDir(t, s, target, func(dir string) {
 				require.NoError(t, os.Remove(filepath.Join(dir, name)))
 			}))
 			r := rs[tc.check]

@@ -170,9 +170,6 @@ func bridgeDeployment(s *spec.Spec, ns string, meta metav1.ObjectMeta, labels ma
 	b := s.Cluster.Bridge
 	bot := s.Mattermost.BotMode()
 	selector := map[string]string{"app.kubernetes.io/name": BridgeName}
-	probe := func(p string, period int32) *corev1.Probe {
-		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p, Port: intstr.FromString("http")}}, PeriodSeconds: period}
-	}
 	args := []string{"bridge", "-c", path.Join(specMountDir, "gatewatch.yaml"),
 		fmt.Sprintf("--listen=0.0.0.0:%d", BridgePort), "--log.format=json"}
 	volumes := []corev1.Volume{
@@ -212,19 +209,8 @@ func bridgeDeployment(s *spec.Spec, ns string, meta metav1.ObjectMeta, labels ma
 				Spec: corev1.PodSpec{
 					ServiceAccountName:           BridgeName,
 					AutomountServiceAccountToken: ptr(kube),
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot: ptr(true), RunAsUser: ptr(int64(65532)), RunAsGroup: ptr(int64(65532)), FSGroup: ptr(int64(65532)),
-						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
-					Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
-						PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
-							Weight: 100,
-							PodAffinityTerm: corev1.PodAffinityTerm{
-								LabelSelector: &metav1.LabelSelector{MatchLabels: selector},
-								TopologyKey:   "kubernetes.io/hostname",
-							},
-						}},
-					}},
+					SecurityContext:              podSecurityContext(),
+					Affinity:                     spreadAcrossNodes(selector),
 					Containers: []corev1.Container{{
 						Name:  "bridge",
 						Image: s.Cluster.Image,
@@ -234,13 +220,10 @@ func bridgeDeployment(s *spec.Spec, ns string, meta metav1.ObjectMeta, labels ma
 							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(bridgeCPURequest), corev1.ResourceMemory: resource.MustParse(bridgeMemRequest)},
 							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(bridgeMemoryLimit)},
 						},
-						LivenessProbe:  probe("/-/healthy", 20),
-						ReadinessProbe: probe("/-/ready", 10),
-						SecurityContext: &corev1.SecurityContext{
-							AllowPrivilegeEscalation: ptr(false), ReadOnlyRootFilesystem: ptr(true),
-							Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-						},
-						VolumeMounts: mounts,
+						LivenessProbe:   httpProbe("/-/healthy", 20),
+						ReadinessProbe:  httpProbe("/-/ready", 10),
+						SecurityContext: containerSecurityContext(),
+						VolumeMounts:    mounts,
 					}},
 					Volumes: volumes,
 				},
@@ -358,14 +341,7 @@ func bridgePolicies(s *spec.Spec) ([]networkingv1.NetworkPolicy, error) {
 	eg("gatewatch-bridge-egress-webhook", web...)
 	eg("gatewatch-bridge-egress-dns", dnsEgressRule(s))
 	if s.Explain.AccessLogs == "kube" || s.Explain.Config == "kube" {
-		api := networkingv1.NetworkPolicyEgressRule{}
-		for _, cidr := range c.APIServer.CIDRs {
-			api.To = append(api.To, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
-		}
-		for _, p := range c.APIServer.Ports {
-			api.Ports = append(api.Ports, networkingv1.NetworkPolicyPort{Protocol: tcp, Port: portNum(p)})
-		}
-		eg("gatewatch-bridge-egress-kube-api", api)
+		eg("gatewatch-bridge-egress-kube-api", apiServerEgressRule(s))
 	}
 	if port, ok := BridgeAlertmanagerPort(s); ok {
 		amPorts := []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: portNum(port)}}
@@ -389,34 +365,11 @@ func bridgePolicies(s *spec.Spec) ([]networkingv1.NetworkPolicy, error) {
 	}
 
 	// The bridge's port, from the configured peers; pod peers' egress to it.
-	webPorts := []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: portNum(BridgePort)}}
-	var webFrom []networkingv1.NetworkPolicyPeer
-	clients := map[string]int{}
-	for _, p := range c.Bridge.WebFrom {
-		if p.Namespace == "" {
-			for _, cidr := range p.CIDRs {
-				webFrom = append(webFrom, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
-			}
-			continue
-		}
-		pods, err := selector(p.PodSelector)
-		if err != nil {
-			return nil, err
-		}
-		webFrom = append(webFrom, networkingv1.NetworkPolicyPeer{NamespaceSelector: nsSelector(p.Namespace), PodSelector: pods})
-		name := "gatewatch-bridge-web-client"
-		if clients[p.Namespace]++; clients[p.Namespace] > 1 {
-			name = fmt.Sprintf("%s-%d", name, clients[p.Namespace])
-		}
-		np := netpol(s, name, p.Namespace, pods, egressT)
-		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: fromMe, Ports: webPorts}}
-		egress = append(egress, np)
+	webEgress, webIngress, err := webFromPolicies(s, ns, me, c.Bridge.WebFrom, BridgePort, "gatewatch-bridge-web-client", "gatewatch-bridge-allow-web")
+	if err != nil {
+		return nil, err
 	}
-	if len(webFrom) > 0 {
-		np := netpol(s, "gatewatch-bridge-allow-web", ns, me, ingressT)
-		np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: webFrom, Ports: webPorts}}
-		ingress = append(ingress, np)
-	}
+	egress, ingress = append(egress, webEgress...), append(ingress, webIngress...)
 
 	var out []networkingv1.NetworkPolicy
 	if c.Denies("ingress") {

@@ -261,6 +261,56 @@ func dnsEgressRule(s *spec.Spec) networkingv1.NetworkPolicyEgressRule {
 	}
 }
 
+// apiServerEgressRule allows the Kubernetes API server: cluster.api_server's
+// CIDRs on its ports, or any address on them when no CIDR is given.
+func apiServerEgressRule(s *spec.Spec) networkingv1.NetworkPolicyEgressRule {
+	api := networkingv1.NetworkPolicyEgressRule{}
+	for _, cidr := range s.Cluster.APIServer.CIDRs {
+		api.To = append(api.To, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
+	}
+	for _, p := range s.Cluster.APIServer.Ports {
+		api.Ports = append(api.Ports, networkingv1.NetworkPolicyPort{Protocol: protoPtr(corev1.ProtocolTCP), Port: portNum(p)})
+	}
+	return api
+}
+
+// webFromPolicies let the peers in to port on the pods me selects in ns:
+// one ingress policy allowName there, and for each pod peer an egress
+// policy clientName (-2, -3, … for more peers of one namespace) in its
+// namespace.
+func webFromPolicies(s *spec.Spec, ns string, me *metav1.LabelSelector, peers []spec.Peer, port int, clientName, allowName string) (egress, ingress []networkingv1.NetworkPolicy, err error) {
+	ports := []networkingv1.NetworkPolicyPort{{Protocol: protoPtr(corev1.ProtocolTCP), Port: portNum(port)}}
+	fromMe := []networkingv1.NetworkPolicyPeer{{NamespaceSelector: nsSelector(ns), PodSelector: me}}
+	var from []networkingv1.NetworkPolicyPeer
+	clients := map[string]int{}
+	for _, p := range peers {
+		if p.Namespace == "" {
+			for _, cidr := range p.CIDRs {
+				from = append(from, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
+			}
+			continue
+		}
+		pods, err := selector(p.PodSelector)
+		if err != nil {
+			return nil, nil, err
+		}
+		from = append(from, networkingv1.NetworkPolicyPeer{NamespaceSelector: nsSelector(p.Namespace), PodSelector: pods})
+		name := clientName
+		if clients[p.Namespace]++; clients[p.Namespace] > 1 {
+			name = fmt.Sprintf("%s-%d", name, clients[p.Namespace])
+		}
+		np := netpol(s, name, p.Namespace, pods, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress})
+		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: fromMe, Ports: ports}}
+		egress = append(egress, np)
+	}
+	if len(from) > 0 {
+		np := netpol(s, allowName, ns, me, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress})
+		np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: from, Ports: ports}}
+		ingress = append(ingress, np)
+	}
+	return egress, ingress, nil
+}
+
 // scrapeEgressRules allow reaching every gateway's stats port: its pods,
 // and its static targets given as addresses (a name cannot be allowed;
 // check warns).
@@ -345,14 +395,7 @@ func standalonePolicies(s *spec.Spec, ns string) ([]networkingv1.NetworkPolicy, 
 	}
 	eg("gatewatch-egress-webhook", web...)
 	eg("gatewatch-egress-dns", dnsEgressRule(s))
-	api := networkingv1.NetworkPolicyEgressRule{}
-	for _, cidr := range c.APIServer.CIDRs {
-		api.To = append(api.To, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
-	}
-	for _, p := range c.APIServer.Ports {
-		api.Ports = append(api.Ports, networkingv1.NetworkPolicyPort{Protocol: tcp, Port: portNum(p)})
-	}
-	eg("gatewatch-egress-kube-api", api)
+	eg("gatewatch-egress-kube-api", apiServerEgressRule(s))
 	eg("gatewatch-egress-gossip", networkingv1.NetworkPolicyEgressRule{
 		To: []networkingv1.NetworkPolicyPeer{{PodSelector: me}}, Ports: gossipPorts,
 	})
@@ -385,34 +428,11 @@ func standalonePolicies(s *spec.Spec, ns string) ([]networkingv1.NetworkPolicy, 
 	ingress = append(ingress, gossipIn)
 
 	// The web port, from the configured peers; pod peers' egress to it.
-	webPorts := []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: portNum(StandalonePort)}}
-	var webFrom []networkingv1.NetworkPolicyPeer
-	clients := map[string]int{}
-	for _, p := range c.Standalone.WebFrom {
-		if p.Namespace == "" {
-			for _, cidr := range p.CIDRs {
-				webFrom = append(webFrom, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
-			}
-			continue
-		}
-		pods, err := selector(p.PodSelector)
-		if err != nil {
-			return nil, err
-		}
-		webFrom = append(webFrom, networkingv1.NetworkPolicyPeer{NamespaceSelector: nsSelector(p.Namespace), PodSelector: pods})
-		name := "gatewatch-web-client"
-		if clients[p.Namespace]++; clients[p.Namespace] > 1 {
-			name = fmt.Sprintf("%s-%d", name, clients[p.Namespace])
-		}
-		np := netpol(s, name, p.Namespace, pods, egressT)
-		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: fromMe, Ports: webPorts}}
-		egress = append(egress, np)
+	webEgress, webIngress, err := webFromPolicies(s, ns, me, c.Standalone.WebFrom, StandalonePort, "gatewatch-web-client", "gatewatch-allow-web")
+	if err != nil {
+		return nil, err
 	}
-	if len(webFrom) > 0 {
-		np := netpol(s, "gatewatch-allow-web", ns, me, ingressT)
-		np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: webFrom, Ports: webPorts}}
-		ingress = append(ingress, np)
-	}
+	egress, ingress = append(egress, webEgress...), append(ingress, webIngress...)
 
 	var out []networkingv1.NetworkPolicy
 	if c.Denies("ingress") {

@@ -271,9 +271,6 @@ func standalone(s *spec.Spec) ([]File, error) {
 func statefulSet(s *spec.Spec, ns string, meta metav1.ObjectMeta, labels map[string]string) *appsv1.StatefulSet {
 	st := s.Cluster.Standalone
 	selector := map[string]string{"app.kubernetes.io/name": standaloneName}
-	probe := func(p string, period int32) *corev1.Probe {
-		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p, Port: intstr.FromString("http")}}, PeriodSeconds: period}
-	}
 	size := resource.MustParse(st.Storage.Size) // validated by spec
 	volumes := []corev1.Volume{
 		{Name: "spec", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "gatewatch-spec"}}}},
@@ -312,21 +309,8 @@ func statefulSet(s *spec.Spec, ns string, meta metav1.ObjectMeta, labels map[str
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
 					ServiceAccountName: standaloneName,
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot: ptr(true), RunAsUser: ptr(int64(65532)), RunAsGroup: ptr(int64(65532)), FSGroup: ptr(int64(65532)),
-						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
-					// Replicas on different nodes when there are enough:
-					// one node's loss should not take every replica.
-					Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
-						PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
-							Weight: 100,
-							PodAffinityTerm: corev1.PodAffinityTerm{
-								LabelSelector: &metav1.LabelSelector{MatchLabels: selector},
-								TopologyKey:   "kubernetes.io/hostname",
-							},
-						}},
-					}},
+					SecurityContext:    podSecurityContext(),
+					Affinity:           spreadAcrossNodes(selector),
 					Containers: []corev1.Container{{
 						Name:  standaloneName,
 						Image: s.Cluster.Image,
@@ -351,12 +335,9 @@ func statefulSet(s *spec.Spec, ns string, meta metav1.ObjectMeta, labels map[str
 							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(StandaloneCPURequest), corev1.ResourceMemory: resource.MustParse(StandaloneMemoryRequest)},
 							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(StandaloneMemoryLimit)},
 						},
-						LivenessProbe:  probe("/-/healthy", 20),
-						ReadinessProbe: probe("/-/ready", 10),
-						SecurityContext: &corev1.SecurityContext{
-							AllowPrivilegeEscalation: ptr(false), ReadOnlyRootFilesystem: ptr(true),
-							Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-						},
+						LivenessProbe:   httpProbe("/-/healthy", 20),
+						ReadinessProbe:  httpProbe("/-/ready", 10),
+						SecurityContext: containerSecurityContext(),
 						VolumeMounts: []corev1.VolumeMount{
 							{Name: "spec", MountPath: specMountDir, ReadOnly: true},
 							{Name: "webhook", MountPath: secretMountDir, ReadOnly: true},
@@ -370,6 +351,44 @@ func statefulSet(s *spec.Spec, ns string, meta metav1.ObjectMeta, labels map[str
 			VolumeClaimTemplates: claims,
 		},
 	}
+}
+
+// podSecurityContext runs gatewatch's pods as the image's non-root user
+// (65532, distroless's nonroot), its volumes writable by that group, under
+// the runtime's default seccomp profile.
+func podSecurityContext() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot: ptr(true), RunAsUser: ptr(int64(65532)), RunAsGroup: ptr(int64(65532)), FSGroup: ptr(int64(65532)),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+// containerSecurityContext: no privilege escalation, a read-only root
+// filesystem, no capabilities.
+func containerSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr(false), ReadOnlyRootFilesystem: ptr(true),
+		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
+}
+
+// spreadAcrossNodes puts the replicas on different nodes when there are
+// enough: one node's loss should not take every replica.
+func spreadAcrossNodes(selector map[string]string) *corev1.Affinity {
+	return &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: 100,
+			PodAffinityTerm: corev1.PodAffinityTerm{
+				LabelSelector: &metav1.LabelSelector{MatchLabels: selector},
+				TopologyKey:   "kubernetes.io/hostname",
+			},
+		}},
+	}}
+}
+
+// httpProbe probes path on the container's "http" port every period seconds.
+func httpProbe(path string, period int32) *corev1.Probe {
+	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}}, PeriodSeconds: period}
 }
 
 // withoutClaimStatus is the StatefulSet as a manifest: its

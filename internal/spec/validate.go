@@ -410,20 +410,7 @@ func (st Standalone) validate(v *validator) {
 	if st.Replicas < 1 {
 		v.errorf("cluster.standalone.replicas", "replicas %d: give at least 1 (2 or more for failover)", st.Replicas)
 	}
-	sz := st.Storage.Size
-	if q, err := resource.ParseQuantity(sz); err != nil {
-		v.errorf("cluster.standalone.storage.size", "size %q is not a Kubernetes quantity such as 1Gi", sz)
-	} else if q.Sign() <= 0 {
-		v.errorf("cluster.standalone.storage.size", "size %q must be positive", sz)
-	}
-	if sc := st.Storage.StorageClass; sc != "" {
-		if errs := validation.IsDNS1123Subdomain(sc); len(errs) > 0 {
-			v.errorf("cluster.standalone.storage.storage_class", "%q is not a valid StorageClass name: %s", sc, strings.Join(errs, "; "))
-		}
-		if st.Storage.EmptyDir {
-			v.errorf("cluster.standalone.storage.storage_class", "storage_class has no effect with empty_dir: true: give one or the other")
-		}
-	}
+	st.Storage.validate(v, "cluster.standalone.storage")
 	if st.Storage.EmptyDir {
 		v.warnf("cluster.standalone.storage.empty_dir", "empty_dir: true keeps silences and the notification log only as long as the pod: a replica rescheduled while no other replica is up to gossip them back forgets them (and may notify again); leave it out for a PersistentVolumeClaim per replica")
 	}
@@ -446,20 +433,7 @@ func (b Bridge) validate(v *validator, botMode bool) {
 	if botMode && b.Replicas > 1 {
 		v.errorf("cluster.bridge.replicas", "replicas %d: in bot mode the bridge keeps each alert group's post in its data directory, one bridge per directory: use 1", b.Replicas)
 	}
-	sz := b.Storage.Size
-	if q, err := resource.ParseQuantity(sz); err != nil {
-		v.errorf("cluster.bridge.storage.size", "size %q is not a Kubernetes quantity such as 1Gi", sz)
-	} else if q.Sign() <= 0 {
-		v.errorf("cluster.bridge.storage.size", "size %q must be positive", sz)
-	}
-	if sc := b.Storage.StorageClass; sc != "" {
-		if errs := validation.IsDNS1123Subdomain(sc); len(errs) > 0 {
-			v.errorf("cluster.bridge.storage.storage_class", "%q is not a valid StorageClass name: %s", sc, strings.Join(errs, "; "))
-		}
-		if b.Storage.EmptyDir {
-			v.errorf("cluster.bridge.storage.storage_class", "storage_class has no effect with empty_dir: true: give one or the other")
-		}
-	}
+	b.Storage.validate(v, "cluster.bridge.storage")
 	for i, p := range b.WebFrom {
 		p.validate(v, fmt.Sprintf("cluster.bridge.web_from[%d]", i))
 	}
@@ -472,6 +446,23 @@ func (b Bridge) validate(v *validator, botMode bool) {
 		}
 		if pu, err := url.Parse(u.val); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			v.errorf("cluster.bridge."+u.key, "%s %q must be an http(s) URL such as %s", u.key, u.val, u.eg)
+		}
+	}
+}
+
+// validate checks a data volume's size and class at path.
+func (st Storage) validate(v *validator, path string) {
+	if q, err := resource.ParseQuantity(st.Size); err != nil {
+		v.errorf(path+".size", "size %q is not a Kubernetes quantity such as 1Gi", st.Size)
+	} else if q.Sign() <= 0 {
+		v.errorf(path+".size", "size %q must be positive", st.Size)
+	}
+	if sc := st.StorageClass; sc != "" {
+		if errs := validation.IsDNS1123Subdomain(sc); len(errs) > 0 {
+			v.errorf(path+".storage_class", "%q is not a valid StorageClass name: %s", sc, strings.Join(errs, "; "))
+		}
+		if st.EmptyDir {
+			v.errorf(path+".storage_class", "storage_class has no effect with empty_dir: true: give one or the other")
 		}
 	}
 }

@@ -231,6 +231,12 @@ func senders(ctx context.Context, env *Env) ([]actor, error) {
 	if err != nil {
 		return nil, err
 	}
+	return withBridge(ctx, env, out)
+}
+
+// withBridge adds the bridge to the actors when doctor looks at its
+// deployment.
+func withBridge(ctx context.Context, env *Env, out []actor) ([]actor, error) {
 	br, err := env.deploysBridge(ctx)
 	if err != nil {
 		return nil, err

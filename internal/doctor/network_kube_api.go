@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/gatewatch/gatewatch/internal/netpol"
-	"github.com/gatewatch/gatewatch/internal/render"
 )
 
 // networkKubeAPI (network/kube-api): NetworkPolicies let gatewatch's pods
@@ -43,13 +42,7 @@ func apiClients(ctx context.Context, env *Env) ([]actor, error) {
 		out = append(out, actor{"gatewatch", gatewatchWorkload(env.Spec)})
 	}
 	if x := env.Spec.Explain; x.AccessLogs == "kube" || x.Config == "kube" {
-		br, err := env.deploysBridge(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if br {
-			out = append(out, actor{"gatewatch bridge", render.BridgeWorkload(env.Spec)})
-		}
+		return withBridge(ctx, env, out)
 	}
 	return out, nil
 }

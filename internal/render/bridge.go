@@ -9,7 +9,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -134,13 +133,7 @@ func bridge(s *spec.Spec) ([]File, error) {
 	if b.Replicas > 1 {
 		// A node drain takes one replica at a time: Alertmanager's
 		// notifications keep finding one.
-		if err := add("poddisruptionbudget-"+ns+"-"+BridgeName+".yaml", "", &policyv1.PodDisruptionBudget{
-			TypeMeta: metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"}, ObjectMeta: meta(BridgeName, ns),
-			Spec: policyv1.PodDisruptionBudgetSpec{
-				MaxUnavailable: ptr(intstr.FromInt32(1)),
-				Selector:       &metav1.LabelSelector{MatchLabels: selector},
-			},
-		}); err != nil {
+		if err := add("poddisruptionbudget-"+ns+"-"+BridgeName+".yaml", "", onePodAtATime(meta(BridgeName, ns), selector)); err != nil {
 			return nil, err
 		}
 	}
@@ -371,12 +364,5 @@ func bridgePolicies(s *spec.Spec) ([]networkingv1.NetworkPolicy, error) {
 	}
 	egress, ingress = append(egress, webEgress...), append(ingress, webIngress...)
 
-	var out []networkingv1.NetworkPolicy
-	if c.Denies("ingress") {
-		out = append(out, ingress...)
-	}
-	if c.Denies("egress") {
-		out = append(out, egress...)
-	}
-	return out, nil
+	return deniedOnly(c, ingress, egress), nil
 }

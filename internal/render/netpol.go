@@ -434,6 +434,12 @@ func standalonePolicies(s *spec.Spec, ns string) ([]networkingv1.NetworkPolicy, 
 	}
 	egress, ingress = append(egress, webEgress...), append(ingress, webIngress...)
 
+	return deniedOnly(c, ingress, egress), nil
+}
+
+// deniedOnly keeps the policies of the directions cluster.default_deny
+// denies: elsewhere a policy that selects pods would isolate them.
+func deniedOnly(c spec.Cluster, ingress, egress []networkingv1.NetworkPolicy) []networkingv1.NetworkPolicy {
 	var out []networkingv1.NetworkPolicy
 	if c.Denies("ingress") {
 		out = append(out, ingress...)
@@ -441,5 +447,5 @@ func standalonePolicies(s *spec.Spec, ns string) ([]networkingv1.NetworkPolicy, 
 	if c.Denies("egress") {
 		out = append(out, egress...)
 	}
-	return out, nil
+	return out
 }

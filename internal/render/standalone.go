@@ -225,13 +225,7 @@ func standalone(s *spec.Spec) ([]File, error) {
 	}
 	// One replica at a time may be evicted (a node drain): the others keep
 	// scraping and notifying.
-	if err := add("poddisruptionbudget-"+ns+"-gatewatch.yaml", "", &policyv1.PodDisruptionBudget{
-		TypeMeta: metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"}, ObjectMeta: meta(standaloneName, ns),
-		Spec: policyv1.PodDisruptionBudgetSpec{
-			MaxUnavailable: ptr(intstr.FromInt32(1)),
-			Selector:       &metav1.LabelSelector{MatchLabels: selector},
-		},
-	}); err != nil {
+	if err := add("poddisruptionbudget-"+ns+"-gatewatch.yaml", "", onePodAtATime(meta(standaloneName, ns), selector)); err != nil {
 		return nil, err
 	}
 	sec, err := secretExample(s, ns)
@@ -384,6 +378,18 @@ func spreadAcrossNodes(selector map[string]string) *corev1.Affinity {
 			},
 		}},
 	}}
+}
+
+// onePodAtATime is a PodDisruptionBudget letting one of the selected pods
+// be evicted at a time (a node drain).
+func onePodAtATime(meta metav1.ObjectMeta, selector map[string]string) *policyv1.PodDisruptionBudget {
+	return &policyv1.PodDisruptionBudget{
+		TypeMeta: metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"}, ObjectMeta: meta,
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MaxUnavailable: ptr(intstr.FromInt32(1)),
+			Selector:       &metav1.LabelSelector{MatchLabels: selector},
+		},
+	}
 }
 
 // httpProbe probes path on the container's "http" port every period seconds.

@@ -78,14 +78,8 @@ func bridge(s *spec.Spec) ([]File, error) {
 		return err
 	}
 	kube := s.Explain.AccessLogs == "kube" || s.Explain.Config == "kube"
-	if err := add("serviceaccount-"+ns+"-"+BridgeName+".yaml", "", &corev1.ServiceAccount{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta(BridgeName, ns),
-		// Only explain's kube sources talk to the API server.
-		AutomountServiceAccountToken: ptr(kube),
-	}); err != nil {
-		return nil, err
-	}
-	rbac, err := rbacFiles(s, BridgeName, ns, false, meta)
+	// Only explain's kube sources talk to the API server.
+	rbac, err := rbacFiles(s, BridgeName, ns, kube, false, meta)
 	if err != nil {
 		return nil, err
 	}

@@ -165,13 +165,7 @@ func standalone(s *spec.Spec) ([]File, error) {
 		return err
 	}
 
-	if err := add("serviceaccount-"+ns+"-gatewatch.yaml", "", &corev1.ServiceAccount{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta(standaloneName, ns),
-		AutomountServiceAccountToken: ptr(true),
-	}); err != nil {
-		return nil, err
-	}
-	rbac, err := rbacFiles(s, standaloneName, ns, true, meta)
+	rbac, err := rbacFiles(s, standaloneName, ns, true, true, meta)
 	if err != nil {
 		return nil, err
 	}
@@ -419,18 +413,24 @@ func withoutClaimStatus(sts *appsv1.StatefulSet) (map[string]any, error) {
 	return obj, nil
 }
 
-// rbacFiles are the ServiceAccount sa's grants in the gateways'
-// namespaces: with discovery, get/list/watch pods (gatewatch run finds the
+// rbacFiles are the ServiceAccount sa in ns (its token mounted when
+// automount) and its grants in the gateways' namespaces: with discovery, get/list/watch pods (gatewatch run finds the
 // gateway pods); for explain's kube sources, the gateway pods' logs, the
 // Services in front of them and the TLS Secrets the Gateways name (only the
 // certificate is kept, the key is dropped on read), and cluster-wide the
-// Gateways and their routing. Nothing when nothing is needed.
-func rbacFiles(s *spec.Spec, sa, ns string, discovery bool, meta func(name, namespace string) metav1.ObjectMeta) ([]File, error) {
+// Gateways and their routing. No Role when none is needed.
+func rbacFiles(s *spec.Spec, sa, ns string, automount, discovery bool, meta func(name, namespace string) metav1.ObjectMeta) ([]File, error) {
 	var files []File
 	add := func(name string, v any) error {
 		f, err := file(name, "", v)
 		files = append(files, f)
 		return err
+	}
+	if err := add("serviceaccount-"+ns+"-"+sa+".yaml", &corev1.ServiceAccount{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta(sa, ns),
+		AutomountServiceAccountToken: ptr(automount),
+	}); err != nil {
+		return nil, err
 	}
 	logs, config := s.Explain.AccessLogs == "kube", s.Explain.Config == "kube"
 	name := sa + "-pod-discovery"

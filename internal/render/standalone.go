@@ -414,8 +414,9 @@ func withoutClaimStatus(sts *appsv1.StatefulSet) (map[string]any, error) {
 }
 
 // rbacFiles are the ServiceAccount sa in ns (its token mounted when
-// automount) and its grants in the gateways' namespaces: with discovery, get/list/watch pods (gatewatch run finds the
-// gateway pods); for explain's kube sources, the gateway pods' logs, the
+// automount) and its grants in the gateways' namespaces: with discovery,
+// get/list/watch pods (gatewatch run finds the gateway pods); for explain's
+// kube sources, the gateway pods' logs, the
 // Services in front of them and the TLS Secrets the Gateways name (only the
 // certificate is kept, the key is dropped on read), and cluster-wide the
 // Gateways and their routing. No Role when none is needed.

@@ -71,15 +71,12 @@ func (networkBridge) Run(ctx context.Context, env *Env) Result {
 				broken = append(broken, "Alertmanager → bridge"+deniedSide(v, to))
 			}
 		}
-		for _, d := range dns {
-			for _, proto := range []corev1.Protocol{corev1.ProtocolUDP, corev1.ProtocolTCP} {
-				to := netpol.Target{Pod: &d}
-				v := c.Allowed(am, to, intstr.FromInt32(53), proto)
-				ev = append(ev, fmt.Sprintf("Alertmanager → DNS %s 53: %s", proto, v.Reason))
-				if !v.Allowed {
-					broken = append(broken, "Alertmanager → DNS "+string(proto)+deniedSide(v, to))
-				}
-			}
+		dnsEv, dnsBroken := dnsFrom(c, am, dns)
+		for _, e := range dnsEv {
+			ev = append(ev, "Alertmanager → "+e)
+		}
+		for _, b := range dnsBroken {
+			broken = append(broken, "Alertmanager → "+b)
 		}
 	}
 	if port, ok := render.BridgeAlertmanagerPort(env.Spec); ok && deployed {

@@ -107,6 +107,14 @@ func egressFrom(ctx context.Context, env *Env, c *netpol.Cluster, from netpol.Po
 		return false, nil, nil, err
 	}
 	hypothetical = hypothetical || h
+	dnsEv, dnsBroken := dnsFrom(c, from, dns)
+	return hypothetical, append(ev, dnsEv...), append(broken, dnsBroken...), nil
+}
+
+// dnsFrom checks one pod's path to the DNS pods on 53, UDP and TCP (large
+// answers fall back to TCP): the evidence, and the denied ones with the
+// side that denies them.
+func dnsFrom(c *netpol.Cluster, from netpol.Pod, dns []netpol.Pod) (ev, broken []string) {
 	for _, d := range dns {
 		for _, proto := range []corev1.Protocol{corev1.ProtocolUDP, corev1.ProtocolTCP} {
 			to := netpol.Target{Pod: &d}
@@ -117,5 +125,5 @@ func egressFrom(ctx context.Context, env *Env, c *netpol.Cluster, from netpol.Po
 			}
 		}
 	}
-	return hypothetical, ev, broken, nil
+	return ev, broken
 }

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net/url"
 	"path"
@@ -111,7 +112,12 @@ func bridge(s *spec.Spec) ([]File, error) {
 			return nil, err
 		}
 	}
-	if err := add("deployment-"+ns+"-"+BridgeName+".yaml", "", bridgeDeployment(s, ns, meta(BridgeName, ns), labels, kube)); err != nil {
+	dep := bridgeDeployment(s, meta(BridgeName, ns), labels, kube)
+	// The bridge reads its spec once, at start: the spec's checksum on the
+	// pod template rolls the pods when a changed render is applied (as
+	// Helm charts do).
+	dep.Spec.Template.Annotations = map[string]string{"checksum/spec": fmt.Sprintf("%x", sha256.Sum256(specYAML))}
+	if err := add("deployment-"+ns+"-"+BridgeName+".yaml", "", dep); err != nil {
 		return nil, err
 	}
 	selector := map[string]string{"app.kubernetes.io/name": BridgeName}
@@ -153,7 +159,7 @@ func bridge(s *spec.Spec) ([]File, error) {
 // bot mode it keeps each group's post in --data-dir, one bridge per
 // directory: one replica, replaced (not rolled) on update so two never
 // share the volume.
-func bridgeDeployment(s *spec.Spec, ns string, meta metav1.ObjectMeta, labels map[string]string, kube bool) *appsv1.Deployment {
+func bridgeDeployment(s *spec.Spec, meta metav1.ObjectMeta, labels map[string]string, kube bool) *appsv1.Deployment {
 	b := s.Cluster.Bridge
 	bot := s.Mattermost.BotMode()
 	selector := map[string]string{"app.kubernetes.io/name": BridgeName}

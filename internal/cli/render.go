@@ -57,7 +57,7 @@ Secret or a file.`,
 				return fail(exitUsage, err)
 			}
 			if target == render.TargetBridge && !s.Cluster.Bridge.Enabled {
-				fmt.Fprintf(cmd.ErrOrStderr(), "note: cluster.bridge.enabled is not set, so the stack targets still have Alertmanager post to Mattermost itself: set it and render your stack target again to point Alertmanager's receiver at %s (or add that webhook_configs receiver by hand)\n", render.BridgeURL(s))
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: cluster.bridge.enabled is not set, so the stack targets still have Alertmanager post to Mattermost itself: set it and render your stack target again to point Alertmanager's receiver at %s (or wire it by hand: the alertmanagerconfig-*.yaml.example files hold the receiver and its route)\n", render.BridgeURL(s))
 			}
 			if outDir == "" {
 				return render.Write(cmd.OutOrStdout(), files)

@@ -10,15 +10,20 @@ import (
 )
 
 // TestRenderBridgeSaysWhatAlertmanagerDoes: render --target bridge without
-// cluster.bridge.enabled still writes the bridge (for a receiver wired by
-// hand) and says the stack targets still post to Mattermost themselves;
+// cluster.bridge.enabled still writes the bridge, with Alertmanager's half
+// as commented examples for wiring it by hand, and says the stack targets
+// still post to Mattermost themselves;
 // with it, it says nothing more, and the stack target's Alertmanager
 // posts to the bridge.
 func TestRenderBridgeSaysWhatAlertmanagerDoes(t *testing.T) {
 	dir := t.TempDir()
 	code, out := runMain("render", "-c", "../../examples/gatewatch.yaml", "--target", "bridge", "-o", filepath.Join(dir, "off"))
 	require.Equal(t, 0, code, out)
-	require.Contains(t, out, "wrote 14 files")
+	require.Contains(t, out, "wrote 15 files")
+	example, err := os.ReadFile(filepath.Join(dir, "off", "alertmanagerconfig-istio-ingress-gatewatch-mattermost.yaml.example"))
+	require.NoError(t, err)
+	require.Contains(t, string(example), "#   webhook_configs:\n#   - max_alerts: 0\n#     send_resolved: true\n#     url: http://gatewatch-bridge.monitoring.svc:9095/alerts")
+	require.Contains(t, string(example), "#     webhookConfigs:\n#     - sendResolved: true\n#       url: http://gatewatch-bridge.monitoring.svc:9095/alerts")
 	require.Contains(t, out, "note: cluster.bridge.enabled is not set, so the stack targets still have Alertmanager post to Mattermost itself")
 	require.Contains(t, out, "http://gatewatch-bridge.monitoring.svc:9095/alerts")
 

@@ -107,7 +107,8 @@ func stackTargets() []string {
 	var out []string
 	for _, t := range render.Targets() {
 		for _, o := range t.Writes {
-			if o.Format == render.FormatAlertmanagerConfig || o.Format == render.FormatHelmValues || slices.Contains(o.Kinds, "AlertmanagerConfig") {
+			// (an AlertmanagerConfig example, the bridge's, is not one)
+			if o.Format == render.FormatAlertmanagerConfig || o.Format == render.FormatHelmValues || (o.Format == render.FormatObject && slices.Contains(o.Kinds, "AlertmanagerConfig")) {
 				out = append(out, t.Name)
 				break
 			}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -142,6 +143,11 @@ func bridge(s *spec.Spec) ([]File, error) {
 		return nil, err
 	}
 	files = append(files, sec)
+	am, err := alertmanagerSideExamples(s)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, am...)
 	nps, err := bridgePolicies(s)
 	if err != nil {
 		return nil, err
@@ -150,6 +156,66 @@ func bridge(s *spec.Spec) ([]File, error) {
 		if err := add(fmt.Sprintf("networkpolicy-%s-%s.yaml", np.Namespace, np.Name), netpolHeader, np); err != nil {
 			return nil, err
 		}
+	}
+	return files, nil
+}
+
+// alertmanagerSideExamples are Alertmanager's half of the bridge, for
+// wiring it by hand: per namespace the operator's AlertmanagerConfig as a
+// commented example, headed by the same receiver and route for
+// alertmanager.yml and kube-prometheus-stack values. They are the objects
+// the stack targets write with cluster.bridge.enabled (built by the same
+// code), so the two cannot differ; as .example files, `kubectl apply -f`
+// skips them.
+func alertmanagerSideExamples(s *spec.Spec) ([]File, error) {
+	c := *s
+	c.Cluster.Bridge.Enabled = true
+	am := alertmanagerConfig(&c)
+	var part amConfig
+	for _, r := range am.Route.Routes {
+		if r.Receiver == ReceiverName {
+			part.Route.Routes = append(part.Route.Routes, r)
+		}
+	}
+	for _, r := range am.Receivers {
+		if r.Name == ReceiverName {
+			part.Receivers = append(part.Receivers, r)
+		}
+	}
+	y, err := marshal(struct {
+		Route struct {
+			Routes []amRoute `json:"routes"`
+		} `json:"route"`
+		Receivers []amReceiver `json:"receivers"`
+	}{struct {
+		Routes []amRoute `json:"routes"`
+	}{part.Route.Routes}, part.Receivers})
+	if err != nil {
+		return nil, fmt.Errorf("render the Alertmanager receiver: %w", err)
+	}
+	note := `# The stack targets (render --target operator|prometheus|helm) write it, as
+# cluster.bridge.enabled is set; this copy is for wiring it by hand.`
+	if !throughBridge(s) {
+		note = `# cluster.bridge.enabled is not set, so the stack targets (render --target
+# operator|prometheus|helm) still post to Mattermost themselves: set it, or
+# wire this by hand.`
+	}
+	var header strings.Builder
+	fmt.Fprintf(&header, `# Alertmanager's half of the bridge: a webhook receiver to it, and its route.
+%s
+# alertmanager.yml, or kube-prometheus-stack values under alertmanager.config
+# (merge into your route and receivers):
+`, note)
+	header.WriteString(commentOut(y))
+	header.WriteString("# The prometheus-operator's AlertmanagerConfig (its namespace is the alerts'):\n")
+	var files []File
+	for _, ns := range alertmanagerConfigNamespaces(s) {
+		amc := alertmanagerConfigCR(&c, ns)
+		b, err := marshal(amc)
+		if err != nil {
+			return nil, fmt.Errorf("render the AlertmanagerConfig: %w", err)
+		}
+		files = append(files, File{Name: fmt.Sprintf("alertmanagerconfig-%s-%s.yaml.example", ns, amc.Name), Header: header.String(), Content: []byte(commentOut(b))})
 	}
 	return files, nil
 }

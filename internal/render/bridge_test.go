@@ -1,6 +1,7 @@
 package render
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -66,4 +67,36 @@ func TestBridgeDeploymentModes(t *testing.T) {
 	require.Contains(t, dep.Spec.Template.Spec.Containers[0].Args, "--alertmanager-url=http://alertmanager-operated.monitoring.svc:9093")
 	require.Contains(t, dep.Spec.Template.Spec.Containers[0].Args, "--web.external-url=http://gatewatch-bridge.monitoring.svc:9095")
 	require.True(t, *dep.Spec.Template.Spec.AutomountServiceAccountToken, "explain reads the gateway logs from the API")
+}
+
+// TestBridgeAlertmanagerExampleIsTheStacks: the bridge target's commented
+// AlertmanagerConfig, uncommented, is the object the operator target
+// writes with cluster.bridge.enabled, and its alertmanager.yml part is the
+// prometheus target's receiver; with the bridge off the example still
+// points at the bridge.
+func TestBridgeAlertmanagerExampleIsTheStacks(t *testing.T) {
+	s, err := spec.Load("testdata/bridge-bot.yaml", rules.SpecKinds())
+	require.NoError(t, err)
+	byName := func(target string) map[string]File {
+		files, err := Render(s, target)
+		require.NoError(t, err)
+		out := map[string]File{}
+		for _, f := range files {
+			out[f.Name] = f
+		}
+		return out
+	}
+	const name = "alertmanagerconfig-istio-ingress-gatewatch-mattermost.yaml"
+	example, ok := byName(TargetBridge)[name+".example"]
+	require.True(t, ok)
+	operator := byName(TargetOperator)[name]
+	require.Equal(t, string(operator.Content), strings.ReplaceAll("\n"+string(example.Content), "\n# ", "\n")[1:])
+	am := string(byName(TargetPrometheus)[AlertmanagerConfigFileName].Content)
+	receiver := am[strings.Index(am, "- name: mattermost\n"):strings.Index(am, "route:\n")]
+	require.Contains(t, example.Header, commentOut([]byte(receiver))[:len(commentOut([]byte(receiver)))-1])
+
+	s.Cluster.Bridge.Enabled = false
+	off := byName(TargetBridge)[name+".example"]
+	require.Contains(t, off.Header, "cluster.bridge.enabled is not set")
+	require.Contains(t, string(off.Content), "#       url: "+BridgeURL(s))
 }

@@ -169,11 +169,6 @@ func secretExample(s *spec.Spec, ns string) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
-	var commented strings.Builder
-	for _, l := range strings.SplitAfter(strings.TrimRight(string(b), "\n"), "\n") {
-		commented.WriteString("# " + l)
-	}
-	commented.WriteString("\n")
 	header := fmt.Sprintf(`# The Secret the manifests reference. gatewatch never writes the webhook URL:
 # create the Secret yourself, e.g.
 #   kubectl -n %s create secret generic %s --from-file=%s=./webhook-url
@@ -190,7 +185,17 @@ func secretExample(s *spec.Spec, ns string) (File, error) {
 # (or with your secrets tooling: External Secrets, Sealed Secrets, SOPS). Its shape:
 `, ns, s.Cluster.Alertmanager.SecretName, from)
 	}
-	return File{Name: fmt.Sprintf("secret-%s-%s.yaml.example", ns, sec.Name), Header: header, Content: []byte(commented.String())}, nil
+	return File{Name: fmt.Sprintf("secret-%s-%s.yaml.example", ns, sec.Name), Header: header, Content: []byte(commentOut(b))}, nil
+}
+
+// commentOut writes YAML as comments, line for line.
+func commentOut(b []byte) string {
+	var commented strings.Builder
+	for _, l := range strings.SplitAfter(strings.TrimRight(string(b), "\n"), "\n") {
+		commented.WriteString("# " + l)
+	}
+	commented.WriteString("\n")
+	return commented.String()
 }
 
 // secretKeys are the Secret's keys: the webhook URL, or in bot mode the

@@ -181,6 +181,9 @@ func Targets() []Target {
 				{Name: "service-*-" + BridgeName + ".yaml", Format: FormatObject, Kinds: []string{"Service"}},
 				{Name: "poddisruptionbudget-*-" + BridgeName + ".yaml", Format: FormatObject, Kinds: []string{"PodDisruptionBudget"}},
 				secretExampleOutput(),
+				// Alertmanager's half, to wire by hand (the stack targets
+				// write it with cluster.bridge.enabled).
+				{Name: "alertmanagerconfig-*.yaml.example", Format: FormatExample, Kinds: []string{"AlertmanagerConfig"}},
 				networkPolicyOutput(),
 			},
 			render: bridge,
